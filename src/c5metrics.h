@@ -1,0 +1,326 @@
+/*-------------------------------------------------------------------------
+ *
+ * c5metrics.h
+ *		Private header shared by the c5metrics source files.
+ *
+ * The registry is one shared-memory segment holding a flat array of 64-bit
+ * atomic counters whose layout (which index is which series) is computed
+ * from the settings alone, so every process derives the same layout
+ * without talking to anyone.  Histograms live beside it, each behind its
+ * own spinlock so a reader never sees a bucket without its sum.  Label
+ * values that come from user data (sale statuses) are interned into a
+ * bounded dictionary; everything else has a fixed, compiled-in domain.
+ *
+ * Capture is commit-only: triggers append to a backend-local buffer and the
+ * transaction callbacks move it into the registry with atomic adds.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef C5METRICS_H
+#define C5METRICS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/relcache.h"
+
+#define C5M_VERSION			"1.0"
+
+/* Limits that size shared memory; the settings may only go lower. */
+#define C5M_MAX_BUCKETS		30		/* finite histogram bounds */
+#define C5M_LABEL_LEN		64		/* bytes per interned label, with NUL */
+#define C5M_MAX_TRACKED		256		/* tracked tables, cluster-wide */
+
+/* Custom SQLSTATEs raised by the opt-in guards (documented in README). */
+#define C5M_ERRCODE_OVER_REFUND		MAKE_SQLSTATE('C','5','M','0','1')
+#define C5M_ERRCODE_LEAD_THROTTLED	MAKE_SQLSTATE('C','5','M','0','2')
+
+/* Business flows: the `flow` / `location` label. */
+typedef enum C5Flow
+{
+	C5_FLOW_SALES,
+	C5_FLOW_STOCK,
+	C5_FLOW_REFUNDS,
+	C5_FLOW_LEADS,
+	C5_NFLOWS
+} C5Flow;
+
+/* Outcome of a (sub)transaction, the `result` label. */
+typedef enum C5Result
+{
+	C5_SUCCESS,
+	C5_REJECTED,
+	C5_FAILURE,
+	C5_NRESULTS
+} C5Result;
+
+/* sales_paid_stock_consume_total{result}: the three above plus "missing". */
+#define C5_CONSUME_MISSING	C5_NRESULTS
+#define C5_NCONSUME			(C5_NRESULTS + 1)
+
+typedef enum C5RefundType
+{
+	C5_REFUND_FULL,
+	C5_REFUND_PARTIAL,
+	C5_REFUND_OTHER,
+	C5_NREFUNDTYPES
+} C5RefundType;
+
+typedef enum C5Mismatch
+{
+	C5_MISMATCH_OVER_RESTOCK,
+	C5_MISMATCH_NO_REFUND,
+	C5_NMISMATCH
+} C5Mismatch;
+
+typedef enum C5LeadResult
+{
+	C5_LEAD_CREATED,
+	C5_LEAD_REJECTED,
+	C5_LEAD_FAILURE,
+	C5_LEAD_THROTTLED,
+	C5_NLEADRESULTS
+} C5LeadResult;
+
+typedef enum C5Scope
+{
+	C5_SCOPE_IP,
+	C5_SCOPE_EMAIL,
+	C5_SCOPE_GLOBAL,
+	C5_NSCOPES
+} C5Scope;
+
+/* Histograms, each a fixed series. */
+typedef enum C5Hist
+{
+	C5_HIST_CONSUME,			/* sales_paid_stock_consume_duration_seconds */
+	C5_HIST_REFUND,				/* sale_refund_duration_seconds */
+	C5_HIST_FLOW,				/* flow_transaction_duration_seconds, + flow */
+	C5_NHISTS = C5_HIST_FLOW + C5_NFLOWS
+} C5Hist;
+
+/* Families whose labels overflow into "other" (c5metrics_label_overflow_total). */
+typedef enum C5Dyn
+{
+	C5_DYN_TRANSITION,
+	C5_DYN_EXCEPTION,
+	C5_NDYN
+} C5Dyn;
+
+/* Status dictionary ids reserved before any user value. */
+#define C5_STATUS_OTHER		0
+#define C5_STATUS_NONE		1		/* a NULL status */
+
+/*
+ * Indexes into the flat counter array.  Computed once from the settings by
+ * c5m_compute_layout(); identical in every process.
+ */
+typedef struct C5Layout
+{
+	int			nstatus;		/* status dictionary capacity */
+	int			nbuckets;		/* finite histogram bounds in use */
+	int			paid_consume;	/* [C5_NCONSUME] */
+	int			refunds;		/* [type][result] */
+	int			over_refund;
+	int			idempotency;
+	int			refund_rollback;	/* [reason] */
+	int			refund_in;		/* [result] */
+	int			mismatch;		/* [C5_NMISMATCH] */
+	int			leads;			/* [C5_NLEADRESULTS] */
+	int			throttled;		/* [scope] */
+	int			leads_429;
+	int			flow_tx;		/* [flow][result] */
+	int			exceptions;		/* [condition][flow] */
+	int			transitions;	/* [from][to][result] */
+	int			series_overflow;
+	int			label_overflow; /* [C5_NDYN] */
+	int			events_lost;
+	int			ncounters;		/* length of the counter array */
+	int			nlive;			/* length of the live-flag array */
+	int			live_exceptions;	/* live flags: [condition][flow] */
+	int			live_transitions;	/* live flags: [from][to] */
+	int			fixed_series;	/* series that always exist */
+} C5Layout;
+
+typedef struct C5Histogram
+{
+	slock_t		mutex;			/* protects the fields below */
+	uint64		buckets[C5M_MAX_BUCKETS + 1];	/* not cumulative; last is +Inf */
+	uint64		sum_us;			/* microseconds, exact */
+} C5Histogram;
+
+typedef struct C5TrackedEntry
+{
+	Oid			dboid;
+	Oid			relid;
+	int32		flow;			/* C5Flow, or -1 when the slot is free */
+} C5TrackedEntry;
+
+/*
+ * The shared registry.  Locking: `lock` is taken exclusively to add a
+ * status to the dictionary, to change the tracked-table list and to reset;
+ * shared to read the dictionary.  Counters and live flags are atomics and
+ * need no lock; histograms have their own spinlocks.
+ */
+typedef struct C5Shared
+{
+	LWLock	   *lock;			/* see above */
+	C5Layout	layout;			/* immutable after startup */
+	double		bounds[C5M_MAX_BUCKETS];	/* histogram upper bounds, seconds */
+	TimestampTz stats_reset;	/* protected by lock */
+	pg_atomic_uint32 nseries;	/* series currently exposed */
+	int			nstatus_used;	/* protected by lock */
+	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
+	C5Histogram hist[C5_NHISTS];
+	/* variable part follows: counters, live flags, status names */
+} C5Shared;
+
+/* src/c5metrics.c: settings */
+extern int	c5m_max_series;
+extern int	c5m_max_label_values;
+extern char *c5m_duration_buckets;
+extern bool c5m_refund_guard;
+extern bool c5m_lead_throttle;
+extern double c5m_lead_rate_ip;
+extern double c5m_lead_rate_email;
+extern double c5m_lead_rate_global;
+extern bool c5m_save;
+
+/* src/registry.c */
+extern C5Shared *c5m_shared;
+extern pg_atomic_uint64 *c5m_counters;
+extern pg_atomic_uint32 *c5m_live;
+extern char (*c5m_status_names)[C5M_LABEL_LEN];
+extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
+extern Size c5m_registry_shmem_size(void);
+extern void c5m_registry_shmem_init(void);
+extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
+extern bool c5m_registry_ready(void);
+extern int	c5m_status_id(const char *value, int len);
+extern int	c5m_transition_index(int from, int to);
+extern int	c5m_exception_index(int cond, C5Flow flow);
+extern int	c5m_hist_bucket(double seconds);
+extern void c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us);
+extern void c5m_registry_reset(void);
+extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
+
+static inline void
+c5m_count(int idx, uint64 n)
+{
+	if (n != 0)
+		pg_atomic_fetch_add_u64(&c5m_counters[idx], n);
+}
+
+/* src/capture.c */
+typedef struct C5Level C5Level;
+
+extern void c5m_capture_init(void);
+extern C5Level *c5m_level(void);
+extern void c5m_note_transition(C5Level *lv, int from, int to);
+extern void c5m_note_paid(C5Level *lv, uint32 salekey, TimestampTz at);
+extern void c5m_note_consume(C5Level *lv, uint32 salekey);
+extern void c5m_note_refund_attempt(C5Level *lv, C5RefundType type);
+extern void c5m_note_refund_inserted(C5Level *lv, C5RefundType type);
+extern void c5m_note_refund_table(C5Level *lv, const char *relname);
+extern void c5m_note_over_refund(C5Level *lv);
+extern void c5m_note_refund_in(C5Level *lv);
+extern void c5m_note_mismatch(C5Level *lv, C5Mismatch type);
+extern void c5m_note_lead(C5Level *lv);
+extern void c5m_note_flow(C5Level *lv, C5Flow flow);
+extern void c5m_note_lost(void);
+extern int	c5m_reason_count(void);
+extern const char *c5m_reason_name(int reason);
+extern int	c5m_condition_count(void);
+extern const char *c5m_condition_name(int cond);
+
+/* src/triggers.c: a trigger's arguments resolved against its table */
+typedef enum C5ColKind
+{
+	C5_COL_OTHER,
+	C5_COL_TEXT,				/* text, varchar */
+	C5_COL_BPCHAR,				/* char(n): trailing blanks ignored */
+	C5_COL_NAME,
+	C5_COL_ENUM,
+	C5_COL_INT					/* int2, int4, int8 */
+} C5ColKind;
+
+typedef struct C5Col
+{
+	AttrNumber	attnum;			/* 0 if the column does not exist */
+	C5ColKind	kind;
+	Oid			typid;
+	int16		typlen;
+	bool		typbyval;
+} C5Col;
+
+typedef struct C5Value
+{
+	char	   *text;			/* configured value, in TopMemoryContext */
+	int			len;
+	Oid			enumoid;		/* its enum label OID, for enum columns */
+} C5Value;
+
+#define C5M_MAX_ALLOWED 64		/* allowed statuses per sales table */
+
+typedef struct C5Trig
+{
+	Oid			tgoid;			/* hash key: the trigger's OID */
+	bool		valid;			/* false after a relcache invalidation */
+	bool		ok;				/* arguments match the table */
+	Oid			relid;
+	Oid			owner;			/* table owner: guards query as this role */
+	char		relname[NAMEDATALEN];
+	C5Col		c[4];			/* columns, in trigger-argument order */
+	C5Value		v[2];			/* configured values */
+	int			nallowed;
+	C5Value		allowed[C5M_MAX_ALLOWED];
+	void	   *plan[2];		/* guard or check plans (SPIPlanPtr) */
+} C5Trig;
+
+extern void c5m_triggers_init(void);
+extern void c5m_resolve_col(Relation rel, const char *name, C5Col *col);
+extern bool c5m_col_text(const C5Col *col, Datum d, bool isnull,
+						 const char **s, int *len, char *buf);
+extern uint32 c5m_sale_key(const C5Col *col, Datum d);
+
+/* src/guards.c */
+struct TriggerData;
+extern Size c5m_throttle_shmem_size(void);
+extern void c5m_throttle_shmem_init(void);
+extern void c5m_trig_release(C5Trig *t);
+extern void c5m_refund_guard_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
+extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
+
+/* src/persist.c */
+extern void c5m_persist_load(void);
+extern void c5m_persist_save(int code, Datum arg);
+
+/* src/exposition.c */
+typedef struct C5Snapshot C5Snapshot;
+
+/*
+ * Receives the walk over the registry: family() once per metric family,
+ * then sample() for each of its series.  A sample's value is `valtext`
+ * when not NULL (gauges, histogram sums), else the integer `value`.
+ */
+typedef struct C5Emitter C5Emitter;
+struct C5Emitter
+{
+	void		(*family) (C5Emitter *e, const char *name, const char *type,
+						   const char *help);
+	void		(*sample) (C5Emitter *e, const char *name, const char *suffix,
+						   int nlabels, const char *const *keys,
+						   const char *const *vals, uint64 value,
+						   const char *valtext);
+};
+
+extern const char *c5m_flow_name(C5Flow flow);
+extern C5Snapshot *c5m_snapshot_take(void);
+extern void c5m_walk(C5Snapshot *snap, C5Emitter *e);
+extern void c5m_render_text(C5Snapshot *snap, StringInfo out);
+
+#endif							/* C5METRICS_H */

@@ -1,0 +1,1039 @@
+/*-------------------------------------------------------------------------
+ *
+ * capture.c
+ *		The transaction buffer and the callbacks that turn it into counts.
+ *
+ * Design, after PostgreSQL's own table statistics (pgstat_relation.c):
+ * triggers add to a backend-local buffer with one level per subtransaction
+ * nesting depth.  The buffer aggregates -- per level, one counter per
+ * series touched -- so a statement touching a million rows grows nothing
+ * but a few integers (paid sales are kept one by one up to
+ * C5M_MAX_PAID_EXACT per level to match them with their stock
+ * consumption, then aggregated).
+ *
+ *	- subtransaction commit: the level merges into its parent;
+ *	- subtransaction abort: the level is counted as rejected or failure and
+ *	  dropped, so ROLLBACK TO SAVEPOINT reclassifies only what it undid;
+ *	- top-level commit: counted as success;
+ *	- top-level abort: counted as rejected or failure;
+ *	- PREPARE TRANSACTION: both outcomes are computed and parked in shared
+ *	  memory under the GID; COMMIT PREPARED or ROLLBACK PREPARED, seen by
+ *	  the utility hook in whichever session runs it, applies one of them.
+ *
+ * Why an error rolled back is taken from emit_log_hook: the abort callbacks
+ * run after the error was reported, and PostgreSQL offers them no way to
+ * read it.  The hook keeps the SQLSTATE of the last error reported while
+ * tracked work is pending, tagged with its subtransaction.  An error that
+ * a PL/pgSQL EXCEPTION block traps is never reported, so such a rollback
+ * counts as a plain rollback (reason "rollback", result "failure").
+ *
+ * Nothing in the commit and abort paths allocates or takes an LWLock: all
+ * counter indexes were resolved by the triggers, and the only shared
+ * operations are atomic adds and histogram spinlocks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/elog.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "c5metrics.h"
+
+#define C5M_MAX_PAID_EXACT	4096	/* paid sales matched one by one, per level */
+#define C5M_BLOOM_WORDS		128		/* 8192-bit filter of consumed sales */
+#define C5M_PREPARED_OPS	64		/* parked counter adds per outcome */
+
+#define PREP_FREE		0
+#define PREP_WRITING	1
+#define PREP_READY		2
+
+typedef struct C5Trans
+{
+	int			idx;			/* counter index of the success series */
+	int64		n;
+} C5Trans;
+
+typedef struct C5Paid
+{
+	uint32		salekey;		/* hash of the sale's id */
+	TimestampTz at;				/* when the status became paid */
+} C5Paid;
+
+struct C5Level
+{
+	C5Level    *parent;			/* enclosing level, or NULL */
+	int			nest_level;		/* subtransaction nesting depth */
+	uint32		flows;			/* bit per C5Flow touched */
+	bool		over_refund;	/* the refund guard blocked here */
+	int64		refund_attempts[C5_NREFUNDTYPES];
+	int64		refund_inserted[C5_NREFUNDTYPES];
+	char		refund_rel[NAMEDATALEN];	/* tracked refunds table touched */
+	int64		refund_in;
+	int64		leads;
+	int64		mismatch[C5_NMISMATCH];
+	int			ntrans;
+	int			maxtrans;
+	C5Trans    *trans;
+	int			npaid;
+	int			maxpaid;
+	C5Paid	   *paid;
+	int64		paid_more;		/* paid sales past C5M_MAX_PAID_EXACT */
+	TimestampTz paid_more_at;	/* earliest of them */
+	uint64	   *consumed;		/* bloom filter of consumed sales, or NULL */
+	TimestampTz first_consume;	/* earliest consume movement, or 0 */
+};
+
+/* One parked counter add; idx < 0 encodes a histogram cell. */
+typedef struct C5Op
+{
+	int32		idx;
+	uint64		n;
+} C5Op;
+
+typedef struct C5Prepared
+{
+	pg_atomic_uint32 state;		/* PREP_FREE, PREP_WRITING or PREP_READY */
+	char		gid[GIDSIZE];	/* valid when PREP_READY */
+	int			ncommit;
+	int			nabort;
+	C5Op		commit_ops[C5M_PREPARED_OPS];
+	C5Op		abort_ops[C5M_PREPARED_OPS];
+} C5Prepared;
+
+/* Where outcomes go: straight into the registry, or into a parked list. */
+typedef struct C5Sink
+{
+	C5Op	   *ops;			/* NULL: apply directly */
+	int		   *nops;
+} C5Sink;
+
+/* Bounded reasons of sale_refund_rollback_total. */
+enum
+{
+	R_ROLLBACK,
+	R_OVER_REFUND,
+	R_IDEMPOTENCY,
+	R_UNIQUE,
+	R_CHECK,
+	R_FOREIGN_KEY,
+	R_NOT_NULL,
+	R_INTEGRITY,
+	R_RAISE,
+	R_SERIALIZATION,
+	R_DEADLOCK,
+	R_LOCK,
+	R_CANCELED,
+	R_RESOURCES,
+	R_INTERNAL,
+	R_OTHER,
+	R_NREASONS
+};
+
+static const char *const reason_names[R_NREASONS] = {
+	"rollback", "over_refund", "idempotency_conflict", "unique_violation",
+	"check_violation", "foreign_key_violation", "not_null_violation",
+	"integrity_constraint_violation", "raise_exception",
+	"serialization_failure", "deadlock_detected", "lock_not_available",
+	"query_canceled", "insufficient_resources", "internal_error", "other"
+};
+
+/*
+ * exception_type values: specific conditions first, then whole classes
+ * (a code ending in 000 matches its class).  Entry 0 is "other".
+ */
+typedef struct C5Condition
+{
+	int			code;
+	const char *name;
+} C5Condition;
+
+static const C5Condition conditions[] = {
+	{0, "other"},
+	{ERRCODE_UNIQUE_VIOLATION, "unique_violation"},
+	{ERRCODE_CHECK_VIOLATION, "check_violation"},
+	{ERRCODE_FOREIGN_KEY_VIOLATION, "foreign_key_violation"},
+	{ERRCODE_NOT_NULL_VIOLATION, "not_null_violation"},
+	{ERRCODE_EXCLUSION_VIOLATION, "exclusion_violation"},
+	{ERRCODE_RESTRICT_VIOLATION, "restrict_violation"},
+	{ERRCODE_T_R_SERIALIZATION_FAILURE, "serialization_failure"},
+	{ERRCODE_T_R_DEADLOCK_DETECTED, "deadlock_detected"},
+	{ERRCODE_LOCK_NOT_AVAILABLE, "lock_not_available"},
+	{ERRCODE_QUERY_CANCELED, "query_canceled"},
+	{ERRCODE_ADMIN_SHUTDOWN, "admin_shutdown"},
+	{ERRCODE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT, "idle_in_transaction_session_timeout"},
+	{ERRCODE_RAISE_EXCEPTION, "raise_exception"},
+	{ERRCODE_NO_DATA_FOUND, "no_data_found"},
+	{ERRCODE_TOO_MANY_ROWS, "too_many_rows"},
+	{ERRCODE_ASSERT_FAILURE, "assert_failure"},
+	{C5M_ERRCODE_OVER_REFUND, "c5metrics_over_refund"},
+	{C5M_ERRCODE_LEAD_THROTTLED, "c5metrics_lead_throttled"},
+	{ERRCODE_DIVISION_BY_ZERO, "division_by_zero"},
+	{ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "numeric_value_out_of_range"},
+	{ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid_text_representation"},
+	{ERRCODE_STRING_DATA_RIGHT_TRUNCATION, "string_data_right_truncation"},
+	{ERRCODE_OUT_OF_MEMORY, "out_of_memory"},
+	{ERRCODE_DISK_FULL, "disk_full"},
+	{ERRCODE_INSUFFICIENT_PRIVILEGE, "insufficient_privilege"},
+	{ERRCODE_UNDEFINED_TABLE, "undefined_table"},
+	{ERRCODE_UNDEFINED_COLUMN, "undefined_column"},
+	{ERRCODE_UNDEFINED_FUNCTION, "undefined_function"},
+	{ERRCODE_READ_ONLY_SQL_TRANSACTION, "read_only_sql_transaction"},
+	{ERRCODE_OBJECT_IN_USE, "object_in_use"},
+	{ERRCODE_DATA_EXCEPTION, "data_exception"},
+	{ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION, "integrity_constraint_violation"},
+	{ERRCODE_INVALID_TRANSACTION_STATE, "invalid_transaction_state"},
+	{ERRCODE_TRANSACTION_ROLLBACK, "transaction_rollback"},
+	{ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION, "syntax_error_or_access_rule_violation"},
+	{ERRCODE_INSUFFICIENT_RESOURCES, "insufficient_resources"},
+	{ERRCODE_PROGRAM_LIMIT_EXCEEDED, "program_limit_exceeded"},
+	{ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "object_not_in_prerequisite_state"},
+	{ERRCODE_OPERATOR_INTERVENTION, "operator_intervention"},
+	{ERRCODE_SYSTEM_ERROR, "system_error"},
+	{ERRCODE_PLPGSQL_ERROR, "plpgsql_error"},
+	{ERRCODE_FEATURE_NOT_SUPPORTED, "feature_not_supported"},
+	{ERRCODE_CONNECTION_EXCEPTION, "connection_exception"},
+	{ERRCODE_INTERNAL_ERROR, "internal_error"},
+};
+
+#define NCONDITIONS lengthof(conditions)
+
+/* Local state */
+static C5Level *cur_level = NULL;	/* innermost level, in TopTransactionContext */
+
+static struct
+{
+	bool		valid;
+	SubTransactionId subid;		/* subtransaction that reported it */
+	int			code;			/* SQLSTATE */
+	char		table[NAMEDATALEN]; /* table named by the error, if any */
+} last_error;
+
+static char prepare_gid[GIDSIZE];	/* GID of a PREPARE TRANSACTION in progress */
+static C5Prepared *prepared = NULL;	/* shared, max_prepared_xacts slots */
+
+/* Histogram observations of the outcome being counted. */
+static uint64 hist_delta[C5_NHISTS][C5M_MAX_BUCKETS + 1];
+static uint64 hist_sum[C5_NHISTS];
+static bool hist_touched[C5_NHISTS];
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void c5m_xact_callback(XactEvent event, void *arg);
+static void c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								 SubTransactionId parentSubid, void *arg);
+static void c5m_emit_log(ErrorData *edata);
+static void c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
+								bool readOnlyTree, ProcessUtilityContext context,
+								ParamListInfo params, QueryEnvironment *queryEnv,
+								DestReceiver *dest, QueryCompletion *qc);
+static void prepared_shmem_request(void);
+static void prepared_shmem_startup(void);
+
+void
+c5m_capture_init(void)
+{
+	RegisterXactCallback(c5m_xact_callback, NULL);
+	RegisterSubXactCallback(c5m_subxact_callback, NULL);
+
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = c5m_emit_log;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = c5m_process_utility;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = prepared_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = prepared_shmem_startup;
+}
+
+/* ---- names ---- */
+
+int
+c5m_reason_count(void)
+{
+	return R_NREASONS;
+}
+
+const char *
+c5m_reason_name(int reason)
+{
+	return reason_names[reason];
+}
+
+int
+c5m_condition_count(void)
+{
+	return NCONDITIONS;
+}
+
+const char *
+c5m_condition_name(int cond)
+{
+	return conditions[cond].name;
+}
+
+static int
+condition_of(int code)
+{
+	int			class = ERRCODE_TO_CATEGORY(code);
+	int			i;
+
+	for (i = 1; i < NCONDITIONS; i++)
+		if (conditions[i].code == code)
+			return i;
+	for (i = 1; i < NCONDITIONS; i++)
+		if (conditions[i].code == class)
+			return i;
+	return 0;
+}
+
+/* ---- the buffer, as the triggers see it ---- */
+
+static void *
+buffer_alloc(Size size)
+{
+	return MemoryContextAllocExtended(TopTransactionContext, size,
+									  MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+}
+
+void
+c5m_note_lost(void)
+{
+	c5m_count(c5m_shared->layout.events_lost, 1);
+}
+
+/*
+ * The level for the current nesting depth, created on first use.  NULL
+ * only when out of memory, which the caller counts as a lost event.
+ */
+C5Level *
+c5m_level(void)
+{
+	int			nest = GetCurrentTransactionNestLevel();
+	C5Level    *lv;
+
+	if (cur_level != NULL && cur_level->nest_level == nest)
+		return cur_level;
+	lv = buffer_alloc(sizeof(C5Level));
+	if (lv == NULL)
+	{
+		c5m_note_lost();
+		return NULL;
+	}
+	lv->parent = cur_level;
+	lv->nest_level = nest;
+	cur_level = lv;
+	return lv;
+}
+
+/* Grow a level's array to hold one more element; false when out of memory. */
+static bool
+grow(void **array, int *max, int n, Size elem)
+{
+	int			newmax;
+	void	   *p;
+
+	if (n < *max)
+		return true;
+	newmax = *max == 0 ? 8 : *max * 2;
+	p = buffer_alloc(newmax * elem);
+	if (p == NULL)
+		return false;
+	if (n > 0)
+		memcpy(p, *array, n * elem);
+	*array = p;
+	*max = newmax;
+	return true;
+}
+
+static void
+add_transition(C5Level *lv, int idx, int64 n)
+{
+	int			i;
+
+	for (i = 0; i < lv->ntrans; i++)
+		if (lv->trans[i].idx == idx)
+		{
+			lv->trans[i].n += n;
+			return;
+		}
+	if (!grow((void **) &lv->trans, &lv->maxtrans, lv->ntrans, sizeof(C5Trans)))
+	{
+		c5m_note_lost();
+		return;
+	}
+	lv->trans[lv->ntrans].idx = idx;
+	lv->trans[lv->ntrans].n = n;
+	lv->ntrans++;
+}
+
+void
+c5m_note_transition(C5Level *lv, int from, int to)
+{
+	lv->flows |= 1 << C5_FLOW_SALES;
+	add_transition(lv, c5m_transition_index(from, to), 1);
+}
+
+static void
+add_paid(C5Level *lv, uint32 salekey, TimestampTz at)
+{
+	if (lv->npaid >= C5M_MAX_PAID_EXACT ||
+		!grow((void **) &lv->paid, &lv->maxpaid, lv->npaid, sizeof(C5Paid)))
+	{
+		if (lv->paid_more == 0 || at < lv->paid_more_at)
+			lv->paid_more_at = at;
+		lv->paid_more++;
+		return;
+	}
+	lv->paid[lv->npaid].salekey = salekey;
+	lv->paid[lv->npaid].at = at;
+	lv->npaid++;
+}
+
+void
+c5m_note_paid(C5Level *lv, uint32 salekey, TimestampTz at)
+{
+	add_paid(lv, salekey, at);
+}
+
+static inline void
+bloom_bits(uint32 key, int *w1, uint64 *b1, int *w2, uint64 *b2)
+{
+	uint32		h2 = key * 0x9E3779B1u;
+
+	*w1 = (key >> 6) % C5M_BLOOM_WORDS;
+	*b1 = UINT64CONST(1) << (key & 63);
+	*w2 = (h2 >> 6) % C5M_BLOOM_WORDS;
+	*b2 = UINT64CONST(1) << ((h2 >> 26) & 63);
+}
+
+void
+c5m_note_consume(C5Level *lv, uint32 salekey)
+{
+	int			w1,
+				w2;
+	uint64		b1,
+				b2;
+
+	lv->flows |= 1 << C5_FLOW_STOCK;
+	if (lv->first_consume == 0)
+		lv->first_consume = GetCurrentTimestamp();
+	if (lv->consumed == NULL)
+	{
+		lv->consumed = buffer_alloc(C5M_BLOOM_WORDS * sizeof(uint64));
+		if (lv->consumed == NULL)
+		{
+			c5m_note_lost();
+			return;
+		}
+	}
+	bloom_bits(salekey, &w1, &b1, &w2, &b2);
+	lv->consumed[w1] |= b1;
+	lv->consumed[w2] |= b2;
+}
+
+static bool
+bloom_has(const uint64 *bloom, uint32 salekey)
+{
+	int			w1,
+				w2;
+	uint64		b1,
+				b2;
+
+	if (bloom == NULL)
+		return false;
+	bloom_bits(salekey, &w1, &b1, &w2, &b2);
+	return (bloom[w1] & b1) != 0 && (bloom[w2] & b2) != 0;
+}
+
+void
+c5m_note_refund_attempt(C5Level *lv, C5RefundType type)
+{
+	lv->flows |= 1 << C5_FLOW_REFUNDS;
+	lv->refund_attempts[type]++;
+}
+
+void
+c5m_note_refund_inserted(C5Level *lv, C5RefundType type)
+{
+	lv->refund_inserted[type]++;
+}
+
+void
+c5m_note_refund_table(C5Level *lv, const char *relname)
+{
+	strlcpy(lv->refund_rel, relname, NAMEDATALEN);
+}
+
+void
+c5m_note_over_refund(C5Level *lv)
+{
+	lv->over_refund = true;
+}
+
+void
+c5m_note_refund_in(C5Level *lv)
+{
+	lv->flows |= 1 << C5_FLOW_STOCK;
+	lv->refund_in++;
+}
+
+void
+c5m_note_mismatch(C5Level *lv, C5Mismatch type)
+{
+	lv->mismatch[type]++;
+}
+
+void
+c5m_note_lead(C5Level *lv)
+{
+	lv->flows |= 1 << C5_FLOW_LEADS;
+	lv->leads++;
+}
+
+void
+c5m_note_flow(C5Level *lv, C5Flow flow)
+{
+	lv->flows |= 1 << flow;
+}
+
+/* ---- merging a committed subtransaction into its parent ---- */
+
+static void
+merge_into_parent(C5Level *lv)
+{
+	C5Level    *p = lv->parent;
+	int			i;
+
+	if (p == NULL || p->nest_level != lv->nest_level - 1)
+	{
+		/* the parent level has no events of its own: just move up */
+		lv->nest_level--;
+		return;
+	}
+
+	p->flows |= lv->flows;
+	p->over_refund |= lv->over_refund;
+	for (i = 0; i < C5_NREFUNDTYPES; i++)
+	{
+		p->refund_attempts[i] += lv->refund_attempts[i];
+		p->refund_inserted[i] += lv->refund_inserted[i];
+	}
+	if (lv->refund_rel[0] != '\0')
+		memcpy(p->refund_rel, lv->refund_rel, NAMEDATALEN);
+	p->refund_in += lv->refund_in;
+	p->leads += lv->leads;
+	for (i = 0; i < C5_NMISMATCH; i++)
+		p->mismatch[i] += lv->mismatch[i];
+	for (i = 0; i < lv->ntrans; i++)
+		add_transition(p, lv->trans[i].idx, lv->trans[i].n);
+	for (i = 0; i < lv->npaid; i++)
+		add_paid(p, lv->paid[i].salekey, lv->paid[i].at);
+	if (lv->paid_more > 0)
+	{
+		if (p->paid_more == 0 || lv->paid_more_at < p->paid_more_at)
+			p->paid_more_at = lv->paid_more_at;
+		p->paid_more += lv->paid_more;
+	}
+	if (lv->consumed != NULL)
+	{
+		if (p->consumed == NULL)
+			p->consumed = lv->consumed;
+		else
+			for (i = 0; i < C5M_BLOOM_WORDS; i++)
+				p->consumed[i] |= lv->consumed[i];
+	}
+	if (lv->first_consume != 0 &&
+		(p->first_consume == 0 || lv->first_consume < p->first_consume))
+		p->first_consume = lv->first_consume;
+
+	cur_level = p;
+}
+
+/* ---- counting outcomes ---- */
+
+static void
+sink_count(C5Sink *sink, int idx, uint64 n)
+{
+	if (n == 0)
+		return;
+	if (sink == NULL)
+		c5m_count(idx, n);
+	else if (*sink->nops < C5M_PREPARED_OPS)
+	{
+		sink->ops[*sink->nops].idx = idx;
+		sink->ops[*sink->nops].n = n;
+		(*sink->nops)++;
+	}
+	else
+		c5m_count(c5m_shared->layout.events_lost, n);
+}
+
+static void
+observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
+{
+	long		us = end > start ? end - start : 0;
+
+	hist_delta[hist][c5m_hist_bucket(us / 1000000.0)] += n;
+	hist_sum[hist] += (uint64) us * n;
+	hist_touched[hist] = true;
+}
+
+/* Histogram cells are parked as negative indexes: -(1 + hist * stride + cell). */
+#define HIST_STRIDE (C5M_MAX_BUCKETS + 2)
+
+static void
+flush_histograms(C5Sink *sink)
+{
+	int			h,
+				b;
+	int			nb = c5m_shared->layout.nbuckets;
+
+	for (h = 0; h < C5_NHISTS; h++)
+	{
+		if (!hist_touched[h])
+			continue;
+		if (sink == NULL)
+			c5m_hist_add(h, hist_delta[h], hist_sum[h]);
+		else
+		{
+			for (b = 0; b <= nb; b++)
+				if (hist_delta[h][b] != 0 && *sink->nops < C5M_PREPARED_OPS)
+				{
+					sink->ops[*sink->nops].idx = -(1 + h * HIST_STRIDE + b);
+					sink->ops[*sink->nops].n = hist_delta[h][b];
+					(*sink->nops)++;
+				}
+			if (*sink->nops < C5M_PREPARED_OPS)
+			{
+				sink->ops[*sink->nops].idx = -(1 + h * HIST_STRIDE + nb + 1);
+				sink->ops[*sink->nops].n = hist_sum[h];
+				(*sink->nops)++;
+			}
+		}
+		memset(hist_delta[h], 0, sizeof(hist_delta[h]));
+		hist_sum[h] = 0;
+		hist_touched[h] = false;
+	}
+}
+
+/* Count a level that committed at the top, as of `now`. */
+static void
+count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
+{
+	const C5Layout *l = &c5m_shared->layout;
+	TimestampTz xact_start = GetCurrentTransactionStartTimestamp();
+	int64		refunds = 0;
+	int64		conflicts = 0;
+	int			i;
+
+	for (i = 0; i < lv->ntrans; i++)
+		sink_count(sink, lv->trans[i].idx + C5_SUCCESS, lv->trans[i].n);
+
+	for (i = 0; i < lv->npaid; i++)
+	{
+		C5Paid	   *p = &lv->paid[i];
+
+		if (bloom_has(lv->consumed, p->salekey))
+		{
+			TimestampTz start = Min(p->at, lv->first_consume);
+
+			sink_count(sink, l->paid_consume + C5_SUCCESS, 1);
+			observe(C5_HIST_CONSUME, start, now, 1);
+		}
+		else
+			sink_count(sink, l->paid_consume + C5_CONSUME_MISSING, 1);
+	}
+	if (lv->paid_more > 0)
+	{
+		/* past the exact limit: matched with the level's consumption as a whole */
+		if (lv->first_consume != 0)
+		{
+			sink_count(sink, l->paid_consume + C5_SUCCESS, lv->paid_more);
+			observe(C5_HIST_CONSUME, Min(lv->paid_more_at, lv->first_consume),
+					now, lv->paid_more);
+		}
+		else
+			sink_count(sink, l->paid_consume + C5_CONSUME_MISSING, lv->paid_more);
+	}
+
+	for (i = 0; i < C5_NREFUNDTYPES; i++)
+	{
+		sink_count(sink, l->refunds + i * C5_NRESULTS + C5_SUCCESS,
+				   lv->refund_inserted[i]);
+		refunds += lv->refund_inserted[i];
+		/* a BEFORE row that never became a row: ON CONFLICT DO NOTHING */
+		if (lv->refund_attempts[i] > lv->refund_inserted[i])
+			conflicts += lv->refund_attempts[i] - lv->refund_inserted[i];
+	}
+	sink_count(sink, l->idempotency, conflicts);
+	if (refunds > 0)
+		observe(C5_HIST_REFUND, xact_start, now, refunds);
+
+	sink_count(sink, l->refund_in + C5_SUCCESS, lv->refund_in);
+	for (i = 0; i < C5_NMISMATCH; i++)
+		sink_count(sink, l->mismatch + i, lv->mismatch[i]);
+	sink_count(sink, l->leads + C5_LEAD_CREATED, lv->leads);
+
+	for (i = 0; i < C5_NFLOWS; i++)
+		if (lv->flows & (1 << i))
+		{
+			sink_count(sink, l->flow_tx + i * C5_NRESULTS + C5_SUCCESS, 1);
+			observe(C5_HIST_FLOW + i, xact_start, now, 1);
+		}
+	flush_histograms(sink);
+}
+
+/*
+ * Count a level that rolled back.  `code` is the SQLSTATE of the error
+ * that caused it, or 0 for a rollback without a reported error.
+ */
+static void
+count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
+{
+	const C5Layout *l = &c5m_shared->layout;
+	C5Result	res;
+	int			reason;
+	int			cond = -1;
+	int64		attempts = 0;
+	int			i;
+
+	/* the guard's error may have been trapped before it was reported */
+	if (code == 0 && lv->over_refund)
+		code = C5M_ERRCODE_OVER_REFUND;
+
+	if (code == 0)
+	{
+		res = C5_FAILURE;
+		reason = R_ROLLBACK;
+	}
+	else
+	{
+		int			class = ERRCODE_TO_CATEGORY(code);
+
+		cond = condition_of(code);
+		res = (class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+			   class == ERRCODE_PLPGSQL_ERROR ||
+			   code == C5M_ERRCODE_OVER_REFUND ||
+			   code == C5M_ERRCODE_LEAD_THROTTLED) ? C5_REJECTED : C5_FAILURE;
+
+		switch (code)
+		{
+			case C5M_ERRCODE_OVER_REFUND:
+				reason = R_OVER_REFUND;
+				break;
+			case ERRCODE_UNIQUE_VIOLATION:
+				reason = (lv->refund_rel[0] != '\0' && table != NULL &&
+						  strcmp(lv->refund_rel, table) == 0)
+					? R_IDEMPOTENCY : R_UNIQUE;
+				break;
+			case ERRCODE_CHECK_VIOLATION:
+				reason = R_CHECK;
+				break;
+			case ERRCODE_FOREIGN_KEY_VIOLATION:
+				reason = R_FOREIGN_KEY;
+				break;
+			case ERRCODE_NOT_NULL_VIOLATION:
+				reason = R_NOT_NULL;
+				break;
+			case ERRCODE_RAISE_EXCEPTION:
+				reason = R_RAISE;
+				break;
+			case ERRCODE_T_R_SERIALIZATION_FAILURE:
+				reason = R_SERIALIZATION;
+				break;
+			case ERRCODE_T_R_DEADLOCK_DETECTED:
+				reason = R_DEADLOCK;
+				break;
+			case ERRCODE_LOCK_NOT_AVAILABLE:
+				reason = R_LOCK;
+				break;
+			case ERRCODE_QUERY_CANCELED:
+				reason = R_CANCELED;
+				break;
+			default:
+				if (class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+					reason = R_INTEGRITY;
+				else if (class == ERRCODE_INSUFFICIENT_RESOURCES)
+					reason = R_RESOURCES;
+				else if (class == ERRCODE_INTERNAL_ERROR)
+					reason = R_INTERNAL;
+				else
+					reason = R_OTHER;
+				break;
+		}
+	}
+
+	for (i = 0; i < lv->ntrans; i++)
+		sink_count(sink, lv->trans[i].idx + res, lv->trans[i].n);
+	sink_count(sink, l->paid_consume + res, lv->npaid + lv->paid_more);
+	for (i = 0; i < C5_NREFUNDTYPES; i++)
+	{
+		sink_count(sink, l->refunds + i * C5_NRESULTS + res, lv->refund_attempts[i]);
+		attempts += lv->refund_attempts[i];
+	}
+	if (attempts > 0)
+	{
+		sink_count(sink, l->refund_rollback + reason, attempts);
+		if (reason == R_IDEMPOTENCY)
+			sink_count(sink, l->idempotency, 1);
+	}
+	sink_count(sink, l->refund_in + res, lv->refund_in);
+	sink_count(sink, l->leads + (res == C5_REJECTED ? C5_LEAD_REJECTED : C5_LEAD_FAILURE),
+			   lv->leads);
+
+	for (i = 0; i < C5_NFLOWS; i++)
+		if (lv->flows & (1 << i))
+		{
+			sink_count(sink, l->flow_tx + i * C5_NRESULTS + res, 1);
+			if (cond >= 0)
+				sink_count(sink, c5m_exception_index(cond, i), 1);
+		}
+}
+
+/* The stashed error, if it was reported by this subtransaction (or any, for 0). */
+static int
+take_error(SubTransactionId subid, const char **table)
+{
+	int			code = 0;
+
+	*table = NULL;
+	if (last_error.valid && (subid == InvalidSubTransactionId ||
+							 last_error.subid == subid))
+	{
+		code = last_error.code;
+		*table = last_error.table[0] != '\0' ? last_error.table : NULL;
+		last_error.valid = false;
+	}
+	return code;
+}
+
+/* ---- callbacks ---- */
+
+static void
+park_prepared(void)
+{
+	C5Prepared *slot = NULL;
+	C5Sink		commit_sink;
+	C5Sink		abort_sink;
+	int			i;
+
+	for (i = 0; prepared != NULL && i < max_prepared_xacts; i++)
+	{
+		uint32		expected = PREP_FREE;
+
+		if (pg_atomic_compare_exchange_u32(&prepared[i].state, &expected,
+										   PREP_WRITING))
+		{
+			slot = &prepared[i];
+			break;
+		}
+	}
+	if (slot == NULL)
+	{
+		c5m_note_lost();
+		return;
+	}
+	slot->ncommit = slot->nabort = 0;
+	commit_sink.ops = slot->commit_ops;
+	commit_sink.nops = &slot->ncommit;
+	abort_sink.ops = slot->abort_ops;
+	abort_sink.nops = &slot->nabort;
+	count_success(cur_level, GetCurrentTimestamp(), &commit_sink);
+	count_rollback(cur_level, 0, NULL, &abort_sink);
+	strlcpy(slot->gid, prepare_gid, GIDSIZE);
+	pg_write_barrier();
+	pg_atomic_write_u32(&slot->state, PREP_READY);
+}
+
+static void
+apply_ops(const C5Op *ops, int n)
+{
+	int			nb = c5m_shared->layout.nbuckets;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (ops[i].idx >= 0)
+			c5m_count(ops[i].idx, ops[i].n);
+		else
+		{
+			int			cell = -ops[i].idx - 1;
+			int			h = cell / HIST_STRIDE;
+			int			b = cell % HIST_STRIDE;
+
+			if (b <= nb)
+				hist_delta[h][b] += ops[i].n;
+			else
+				hist_sum[h] += ops[i].n;
+			hist_touched[h] = true;
+		}
+	}
+	flush_histograms(NULL);
+}
+
+static void
+finish_prepared(const char *gid, bool commit)
+{
+	int			i;
+
+	for (i = 0; prepared != NULL && i < max_prepared_xacts; i++)
+	{
+		C5Prepared *slot = &prepared[i];
+
+		/* PostgreSQL lets only one session finish a given GID */
+		if (pg_atomic_read_u32(&slot->state) == PREP_READY &&
+			strcmp(slot->gid, gid) == 0)
+		{
+			pg_read_barrier();
+			if (commit)
+				apply_ops(slot->commit_ops, slot->ncommit);
+			else
+				apply_ops(slot->abort_ops, slot->nabort);
+			pg_atomic_write_u32(&slot->state, PREP_FREE);
+			return;
+		}
+	}
+}
+
+static void
+c5m_xact_callback(XactEvent event, void *arg)
+{
+	const char *table;
+	int			code;
+
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (cur_level != NULL)
+				count_success(cur_level, GetCurrentTimestamp(), NULL);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			code = take_error(InvalidSubTransactionId, &table);
+			for (; cur_level != NULL; cur_level = cur_level->parent)
+				count_rollback(cur_level, code, table, NULL);
+			break;
+		case XACT_EVENT_PREPARE:
+			if (cur_level != NULL)
+				park_prepared();
+			break;
+		default:
+			return;
+	}
+	cur_level = NULL;
+	last_error.valid = false;
+	prepare_gid[0] = '\0';
+}
+
+static void
+c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	int			nest = GetCurrentTransactionNestLevel();
+	const char *table;
+	int			code;
+
+	if (cur_level == NULL || cur_level->nest_level < nest)
+		return;
+
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		merge_into_parent(cur_level);
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		code = take_error(mySubid, &table);
+		count_rollback(cur_level, code, table, NULL);
+		cur_level = cur_level->parent;
+	}
+}
+
+/*
+ * Remember the SQLSTATE of an error reported while tracked work is
+ * pending.  Runs inside error reporting: it must not fail.
+ */
+static void
+c5m_emit_log(ErrorData *edata)
+{
+	if (edata->elevel >= ERROR && cur_level != NULL)
+	{
+		last_error.valid = true;
+		last_error.subid = GetCurrentSubTransactionId();
+		last_error.code = edata->sqlerrcode;
+		strlcpy(last_error.table, edata->table_name ? edata->table_name : "",
+				NAMEDATALEN);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+static void
+c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	TransactionStmt *stmt = NULL;
+
+	if (IsA(parsetree, TransactionStmt))
+	{
+		stmt = (TransactionStmt *) parsetree;
+		if (stmt->kind == TRANS_STMT_PREPARE)
+			strlcpy(prepare_gid, stmt->gid, GIDSIZE);
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	/* reached only if the prepared transaction was finished */
+	if (stmt != NULL && c5m_shared != NULL &&
+		(stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
+		 stmt->kind == TRANS_STMT_ROLLBACK_PREPARED))
+		finish_prepared(stmt->gid, stmt->kind == TRANS_STMT_COMMIT_PREPARED);
+}
+
+static void
+prepared_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared)));
+}
+
+static void
+prepared_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	prepared = ShmemInitStruct("c5metrics prepared transactions",
+							   mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared)),
+							   &found);
+	if (!found)
+	{
+		int			i;
+
+		for (i = 0; i < Max(max_prepared_xacts, 1); i++)
+			pg_atomic_init_u32(&prepared[i].state, PREP_FREE);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}

@@ -1,0 +1,453 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.c
+ *		The shared registry: counters, histograms, the status dictionary.
+ *
+ * Design.  Every series the extension can ever expose has a fixed index in
+ * one flat array of atomic counters.  Fixed-domain families (results,
+ * reasons, refund types) are allocated in full at startup and always
+ * exposed, so that ratios never see "no data".  The two families whose
+ * labels come from data -- sale status transitions and exception types --
+ * have their whole index space allocated too, but a series is only exposed
+ * once it is "live"; making it live is a lock-free claim against
+ * c5metrics.max_series.  A failed claim folds the observation into the
+ * family's "other" series, which is live from the start.  So nothing ever
+ * allocates after startup, and a commit or abort callback never fails.
+ *
+ * Locking.  c5m_shared->lock (exclusive) guards adding a status to the
+ * dictionary, the tracked-table list and reset; readers of the dictionary
+ * take it shared.  Counters and live flags are atomics.  Each histogram has
+ * a spinlock held only to add or copy its buckets and sum together.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "c5metrics.h"
+
+C5Shared   *c5m_shared = NULL;
+pg_atomic_uint64 *c5m_counters = NULL;
+pg_atomic_uint32 *c5m_live = NULL;
+char		(*c5m_status_names)[C5M_LABEL_LEN] = NULL;
+
+static int	registry_nbuckets(void);
+
+/*
+ * Parse c5metrics.duration_buckets.  Returns the number of bounds, or -1
+ * with *errmsg set.
+ */
+int
+c5m_parse_buckets(const char *value, double *bounds, char **errmsg)
+{
+	const char *p = value;
+	int			n = 0;
+
+	while (*p)
+	{
+		char	   *end;
+		double		v;
+
+		while (*p == ' ')
+			p++;
+		v = strtod(p, &end);
+		if (end == p || isnan(v) || isinf(v) || v <= 0)
+		{
+			*errmsg = psprintf("\"%s\" is not a positive number of seconds.", p);
+			return -1;
+		}
+		if (n >= C5M_MAX_BUCKETS)
+		{
+			*errmsg = psprintf("At most %d bounds are allowed.", C5M_MAX_BUCKETS);
+			return -1;
+		}
+		if (n > 0 && v <= bounds[n - 1])
+		{
+			*errmsg = psprintf("Bounds must increase strictly, but %g follows %g.",
+							   v, bounds[n - 1]);
+			return -1;
+		}
+		bounds[n++] = v;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+		{
+			*errmsg = psprintf("Unexpected \"%s\"; separate bounds with commas.", p);
+			return -1;
+		}
+	}
+	if (n == 0)
+	{
+		*errmsg = pstrdup("At least one bound is required.");
+		return -1;
+	}
+	return n;
+}
+
+static int
+registry_nbuckets(void)
+{
+	double		bounds[C5M_MAX_BUCKETS];
+	char	   *errmsg;
+	int			n = c5m_parse_buckets(c5m_duration_buckets, bounds, &errmsg);
+
+	/* the check hook has already accepted the value */
+	Assert(n > 0);
+	return n;
+}
+
+void
+c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets)
+{
+	int			n = 0;
+	int			ncond = c5m_condition_count();
+
+	memset(l, 0, sizeof(*l));
+	l->nstatus = nstatus;
+	l->nbuckets = nbuckets;
+	l->paid_consume = n;
+	n += C5_NCONSUME;
+	l->refunds = n;
+	n += C5_NREFUNDTYPES * C5_NRESULTS;
+	l->over_refund = n++;
+	l->idempotency = n++;
+	l->refund_rollback = n;
+	n += c5m_reason_count();
+	l->refund_in = n;
+	n += C5_NRESULTS;
+	l->mismatch = n;
+	n += C5_NMISMATCH;
+	l->leads = n;
+	n += C5_NLEADRESULTS;
+	l->throttled = n;
+	n += C5_NSCOPES;
+	l->leads_429 = n++;
+	l->flow_tx = n;
+	n += C5_NFLOWS * C5_NRESULTS;
+	/* everything above is always exposed */
+	l->fixed_series = n;
+	l->exceptions = n;
+	n += ncond * C5_NFLOWS;
+	l->transitions = n;
+	n += nstatus * nstatus * C5_NRESULTS;
+	l->series_overflow = n++;
+	l->label_overflow = n;
+	n += C5_NDYN;
+	l->events_lost = n++;
+	l->ncounters = n;
+
+	l->live_exceptions = 0;
+	l->live_transitions = ncond * C5_NFLOWS;
+	l->nlive = l->live_transitions + nstatus * nstatus;
+
+	/*
+	 * Always exposed besides the fixed block: exceptions_total{other} per
+	 * flow, the (other, other) transition triple, and each histogram's
+	 * buckets, +Inf, _sum and _count.
+	 */
+	l->fixed_series += C5_NFLOWS + C5_NRESULTS + C5_NHISTS * (nbuckets + 3);
+}
+
+Size
+c5m_registry_shmem_size(void)
+{
+	C5Layout	l;
+	Size		size;
+
+	c5m_compute_layout(&l, c5m_max_label_values, registry_nbuckets());
+	size = MAXALIGN(sizeof(C5Shared));
+	size = add_size(size, mul_size(l.ncounters, sizeof(pg_atomic_uint64)));
+	size = add_size(size, mul_size(l.nlive, sizeof(pg_atomic_uint32)));
+	size = add_size(size, mul_size(l.nstatus, C5M_LABEL_LEN));
+	return size;
+}
+
+/*
+ * Attach to (or create) the registry.  Runs in the postmaster at startup
+ * and after a crash, and in every EXEC_BACKEND child.
+ */
+void
+c5m_registry_shmem_init(void)
+{
+	bool		found;
+	C5Layout	l;
+	char	   *p;
+	int			i;
+
+	c5m_compute_layout(&l, c5m_max_label_values, registry_nbuckets());
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	c5m_shared = ShmemInitStruct("c5metrics registry",
+								 c5m_registry_shmem_size(), &found);
+	p = (char *) c5m_shared + MAXALIGN(sizeof(C5Shared));
+	c5m_counters = (pg_atomic_uint64 *) p;
+	p += l.ncounters * sizeof(pg_atomic_uint64);
+	c5m_live = (pg_atomic_uint32 *) p;
+	p += l.nlive * sizeof(pg_atomic_uint32);
+	c5m_status_names = (char (*)[C5M_LABEL_LEN]) p;
+
+	if (!found)
+	{
+		char	   *errmsg;
+
+		c5m_shared->lock = &(GetNamedLWLockTranche("c5metrics"))->lock;
+		c5m_shared->layout = l;
+		c5m_parse_buckets(c5m_duration_buckets, c5m_shared->bounds, &errmsg);
+		for (i = 0; i < l.ncounters; i++)
+			pg_atomic_init_u64(&c5m_counters[i], 0);
+		for (i = 0; i < l.nlive; i++)
+			pg_atomic_init_u32(&c5m_live[i], 0);
+		for (i = 0; i < C5_NHISTS; i++)
+		{
+			SpinLockInit(&c5m_shared->hist[i].mutex);
+			memset(c5m_shared->hist[i].buckets, 0,
+				   sizeof(c5m_shared->hist[i].buckets));
+			c5m_shared->hist[i].sum_us = 0;
+		}
+		memset(c5m_status_names, 0, (Size) l.nstatus * C5M_LABEL_LEN);
+		strlcpy(c5m_status_names[C5_STATUS_OTHER], "other", C5M_LABEL_LEN);
+		strlcpy(c5m_status_names[C5_STATUS_NONE], "none", C5M_LABEL_LEN);
+		c5m_shared->nstatus_used = 2;
+		for (i = 0; i < C5M_MAX_TRACKED; i++)
+			c5m_shared->tracked[i].flow = -1;
+
+		/* the "other" series of the dynamic families always exist */
+		for (i = 0; i < C5_NFLOWS; i++)
+			pg_atomic_write_u32(&c5m_live[l.live_exceptions + i], 1);
+		pg_atomic_write_u32(&c5m_live[l.live_transitions], 1);
+		pg_atomic_init_u32(&c5m_shared->nseries, l.fixed_series);
+		c5m_shared->stats_reset = GetCurrentTimestamp();
+	}
+	LWLockRelease(AddinShmemInitLock);
+
+	/*
+	 * Only the postmaster loads the saved registry, and only it saves it,
+	 * at a clean shutdown: a backend exiting must not write the file.
+	 */
+	if (!IsUnderPostmaster && !found)
+	{
+		c5m_persist_load();
+		on_shmem_exit(c5m_persist_save, (Datum) 0);
+	}
+}
+
+bool
+c5m_registry_ready(void)
+{
+	return c5m_shared != NULL;
+}
+
+/*
+ * Make a dynamic series live, counting `nseries` against the cap.  Lock
+ * free and allocation free: safe in commit and abort callbacks.
+ */
+static bool
+claim_live(int liveidx, uint32 nseries)
+{
+	uint32		cur;
+	uint32		expected = 0;
+
+	if (pg_atomic_read_u32(&c5m_live[liveidx]) != 0)
+		return true;
+
+	cur = pg_atomic_read_u32(&c5m_shared->nseries);
+	for (;;)
+	{
+		if (cur + nseries > (uint32) c5m_max_series)
+		{
+			pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.series_overflow], 1);
+			return false;
+		}
+		if (pg_atomic_compare_exchange_u32(&c5m_shared->nseries, &cur, cur + nseries))
+			break;
+	}
+	if (!pg_atomic_compare_exchange_u32(&c5m_live[liveidx], &expected, 1))
+		pg_atomic_fetch_sub_u32(&c5m_shared->nseries, nseries);	/* lost a race */
+	return true;
+}
+
+/*
+ * Counter index of sales_transition_total{from,to,result=success}; add the
+ * result to it.  Falls back to (other, other) when the cap is reached.
+ */
+int
+c5m_transition_index(int from, int to)
+{
+	const C5Layout *l = &c5m_shared->layout;
+	int			pair = from * l->nstatus + to;
+
+	if (!claim_live(l->live_transitions + pair, C5_NRESULTS))
+		pair = 0;
+	return l->transitions + pair * C5_NRESULTS;
+}
+
+/* Counter index of exceptions_total{exception_type, location}. */
+int
+c5m_exception_index(int cond, C5Flow flow)
+{
+	const C5Layout *l = &c5m_shared->layout;
+	int			cell = cond * C5_NFLOWS + flow;
+
+	if (!claim_live(l->live_exceptions + cell, 1))
+	{
+		pg_atomic_fetch_add_u64(&c5m_counters[l->label_overflow + C5_DYN_EXCEPTION], 1);
+		cell = flow;			/* condition 0 is "other" */
+	}
+	return l->exceptions + cell;
+}
+
+/*
+ * A status value is usable as a label if it is short, valid UTF-8 and has
+ * no control characters; anything else would be unbounded or unsafe.
+ */
+static bool
+label_acceptable(const char *value, int len)
+{
+	int			i;
+
+	if (len <= 0 || len >= C5M_LABEL_LEN)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
+			return false;
+	return pg_verify_mbstr(PG_UTF8, value, len, true);
+}
+
+static int
+status_lookup(const char *value, int len)
+{
+	int			i;
+
+	for (i = 0; i < c5m_shared->nstatus_used; i++)
+		if (strncmp(c5m_status_names[i], value, len) == 0 &&
+			c5m_status_names[i][len] == '\0')
+			return i;
+	return -1;
+}
+
+/*
+ * Dictionary id of a sale status, interning it while there is room.  Runs
+ * in a trigger, never in a callback: it takes the registry lock.
+ */
+int
+c5m_status_id(const char *value, int len)
+{
+	int			id;
+
+	if (!label_acceptable(value, len))
+		goto overflow;
+
+	LWLockAcquire(c5m_shared->lock, LW_SHARED);
+	id = status_lookup(value, len);
+	LWLockRelease(c5m_shared->lock);
+	if (id >= 0)
+		return id;
+
+	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
+	id = status_lookup(value, len);
+	if (id < 0 && c5m_shared->nstatus_used < c5m_shared->layout.nstatus)
+	{
+		id = c5m_shared->nstatus_used;
+		memcpy(c5m_status_names[id], value, len);
+		c5m_status_names[id][len] = '\0';
+		c5m_shared->nstatus_used++;
+	}
+	LWLockRelease(c5m_shared->lock);
+	if (id >= 0)
+		return id;
+
+overflow:
+	pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.label_overflow + C5_DYN_TRANSITION], 1);
+	return C5_STATUS_OTHER;
+}
+
+/* Index of the bucket that `seconds` falls in; nbuckets means +Inf. */
+int
+c5m_hist_bucket(double seconds)
+{
+	int			n = c5m_shared->layout.nbuckets;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (seconds <= c5m_shared->bounds[i])
+			return i;
+	return n;
+}
+
+/* Add locally aggregated observations to a histogram. */
+void
+c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us)
+{
+	C5Histogram *h = &c5m_shared->hist[hist];
+	int			i;
+
+	SpinLockAcquire(&h->mutex);
+	for (i = 0; i <= c5m_shared->layout.nbuckets; i++)
+		h->buckets[i] += buckets[i];
+	h->sum_us += sum_us;
+	SpinLockRelease(&h->mutex);
+}
+
+/*
+ * Zero every value.  Series stay live and statuses stay interned: a
+ * transaction in flight may hold their indexes.
+ */
+void
+c5m_registry_reset(void)
+{
+	const C5Layout *l = &c5m_shared->layout;
+	int			i;
+
+	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < l->ncounters; i++)
+		pg_atomic_write_u64(&c5m_counters[i], 0);
+	for (i = 0; i < C5_NHISTS; i++)
+	{
+		C5Histogram *h = &c5m_shared->hist[i];
+
+		SpinLockAcquire(&h->mutex);
+		memset(h->buckets, 0, sizeof(h->buckets));
+		h->sum_us = 0;
+		SpinLockRelease(&h->mutex);
+	}
+	c5m_shared->stats_reset = GetCurrentTimestamp();
+	LWLockRelease(c5m_shared->lock);
+}
+
+/*
+ * Replace this database's entries in the tracked-table list (the source of
+ * c5metrics_tracked_tables, which the HTTP worker reads without SQL).
+ */
+void
+c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
+{
+	int			i,
+				j = 0;
+
+	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+		if (c5m_shared->tracked[i].dboid == dboid)
+			c5m_shared->tracked[i].flow = -1;
+	for (i = 0; i < C5M_MAX_TRACKED && j < n; i++)
+	{
+		C5TrackedEntry *e = &c5m_shared->tracked[i];
+
+		if (e->flow >= 0)
+			continue;
+		e->dboid = dboid;
+		e->relid = relids[j];
+		e->flow = flows[j];
+		j++;
+	}
+	LWLockRelease(c5m_shared->lock);
+}

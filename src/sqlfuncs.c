@@ -1,0 +1,176 @@
+/*-------------------------------------------------------------------------
+ *
+ * sqlfuncs.c
+ *		SQL-callable functions: reading, resetting, attach bookkeeping.
+ *
+ * Reading is granted to pg_monitor by the install script and reset to
+ * nobody; attaching checks table ownership in SQL before calling
+ * c5metrics._tracked().  Every function first checks that the library
+ * was preloaded, and says how to fix it if not.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "c5metrics.h"
+
+PG_FUNCTION_INFO_V1(c5metrics_read_metrics);
+PG_FUNCTION_INFO_V1(c5metrics_exposition);
+PG_FUNCTION_INFO_V1(c5metrics_reset);
+PG_FUNCTION_INFO_V1(c5metrics_tracked_sync);
+PG_FUNCTION_INFO_V1(c5metrics_check_preloaded);
+
+static void
+require_preloaded(void)
+{
+	if (!c5m_registry_ready())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("c5metrics must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add c5metrics to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/* Called by the install script, so CREATE EXTENSION fails early and clearly. */
+Datum
+c5metrics_check_preloaded(PG_FUNCTION_ARGS)
+{
+	require_preloaded();
+	PG_RETURN_VOID();
+}
+
+/* ---- c5metrics.metrics: one row per series ---- */
+
+typedef struct RowEmitter
+{
+	C5Emitter	e;
+	ReturnSetInfo *rsinfo;
+	const char *type;			/* of the current family */
+	StringInfoData labels;
+} RowEmitter;
+
+static void
+row_family(C5Emitter *e, const char *name, const char *type, const char *help)
+{
+	((RowEmitter *) e)->type = type;
+}
+
+static void
+row_sample(C5Emitter *e, const char *name, const char *suffix, int nlabels,
+		   const char *const *keys, const char *const *vals, uint64 value,
+		   const char *valtext)
+{
+	RowEmitter *re = (RowEmitter *) e;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	int			i;
+
+	resetStringInfo(&re->labels);
+	appendStringInfoChar(&re->labels, '{');
+	for (i = 0; i < nlabels; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&re->labels, ", ");
+		escape_json(&re->labels, keys[i]);
+		appendStringInfoString(&re->labels, ": ");
+		escape_json(&re->labels, vals[i]);
+	}
+	appendStringInfoChar(&re->labels, '}');
+
+	values[0] = CStringGetTextDatum(psprintf("%s%s", name, suffix));
+	values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(re->labels.data));
+	values[2] = valtext != NULL
+		? DirectFunctionCall1(float8in, CStringGetDatum(valtext))
+		: Float8GetDatum((double) value);
+	values[3] = CStringGetTextDatum(re->type);
+	tuplestore_putvalues(re->rsinfo->setResult, re->rsinfo->setDesc, values, nulls);
+}
+
+Datum
+c5metrics_read_metrics(PG_FUNCTION_ARGS)
+{
+	RowEmitter	re;
+
+	require_preloaded();
+	InitMaterializedSRF(fcinfo, 0);
+	re.e.family = row_family;
+	re.e.sample = row_sample;
+	re.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	re.type = NULL;
+	initStringInfo(&re.labels);
+	c5m_walk(c5m_snapshot_take(), &re.e);
+	return (Datum) 0;
+}
+
+/* ---- c5metrics.exposition(): the text the HTTP endpoint serves ---- */
+
+Datum
+c5metrics_exposition(PG_FUNCTION_ARGS)
+{
+	StringInfoData out;
+
+	require_preloaded();
+	initStringInfo(&out);
+	c5m_render_text(c5m_snapshot_take(), &out);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
+
+Datum
+c5metrics_reset(PG_FUNCTION_ARGS)
+{
+	require_preloaded();
+	c5m_registry_reset();
+	PG_RETURN_VOID();
+}
+
+/*
+ * c5metrics._tracked_sync(tables oid[], flows text[]): the attach functions
+ * pass the complete list of this database's tracked tables after a change.
+ */
+Datum
+c5metrics_tracked_sync(PG_FUNCTION_ARGS)
+{
+	ArrayType  *rels = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *flows = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *reld,
+			   *flowd;
+	bool	   *relnull,
+			   *flownull;
+	int			nrel,
+				nflow,
+				i,
+				f;
+	Oid		   *relids;
+	int		   *flowids;
+
+	require_preloaded();
+	deconstruct_array(rels, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &reld, &relnull, &nrel);
+	deconstruct_array(flows, TEXTOID, -1, false, TYPALIGN_INT,
+					  &flowd, &flownull, &nflow);
+	if (nrel != nflow)
+		elog(ERROR, "c5metrics._tracked_sync needs arrays of equal length");
+	relids = palloc(sizeof(Oid) * Max(nrel, 1));
+	flowids = palloc(sizeof(int) * Max(nrel, 1));
+	for (i = 0; i < nrel; i++)
+	{
+		char	   *name = flownull[i] ? "" : TextDatumGetCString(flowd[i]);
+
+		relids[i] = DatumGetObjectId(reld[i]);
+		flowids[i] = -1;
+		for (f = 0; f < C5_NFLOWS; f++)
+			if (strcmp(name, c5m_flow_name(f)) == 0)
+				flowids[i] = f;
+		if (flowids[i] < 0)
+			elog(ERROR, "unknown c5metrics flow \"%s\"", name);
+	}
+	c5m_tracked_sync(MyDatabaseId, nrel, relids, flowids);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,560 @@
+/*-------------------------------------------------------------------------
+ *
+ * triggers.c
+ *		The row triggers that capture business events.
+ *
+ * The attach functions (c5metrics--1.0.sql) create these triggers with the
+ * user's column names and values as trigger arguments.  On first use in a
+ * backend, a trigger's arguments are resolved against the table into a
+ * cache entry (attribute numbers, value kinds, guard plans), keyed by the
+ * trigger's OID and dropped on any relcache invalidation of its table.
+ *
+ * All row triggers are BEFORE triggers, the cheapest kind, so that a row
+ * rejected by a constraint after them is still seen; the refunds table has
+ * one AFTER trigger to tell inserted rows from ON CONFLICT DO NOTHING
+ * skips.  Trigger names start with "zz_c5metrics" so they run after the
+ * user's own BEFORE triggers, on the row as it will be stored.
+ *
+ * No trigger raises an error of its own except the opt-in guards.  A
+ * configuration that no longer matches the table (a column dropped after
+ * attaching) disables the trigger and counts c5metrics_events_lost_total.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/hash.h"
+#include "access/xact.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "c5metrics.h"
+
+static HTAB *trig_cache = NULL;
+static C5Trig *last_trig = NULL;	/* most recently used entry */
+
+/* Recently seen statuses: avoids the registry lock on every transition. */
+#define STATUS_CACHE 16
+static struct
+{
+	int			len;
+	int			id;
+	char		value[C5M_LABEL_LEN];
+}			status_cache[STATUS_CACHE];
+static int	status_cache_next = 0;
+
+PG_FUNCTION_INFO_V1(c5metrics_sales_trigger);
+PG_FUNCTION_INFO_V1(c5metrics_stock_trigger);
+PG_FUNCTION_INFO_V1(c5metrics_refunds_trigger);
+PG_FUNCTION_INFO_V1(c5metrics_refunds_after_trigger);
+PG_FUNCTION_INFO_V1(c5metrics_leads_trigger);
+
+static void invalidate_trig_cache(Datum arg, Oid relid);
+
+void
+c5m_triggers_init(void)
+{
+	/* the cache itself is built in each backend, on first use */
+}
+
+static void
+invalidate_trig_cache(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	C5Trig	   *t;
+
+	hash_seq_init(&status, trig_cache);
+	while ((t = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || t->relid == relid)
+			t->valid = false;
+	last_trig = NULL;
+}
+
+/* Describe column `name` of the trigger's table; attnum 0 if absent. */
+void
+c5m_resolve_col(Relation rel, const char *name, C5Col *col)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(desc, name);
+	Form_pg_attribute att;
+
+	memset(col, 0, sizeof(*col));
+	if (attnum <= 0)
+		return;
+	att = TupleDescAttr(desc, attnum - 1);
+	col->attnum = attnum;
+	col->typid = att->atttypid;
+	col->typlen = att->attlen;
+	col->typbyval = att->attbyval;
+	switch (getBaseType(att->atttypid))
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			col->kind = C5_COL_TEXT;
+			break;
+		case BPCHAROID:
+			col->kind = C5_COL_BPCHAR;
+			break;
+		case NAMEOID:
+			col->kind = C5_COL_NAME;
+			break;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			col->kind = C5_COL_INT;
+			break;
+		default:
+			col->kind = type_is_enum(att->atttypid) ? C5_COL_ENUM : C5_COL_OTHER;
+			break;
+	}
+}
+
+/* OID of an enum label, or InvalidOid. */
+static Oid
+enum_label_oid(Oid typid, const char *label)
+{
+	HeapTuple	tup = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(typid),
+									  CStringGetDatum(label));
+	Oid			result = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_enum) GETSTRUCT(tup))->oid;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+static void
+resolve_value(const C5Col *col, const char *value, C5Value *v)
+{
+	v->text = MemoryContextStrdup(TopMemoryContext, value);
+	v->len = strlen(value);
+	v->enumoid = col->kind == C5_COL_ENUM ? enum_label_oid(col->typid, value)
+		: InvalidOid;
+}
+
+/*
+ * The cache entry of the trigger being fired, resolved if needed.  NULL
+ * when its arguments no longer match the table.
+ */
+static C5Trig *
+get_trig(TriggerData *td, C5Flow flow)
+{
+	Trigger    *tg = td->tg_trigger;
+	C5Trig	   *t;
+	bool		found;
+
+	if (likely(last_trig != NULL && last_trig->tgoid == tg->tgoid && last_trig->valid))
+		return last_trig->ok ? last_trig : NULL;
+
+	if (trig_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(C5Trig);
+		trig_cache = hash_create("c5metrics triggers", 32, &ctl,
+								 HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(invalidate_trig_cache, (Datum) 0);
+	}
+	t = hash_search(trig_cache, &tg->tgoid, HASH_ENTER, &found);
+	if (!found || !t->valid)
+	{
+		Relation	rel = td->tg_relation;
+		char	  **a = tg->tgargs;
+		int			n = tg->tgnargs;
+		int			i;
+
+		if (found)
+			c5m_trig_release(t);
+		memset(((char *) t) + sizeof(Oid), 0, sizeof(C5Trig) - sizeof(Oid));
+		t->relid = RelationGetRelid(rel);
+		t->owner = rel->rd_rel->relowner;
+		strlcpy(t->relname, RelationGetRelationName(rel), NAMEDATALEN);
+		t->ok = true;
+		switch (flow)
+		{
+			case C5_FLOW_SALES:
+				/* status column, paid value, id column, allowed statuses... */
+				if (n < 3)
+					t->ok = false;
+				else
+				{
+					c5m_resolve_col(rel, a[0], &t->c[0]);
+					resolve_value(&t->c[0], a[1], &t->v[0]);
+					c5m_resolve_col(rel, a[2], &t->c[1]);
+					t->nallowed = Min(n - 3, C5M_MAX_ALLOWED);
+					for (i = 0; i < t->nallowed; i++)
+						resolve_value(&t->c[0], a[3 + i], &t->allowed[i]);
+					t->ok = t->c[0].attnum > 0 && t->c[1].attnum > 0;
+				}
+				break;
+			case C5_FLOW_STOCK:
+				/* type column, consume value, refund-in value, sale column */
+				if (n < 4)
+					t->ok = false;
+				else
+				{
+					c5m_resolve_col(rel, a[0], &t->c[0]);
+					resolve_value(&t->c[0], a[1], &t->v[0]);
+					resolve_value(&t->c[0], a[2], &t->v[1]);
+					c5m_resolve_col(rel, a[3], &t->c[1]);
+					t->ok = t->c[0].attnum > 0 && t->c[1].attnum > 0;
+				}
+				break;
+			case C5_FLOW_REFUNDS:
+				/* sale, amount, type, key columns [, guard config] */
+				if (n < 4)
+					t->ok = false;
+				else
+				{
+					for (i = 0; i < 4; i++)
+						c5m_resolve_col(rel, a[i], &t->c[i]);
+					t->ok = t->c[2].attnum > 0;
+				}
+				break;
+			case C5_FLOW_LEADS:
+				/* ip column, email column */
+				if (n < 2)
+					t->ok = false;
+				else
+				{
+					c5m_resolve_col(rel, a[0], &t->c[0]);
+					c5m_resolve_col(rel, a[1], &t->c[1]);
+				}
+				break;
+			default:
+				t->ok = false;
+		}
+		t->valid = true;
+	}
+	last_trig = t;
+	if (!t->ok)
+	{
+		c5m_note_lost();
+		return NULL;
+	}
+	return t;
+}
+
+/*
+ * The text of a column's value, without copying when it can be avoided.
+ * False for NULL or a type we cannot read as text.
+ */
+bool
+c5m_col_text(const C5Col *col, Datum d, bool isnull, const char **s, int *len,
+			 char *buf)
+{
+	if (isnull)
+		return false;
+	switch (col->kind)
+	{
+		case C5_COL_TEXT:
+		case C5_COL_BPCHAR:
+			{
+				struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+				if (VARATT_IS_EXTENDED(v))
+					v = pg_detoast_datum_packed(v);
+				*s = VARDATA_ANY(v);
+				*len = VARSIZE_ANY_EXHDR(v);
+				if (col->kind == C5_COL_BPCHAR)
+					while (*len > 0 && (*s)[*len - 1] == ' ')
+						(*len)--;
+				return true;
+			}
+		case C5_COL_NAME:
+			*s = NameStr(*DatumGetName(d));
+			*len = strlen(*s);
+			return true;
+		case C5_COL_ENUM:
+			{
+				HeapTuple	tup = SearchSysCache1(ENUMOID, d);
+
+				if (!HeapTupleIsValid(tup))
+					return false;
+				strlcpy(buf, NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel),
+						NAMEDATALEN);
+				ReleaseSysCache(tup);
+				*s = buf;
+				*len = strlen(buf);
+				return true;
+			}
+		default:
+			return false;
+	}
+}
+
+/* Does the column's value equal a configured value? */
+static inline bool
+value_is(const C5Col *col, Datum d, bool isnull, const C5Value *v)
+{
+	const char *s;
+	int			len;
+	char		buf[NAMEDATALEN];
+
+	if (isnull)
+		return false;
+	if (col->kind == C5_COL_ENUM)
+		return DatumGetObjectId(d) == v->enumoid;
+	return c5m_col_text(col, d, false, &s, &len, buf) &&
+		len == v->len && memcmp(s, v->text, len) == 0;
+}
+
+/*
+ * Hash of a sale id, equal for equal ids whatever integer width each
+ * table uses for them.
+ */
+uint32
+c5m_sale_key(const C5Col *col, Datum d)
+{
+	int64		v;
+
+	if (col->kind == C5_COL_INT)
+	{
+		if (col->typlen == 8)
+			v = DatumGetInt64(d);
+		else if (col->typlen == 4)
+			v = DatumGetInt32(d);
+		else
+			v = DatumGetInt16(d);
+		return hash_bytes((const unsigned char *) &v, sizeof(v));
+	}
+	return datum_image_hash(d, col->typbyval, col->typlen);
+}
+
+/* Dictionary id of a status value, through the backend's small cache. */
+static int
+status_id(const C5Trig *t, Datum d, bool isnull)
+{
+	const char *s;
+	int			len;
+	char		buf[NAMEDATALEN];
+	int			i;
+	int			id;
+
+	if (isnull)
+		return C5_STATUS_NONE;
+	if (!c5m_col_text(&t->c[0], d, false, &s, &len, buf))
+		return C5_STATUS_OTHER;
+
+	if (t->nallowed > 0)
+	{
+		for (i = 0; i < t->nallowed; i++)
+			if (t->allowed[i].len == len && memcmp(t->allowed[i].text, s, len) == 0)
+				break;
+		if (i == t->nallowed)
+		{
+			c5m_count(c5m_shared->layout.label_overflow + C5_DYN_TRANSITION, 1);
+			return C5_STATUS_OTHER;
+		}
+	}
+
+	for (i = 0; i < STATUS_CACHE; i++)
+		if (status_cache[i].len == len && len > 0 &&
+			memcmp(status_cache[i].value, s, len) == 0)
+			return status_cache[i].id;
+
+	id = c5m_status_id(s, len);
+	/* only values that got their own series are worth caching */
+	if (id != C5_STATUS_OTHER && len < C5M_LABEL_LEN)
+	{
+		i = status_cache_next++ % STATUS_CACHE;
+		memcpy(status_cache[i].value, s, len);
+		status_cache[i].len = len;
+		status_cache[i].id = id;
+	}
+	return id;
+}
+
+static void
+check_trigger_context(FunctionCallInfo fcinfo, const char *name, bool before,
+					  int event)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", name)));
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		(before != TRIGGER_FIRED_BEFORE(td->tg_event)) ||
+		(td->tg_event & TRIGGER_EVENT_OPMASK) != event)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired %s %s FOR EACH ROW", name,
+						before ? "BEFORE" : "AFTER",
+						event == TRIGGER_EVENT_INSERT ? "INSERT" : "UPDATE"),
+				 errhint("Attach tables with the c5metrics.track_* functions.")));
+	if (!c5m_registry_ready())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("c5metrics must be loaded via \"shared_preload_libraries\"")));
+}
+
+/*
+ * sales: BEFORE UPDATE OF <status> FOR EACH ROW.  A changed status is one
+ * transition; reaching the paid value is one paid sale awaiting its stock
+ * consumption.
+ */
+Datum
+c5metrics_sales_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	C5Trig	   *t;
+	C5Level    *lv;
+	Datum		oldv,
+				newv;
+	bool		oldnull,
+				newnull;
+
+	check_trigger_context(fcinfo, "c5metrics_sales_trigger", true, TRIGGER_EVENT_UPDATE);
+	t = get_trig(td, C5_FLOW_SALES);
+	if (t == NULL)
+		return PointerGetDatum(td->tg_newtuple);
+
+	oldv = slot_getattr(td->tg_trigslot, t->c[0].attnum, &oldnull);
+	newv = slot_getattr(td->tg_newslot, t->c[0].attnum, &newnull);
+	if (oldnull == newnull &&
+		(oldnull || datum_image_eq(oldv, newv, t->c[0].typbyval, t->c[0].typlen)))
+		return PointerGetDatum(td->tg_newtuple);
+
+	lv = c5m_level();
+	if (lv == NULL)
+		return PointerGetDatum(td->tg_newtuple);
+	c5m_note_transition(lv, status_id(t, oldv, oldnull), status_id(t, newv, newnull));
+
+	if (value_is(&t->c[0], newv, newnull, &t->v[0]) &&
+		!value_is(&t->c[0], oldv, oldnull, &t->v[0]))
+	{
+		bool		idnull;
+		Datum		id = slot_getattr(td->tg_newslot, t->c[1].attnum, &idnull);
+
+		c5m_note_paid(lv, idnull ? 0 : c5m_sale_key(&t->c[1], id),
+					  GetCurrentTimestamp());
+	}
+	return PointerGetDatum(td->tg_newtuple);
+}
+
+/*
+ * stock movements: BEFORE INSERT FOR EACH ROW.  This is the bulk path:
+ * one attribute fetch, one comparison, a few bits set.
+ */
+Datum
+c5metrics_stock_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	C5Trig	   *t;
+	C5Level    *lv;
+	Datum		type;
+	bool		isnull;
+
+	check_trigger_context(fcinfo, "c5metrics_stock_trigger", true, TRIGGER_EVENT_INSERT);
+	t = get_trig(td, C5_FLOW_STOCK);
+	if (t == NULL || (lv = c5m_level()) == NULL)
+		return PointerGetDatum(td->tg_trigtuple);
+
+	type = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
+	if (value_is(&t->c[0], type, isnull, &t->v[0]))
+	{
+		Datum		sale = slot_getattr(td->tg_trigslot, t->c[1].attnum, &isnull);
+
+		c5m_note_consume(lv, isnull ? 0 : c5m_sale_key(&t->c[1], sale));
+	}
+	else if (value_is(&t->c[0], type, isnull, &t->v[1]))
+		c5m_note_refund_in(lv);
+	else
+		c5m_note_flow(lv, C5_FLOW_STOCK);
+	return PointerGetDatum(td->tg_trigtuple);
+}
+
+static C5RefundType
+refund_type(const C5Trig *t, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, t->c[2].attnum, &isnull);
+	const char *s;
+	int			len;
+	char		buf[NAMEDATALEN];
+
+	if (!c5m_col_text(&t->c[2], d, isnull, &s, &len, buf))
+		return C5_REFUND_OTHER;
+	if (len == 4 && pg_strncasecmp(s, "full", 4) == 0)
+		return C5_REFUND_FULL;
+	if (len == 7 && pg_strncasecmp(s, "partial", 7) == 0)
+		return C5_REFUND_PARTIAL;
+	return C5_REFUND_OTHER;
+}
+
+/*
+ * refunds: BEFORE INSERT FOR EACH ROW.  Counts the attempt and runs the
+ * over-refund guard when the table was attached with its sales table.
+ */
+Datum
+c5metrics_refunds_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	C5Trig	   *t;
+	C5Level    *lv;
+
+	check_trigger_context(fcinfo, "c5metrics_refunds_trigger", true, TRIGGER_EVENT_INSERT);
+	t = get_trig(td, C5_FLOW_REFUNDS);
+	if (t == NULL || (lv = c5m_level()) == NULL)
+		return PointerGetDatum(td->tg_trigtuple);
+
+	c5m_note_refund_attempt(lv, refund_type(t, td->tg_trigslot));
+	c5m_note_refund_table(lv, t->relname);
+	if (td->tg_trigger->tgnargs >= 7 && t->c[0].attnum > 0 && t->c[1].attnum > 0)
+		c5m_refund_guard_check(t, td, lv);
+	return PointerGetDatum(td->tg_trigtuple);
+}
+
+/* refunds: AFTER INSERT FOR EACH ROW.  The row was really inserted. */
+Datum
+c5metrics_refunds_after_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	C5Trig	   *t;
+	C5Level    *lv;
+
+	check_trigger_context(fcinfo, "c5metrics_refunds_after_trigger", false, TRIGGER_EVENT_INSERT);
+	t = get_trig(td, C5_FLOW_REFUNDS);
+	if (t == NULL || (lv = c5m_level()) == NULL)
+		return PointerGetDatum(NULL);
+	c5m_note_refund_inserted(lv, refund_type(t, td->tg_trigslot));
+	return PointerGetDatum(NULL);
+}
+
+/* leads: BEFORE INSERT FOR EACH ROW, with the optional throttle. */
+Datum
+c5metrics_leads_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	C5Trig	   *t;
+	C5Level    *lv;
+
+	check_trigger_context(fcinfo, "c5metrics_leads_trigger", true, TRIGGER_EVENT_INSERT);
+	t = get_trig(td, C5_FLOW_LEADS);
+	if (t == NULL || (lv = c5m_level()) == NULL)
+		return PointerGetDatum(td->tg_trigtuple);
+
+	if (c5m_lead_throttle)
+		c5m_lead_throttle_check(t, td, lv);
+	c5m_note_lead(lv);
+	return PointerGetDatum(td->tg_trigtuple);
+}
