@@ -17,7 +17,7 @@ DATA = sql/c5metrics--1.0.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales stock refunds leads rollback twophase \
-	guards cardinality privileges exposition reference
+	exposition privileges cardinality reference
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check --dbname=c5regress
 TAP_TESTS = 1

@@ -116,7 +116,7 @@ BEGIN
   IF NOT pg_has_role(current_user, c.relowner, 'USAGE') THEN
     RAISE EXCEPTION 'must be owner of table %', tbl
       USING ERRCODE = 'insufficient_privilege',
-            HINT = format('Ask the owner (%s) or a superuser to attach it.', c.relowner::regrole);
+            HINT = format('Only its owner (%s) or a superuser may attach or detach it.', c.relowner::regrole);
   END IF;
 END
 $$;

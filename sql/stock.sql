@@ -1,0 +1,51 @@
+-- Stock: refund-in movements and the commit-time consistency check.
+SELECT c5metrics.reset();
+
+-- A refund with restock: a refund-in movement, consistent with the sale.
+INSERT INTO shop.sales (id, total, status) VALUES (100, 50, 'pending');
+INSERT INTO shop.sale_items (sale_id, product_id, quantity, unit_price) VALUES (100, 2, 2, 25);
+SELECT shop.pay_sale(100);
+SELECT c5metrics.reset();
+SELECT shop.refund_sale(100, 50, 'full', 'r-100', true);
+SELECT * FROM nz;
+
+-- Putting back more than was consumed, with no refund: both mismatches,
+-- counted once for the sale although two rows are involved.
+SELECT c5metrics.reset();
+INSERT INTO shop.sales (id, total, status) VALUES (101, 10, 'paid');
+BEGIN;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('refund_in', 2, 101, 5);
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('refund_in', 2, 101, 1);
+COMMIT;
+SELECT * FROM nz;
+
+-- The refund that comes later in the same transaction is seen: the check
+-- runs at commit.
+SELECT c5metrics.reset();
+INSERT INTO shop.sales (id, total, status) VALUES (102, 10, 'paid');
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('consume', 2, 102, 1);
+BEGIN;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('refund_in', 2, 102, 1);
+INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (102, 10, 'full', 'r-102');
+COMMIT;
+SELECT * FROM nz;
+
+-- A rolled-back refund-in is a failure and is not checked.
+SELECT c5metrics.reset();
+BEGIN;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('refund_in', 2, 101, 3);
+ROLLBACK;
+SELECT * FROM nz;
+
+-- A refund-in refused by a CHECK constraint: rejected.
+SELECT c5metrics.reset();
+\set VERBOSITY terse
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('refund_in', 2, 101, 0);
+\set VERBOSITY default
+SELECT * FROM nz;
+
+-- Other movement types touch the stock flow only; NULL values do not break anything.
+SELECT c5metrics.reset();
+INSERT INTO shop.stock_movements (movement_type, product_id, quantity) VALUES ('receive', 2, 10), ('adjust', 2, 1);
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('consume', 2, NULL, 1);
+SELECT * FROM nz;
