@@ -20,11 +20,16 @@ REGRESS = preload attach sales stock refunds leads rollback twophase \
 	exposition privileges cardinality reference
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check --dbname=c5regress
+ISOLATION = concurrency
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/regress.conf \
+	--temp-instance=./tmp_check_iso
 TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
 
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare
-EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
+EXTRA_CLEAN = tmp_check tmp_check_iso results output_iso regression.diffs \
+	regression.out log
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -37,6 +37,8 @@ COMMENT ON FUNCTION reset() IS 'Zero every counter and histogram and move the st
 
 CREATE FUNCTION _sales_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'c5metrics_sales_trigger' LANGUAGE C;
+CREATE FUNCTION _sales_stmt_trigger() RETURNS trigger
+AS 'MODULE_PATHNAME', 'c5metrics_sales_stmt_trigger' LANGUAGE C;
 CREATE FUNCTION _stock_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'c5metrics_stock_trigger' LANGUAGE C;
 CREATE FUNCTION _refund_in_check() RETURNS trigger
@@ -226,6 +228,9 @@ BEGIN
                  status_column, tbl,
                  @extschema@._args(VARIADIC ARRAY[status_column::text, paid_value, id_column::text]
                                    || coalesce(allowed_statuses, '{}')));
+  EXECUTE format('CREATE TRIGGER zz_c5metrics_sales_stmt BEFORE UPDATE OF %I ON %s '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._sales_stmt_trigger()',
+                 status_column, tbl);
   PERFORM @extschema@._sync_tracked();
 END
 $$;

@@ -9,7 +9,8 @@ SELECT s, 1, 2, 10 FROM generate_series(1, 12) s;
 
 SELECT c5metrics.reset();
 
--- An UPDATE that leaves the status as it is: no transition.
+-- An UPDATE that leaves the status as it is: no transition (a statement
+-- that sets the status column still counts as sales-flow work).
 UPDATE shop.sales SET total = total WHERE id = 1;
 UPDATE shop.sales SET status = status WHERE id = 1;
 SELECT * FROM nz;

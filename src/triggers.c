@@ -58,6 +58,7 @@ static struct
 static int	status_cache_next = 0;
 
 PG_FUNCTION_INFO_V1(c5metrics_sales_trigger);
+PG_FUNCTION_INFO_V1(c5metrics_sales_stmt_trigger);
 PG_FUNCTION_INFO_V1(c5metrics_stock_trigger);
 PG_FUNCTION_INFO_V1(c5metrics_refunds_trigger);
 PG_FUNCTION_INFO_V1(c5metrics_refunds_after_trigger);
@@ -449,6 +450,30 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 					  GetCurrentTimestamp());
 	}
 	return PointerGetDatum(td->tg_newtuple);
+}
+
+/*
+ * sales: BEFORE UPDATE OF <status> FOR EACH STATEMENT.  A row trigger runs
+ * only once its row is locked, so an UPDATE that fails while locking (a
+ * serialization failure, a lock timeout, a deadlock) never reaches it.
+ * This statement trigger makes such a failure count against the sales flow
+ * (flow_transactions_total, exceptions_total); no transition is counted,
+ * since no row changed.
+ */
+Datum
+c5metrics_sales_stmt_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	C5Level    *lv;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"c5metrics_sales_stmt_trigger\" must be fired FOR EACH STATEMENT"),
+				 errhint("Attach tables with the c5metrics.track_* functions.")));
+	if (c5m_registry_ready() && (lv = c5m_level()) != NULL)
+		c5m_note_flow(lv, C5_FLOW_SALES);
+	return PointerGetDatum(NULL);
 }
 
 /*
