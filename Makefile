@@ -25,6 +25,7 @@ ISOLATION_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS = -v
 
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare

@@ -21,6 +21,9 @@
 
 #include <unistd.h>
 
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
@@ -69,6 +72,21 @@ get(C5File *cf, void *p, size_t len)
 }
 
 /*
+ * Was the server shut down cleanly?  An immediate shutdown also exits the
+ * postmaster with code 0, but leaves the control file "in production":
+ * the next start runs crash recovery, and so should our counters.
+ */
+static bool
+shut_down_cleanly(void)
+{
+	bool		crc_ok;
+	ControlFileData *control = get_controlfile(DataDir, &crc_ok);
+
+	return crc_ok && (control->state == DB_SHUTDOWNED ||
+					  control->state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
+/*
  * on_shmem_exit callback of the postmaster.  Errors here are reported at
  * LOG: a failed save must not turn a clean shutdown into a failed one.
  */
@@ -81,7 +99,7 @@ c5m_persist_save(int code, Datum arg)
 	int			i;
 
 	/* after a crash, shared memory cannot be trusted: save nothing */
-	if (code != 0 || c5m_shared == NULL)
+	if (code != 0 || c5m_shared == NULL || !shut_down_cleanly())
 		return;
 	if (!c5m_save)
 	{

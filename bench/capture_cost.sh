@@ -1,0 +1,621 @@
+#!/usr/bin/env bash
+#
+# capture_cost.sh -- per-row capture cost of c5metrics.
+#
+# Two measurements, each of c5metrics against a baseline run side by side
+# in the same cluster, on identical data:
+#
+#  1. Instructions, deterministically: valgrind --tool=callgrind around a
+#     single-user backend (postgres --single) that runs exactly one
+#     statement, once with ROWS rows and once with 0 rows; the difference
+#     of the totals divided by ROWS is the cost of one row, including its
+#     share of commit.  Every run starts from a fresh copy of the same
+#     template cluster.  Statements:
+#       insert: INSERT ... SELECT of ROWS 'consume' stock movements, each
+#               with a distinct sale_id
+#       update: UPDATE of ROWS sales' status from 'pending' to 'paid'
+#     Schemas (all made by c5metrics.create_reference_schema):
+#       bare    no triggers (track => false): the baseline
+#       shop    tracked by c5metrics
+#       noop    no c5metrics, but one near-empty C BEFORE ROW trigger that
+#               ships with PostgreSQL: lo_manage('id') (contrib lo) before
+#               INSERT, suppress_redundant_updates_trigger() before UPDATE
+#               OF status.  It shows what any C row trigger costs; skipped
+#               when contrib lo is not installed.
+#
+#  2. Wall time of WALL_ROWS rows per statement on a normal server over a
+#     unix socket, bare and shop alternating for ROUNDS rounds (after one
+#     warm-up round), each statement on freshly reloaded, frozen tables
+#     right after a CHECKPOINT; median ns/row.
+#
+# Run as root (it then runs every server process as the OS user postgres)
+# or as a non-root user that can run initdb.  It needs c5metrics built and
+# installed (make && make install) and installs valgrind with apt-get when
+# it is missing.  Everything it creates is under OUT (default
+# bench/out/capture_cost, git-ignored) and a private socket directory in
+# /tmp; it stops every process it started, also on error or Ctrl-C.
+#
+# Usage: bench/capture_cost.sh [options]; see --help.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+ROWS=${ROWS:-20000}
+WALL_ROWS=${WALL_ROWS:-200000}
+ROUNDS=${ROUNDS:-5}
+PORT=${PORT:-56471}
+OUT=${OUT:-$here/out/capture_cost}
+PG_CONFIG=${PG_CONFIG:-pg_config}
+TARGET_PCT=1.0				# issue target: at most +1 % on the movement insert
+do_callgrind=1
+do_wall=1
+do_noop=1
+keep_data=0
+report_only=0
+
+usage()
+{
+	cat <<EOF
+Usage: $0 [options]
+
+  --rows N        rows of each callgrind statement (default $ROWS)
+  --wall-rows N   rows of each wall-time statement (default $WALL_ROWS)
+  --rounds N      wall-time rounds after the warm-up (default $ROUNDS)
+  --port N        port of the wall-time server, 56000-56999 (default $PORT;
+                  it listens on a private unix socket only)
+  --out DIR       output directory (default $OUT)
+  --quick         smoke run: --rows 2000 --wall-rows 20000 --rounds 2
+  --no-callgrind  skip the instruction counts
+  --no-wall       skip the wall-time part
+  --no-noop       skip the near-empty C trigger reference
+  --keep-data     keep the data directories under OUT
+  --report-only   print the instruction tables again from the callgrind
+                  files of an earlier run in OUT (same --rows), run nothing
+  -h, --help      this help
+
+Environment: PG_CONFIG (default pg_config) selects the PostgreSQL install.
+Results: the tables on stdout, also in OUT/results.txt; callgrind files in
+OUT/callgrind (open with callgrind_annotate or kcachegrind), logs in OUT/log.
+EOF
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+		--rows) ROWS=$2; shift ;;
+		--wall-rows) WALL_ROWS=$2; shift ;;
+		--rounds) ROUNDS=$2; shift ;;
+		--port) PORT=$2; shift ;;
+		--out) OUT=$2; shift ;;
+		--quick) ROWS=2000; WALL_ROWS=20000; ROUNDS=2 ;;
+		--no-callgrind) do_callgrind=0 ;;
+		--no-wall) do_wall=0 ;;
+		--no-noop) do_noop=0 ;;
+		--keep-data) keep_data=1 ;;
+		--report-only) report_only=1; do_wall=0 ;;
+		-h|--help) usage; exit 0 ;;
+		*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+die() { echo "capture_cost: $*" >&2; exit 1; }
+note() { echo "# $*" >&2; }
+
+for v in ROWS WALL_ROWS ROUNDS PORT; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
+done
+((ROWS > 0 && WALL_ROWS > 0 && ROUNDS > 0)) || die "row counts and rounds must be positive"
+((PORT >= 56000 && PORT <= 56999)) || die "--port must be in 56000-56999"
+
+# ---------------------------------------------------------------------------
+# Preflight
+# ---------------------------------------------------------------------------
+
+command -v "$PG_CONFIG" >/dev/null || die "$PG_CONFIG not found (install postgresql-server-dev-15)"
+BINDIR=$("$PG_CONFIG" --bindir)
+PKGLIB=$("$PG_CONFIG" --pkglibdir)
+SHAREDIR=$("$PG_CONFIG" --sharedir)
+[[ -x $BINDIR/postgres && -x $BINDIR/initdb ]] || die "no PostgreSQL server in $BINDIR"
+[[ -f $PKGLIB/c5metrics.so && -f $SHAREDIR/extension/c5metrics.control ]] ||
+	die "c5metrics is not installed: run 'make && make install' in $repo"
+for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/sql/*--*.sql; do
+	if [[ $f -nt $PKGLIB/c5metrics.so ]]; then
+		note "warning: $f is newer than the installed c5metrics.so: run 'make && make install' to measure it"
+		break
+	fi
+done
+if ((do_noop)) && [[ ! -f $SHAREDIR/extension/lo.control ]]; then
+	note "contrib lo is not installed: skipping the near-empty C trigger reference"
+	do_noop=0
+fi
+
+if [[ $EUID -eq 0 ]]; then
+	id postgres >/dev/null 2>&1 || die "the OS user postgres does not exist"
+	pg_home=$(getent passwd postgres | cut -d: -f6)
+	# setpriv execs (no fork), so a pid we keep is the process itself
+	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups \
+		env HOME="$pg_home" USER=postgres LOGNAME=postgres "$@"; }
+else
+	as_pg() { "$@"; }
+fi
+
+if ((do_callgrind)) && ! { command -v valgrind && command -v callgrind_annotate; } >/dev/null; then
+	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||
+		die "valgrind is missing: install it (apt-get install valgrind)"
+	note "installing valgrind"
+	apt-get install -y valgrind >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y valgrind >/dev/null; } ||
+		die "could not install valgrind"
+fi
+
+# ---------------------------------------------------------------------------
+# Work directories and cleanup
+# ---------------------------------------------------------------------------
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+if ((!report_only)); then
+	rm -rf "$OUT"/template "$OUT"/run "$OUT"/wall "$OUT"/callgrind "$OUT"/log
+fi
+rm -f "$OUT"/results.txt
+mkdir -p "$OUT"/callgrind "$OUT"/log
+SOCK=$(mktemp -d /tmp/c5bench.XXXXXX)
+if [[ $EUID -eq 0 ]]; then
+	chown postgres: "$OUT" "$OUT"/callgrind "$OUT"/log "$SOCK"
+fi
+chmod 700 "$SOCK"
+as_pg test -w "$OUT" -a -x "$OUT" ||
+	die "$OUT is not usable by user postgres (is a parent directory closed?); use --out /tmp/..."
+cd "$OUT"					# a working directory every user can enter
+
+server_dir=""				# data directory of the server we started, if running
+child=""					# pid of the single-user backend under valgrind, if running
+
+cleanup()
+{
+	local rc=$?
+
+	trap - EXIT INT TERM
+	if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
+		kill -TERM "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
+	if [[ -n $server_dir && -f $server_dir/postmaster.pid ]]; then
+		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$SOCK"
+	if ((!keep_data)); then
+		rm -rf "$OUT"/template "$OUT"/run "$OUT"/wall
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+out() { echo "$*" | tee -a "$OUT/results.txt"; }
+
+# ---------------------------------------------------------------------------
+# SQL
+# ---------------------------------------------------------------------------
+
+insert_sql()				# schema rows
+{
+	echo "INSERT INTO $1.stock_movements (movement_type, product_id, lot_id, sale_id, quantity) SELECT 'consume', 1, 1, g, 1 FROM generate_series(1, $2) g;"
+}
+
+update_sql()				# schema rows
+{
+	echo "UPDATE $1.sales SET status = 'paid' WHERE id BETWEEN 1 AND $2 AND status = 'pending';"
+}
+
+# Sales 1..rows 'pending', no movements, frozen and analyzed.
+reload_sql()				# schema rows
+{
+	cat <<EOF
+SET client_min_messages = warning;
+TRUNCATE $1.stock_movements, $1.sales CASCADE;
+INSERT INTO $1.sales (id, status, total) SELECT g, 'pending', 10 FROM generate_series(1, $2) g;
+VACUUM (FREEZE, ANALYZE) $1.sales, $1.stock_movements;
+EOF
+}
+
+seed_sql()					# schema rows
+{
+	cat <<EOF
+INSERT INTO $1.products (id, sku, name, price) VALUES (1, 'SKU-1', 'Serum', 10);
+INSERT INTO $1.stock_lots (id, product_id, expires_on, quantity_on_hand)
+VALUES (1, 1, '2099-12-31', 1000000);
+VACUUM (FREEZE, ANALYZE) $1.products, $1.stock_lots;
+EOF
+	reload_sql "$1" "$2"
+}
+
+schemas=(bare shop)
+((do_noop)) && schemas+=(noop)
+
+setup_sql()
+{
+	cat <<'EOF'
+SET client_min_messages = warning;
+CREATE EXTENSION c5metrics;
+SELECT c5metrics.create_reference_schema('bare', track => false);
+SELECT c5metrics.create_reference_schema('shop');
+EOF
+	if ((do_noop)); then
+		cat <<'EOF'
+CREATE EXTENSION lo;
+SELECT c5metrics.create_reference_schema('noop', track => false);
+CREATE TRIGGER zz_noop BEFORE INSERT ON noop.stock_movements
+  FOR EACH ROW EXECUTE FUNCTION public.lo_manage('id');
+CREATE TRIGGER zz_noop BEFORE UPDATE OF status ON noop.sales
+  FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
+EOF
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Cluster helpers
+# ---------------------------------------------------------------------------
+
+psql_()						# psql on the running server, database bench
+{
+	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres \
+		-d "${DB:-bench}" "$@"
+}
+
+start_server()				# datadir
+{
+	as_pg "$BINDIR/pg_ctl" -D "$1" -l "$OUT/log/server.log" -w -t 120 \
+		-o "-p $PORT -k $SOCK" start >/dev/null ||
+		die "server did not start, see $OUT/log/server.log"
+	server_dir=$1
+}
+
+stop_server()
+{
+	as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 120 stop >/dev/null
+	server_dir=""
+}
+
+# Preloading lo as well keeps its dlopen() out of the first trigger call;
+# it is loaded in every case alike.
+single_opts=(-c "shared_preload_libraries=c5metrics$( ((do_noop)) && echo ,lo)")
+
+# First value of a one-column query, from a single-user backend.
+single_value()				# datadir sql
+{
+	echo "$2" | as_pg "$BINDIR/postgres" --single -D "$1" "${single_opts[@]}" bench 2>&1 |
+		sed -n 's/^[[:space:]]*1: [a-z_]* = "\([^"]*\)".*/\1/p' | head -n 1
+}
+
+make_template()
+{
+	local dir=$OUT/template s
+
+	note "initdb $dir"
+	as_pg "$BINDIR/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+		>"$OUT/log/initdb.log" 2>&1 || die "initdb failed, see $OUT/log/initdb.log"
+	cat >>"$dir/postgresql.conf" <<EOF
+
+# --- bench/capture_cost.sh ---
+shared_preload_libraries = 'c5metrics'
+listen_addresses = ''		# unix socket only
+jit = off			# JIT would add large compile costs to 20k-row plans
+autovacuum = off		# no background work between and during runs
+fsync = off			# throwaway cluster
+huge_pages = off
+shared_buffers = 256MB
+max_wal_size = 8GB		# no checkpoint inside a measured statement
+checkpoint_timeout = 1h
+lc_messages = 'C'
+EOF
+	start_server "$dir"
+	DB=postgres psql_ -c "CREATE DATABASE bench" >/dev/null
+	setup_sql | psql_ >/dev/null
+	for s in "${schemas[@]}"; do
+		seed_sql "$s" "$ROWS" | psql_ >/dev/null
+	done
+	psql_ -c CHECKPOINT
+	stop_server
+}
+
+# ---------------------------------------------------------------------------
+# 1. Instructions
+# ---------------------------------------------------------------------------
+
+declare -A ir				# [op.schema.rows] = total Ir of the run
+
+cg_run()					# op schema rows
+{
+	local op=$1 s=$2 n=$3 name=$1.$2.$3 run=$OUT/run got want check
+
+	rm -rf "$run"
+	as_pg cp -a "$OUT/template" "$run"
+	"${op}_sql" "$s" "$n" >"$OUT/log/$name.sql"
+	as_pg valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$name.out" \
+		"$BINDIR/postgres" --single -D "$run" "${single_opts[@]}" bench \
+		<"$OUT/log/$name.sql" >"$OUT/log/$name.log" 2>&1 &
+	child=$!
+	wait "$child" || die "callgrind run $name failed, see $OUT/log/$name.log"
+	child=""
+	if grep -qE '^(ERROR|FATAL|PANIC)|^[[:space:]]*(ERROR|FATAL|PANIC):' "$OUT/log/$name.log"; then
+		die "callgrind run $name reported an error, see $OUT/log/$name.log"
+	fi
+
+	# Check that the statement did what it should, and that c5metrics counted it.
+	if [[ $op == insert ]]; then
+		check="SELECT count(*) AS v FROM $s.stock_movements WHERE movement_type = 'consume'"
+	else
+		check="SELECT count(*) AS v FROM $s.sales WHERE status = 'paid'"
+	fi
+	got=$(single_value "$run" "$check")
+	[[ $got == "$n" ]] || die "$name: expected $n rows changed, found '$got'"
+	if [[ $s == shop ]]; then
+		if [[ $op == insert ]]; then
+			check="SELECT value::bigint AS v FROM c5metrics.metrics WHERE metric = 'flow_transactions_total' AND labels->>'flow' = 'stock' AND labels->>'result' = 'success'"
+			want=$((n > 0 ? 1 : 0))
+		else
+			check="SELECT coalesce(sum(value), 0)::bigint AS v FROM c5metrics.metrics WHERE metric = 'sales_transition_total' AND labels->>'from_status' = 'pending' AND labels->>'to_status' = 'paid' AND labels->>'result' = 'success'"
+			want=$n
+		fi
+		got=$(single_value "$run" "$check")
+		[[ $got == "$want" ]] || die "$name: c5metrics counted '$got', expected $want ($check)"
+	fi
+
+	ir[$name]=$(awk '/^(summary|totals):/ { print $2; exit }' "$OUT/callgrind/$name.out")
+	[[ -n ${ir[$name]} ]] || die "no total in $OUT/callgrind/$name.out"
+	rm -rf "$run"
+}
+
+per_row()					# op schema -> instructions per row
+{
+	awk -v a="${ir[$1.$2.$ROWS]}" -v b="${ir[$1.$2.0]}" -v n="$ROWS" \
+		'BEGIN { printf "%.0f", (a - b) / n }'
+}
+
+# Cost of each function in one callgrind file: "name<TAB>Ir", self cost,
+# or inclusive cost with --inclusive=yes.  Names are shortened to
+# "file.c:function (object)"; functions of a stripped object show as an
+# address, with the exported symbol that precedes it as a hint.
+fn_costs()					# file [--inclusive=yes]
+{
+	callgrind_annotate --auto=no --threshold=100 "${@:2}" "$1" 2>/dev/null |
+		awk '
+			/file:function/ { on = 1; next }
+			on && /^[ \t]*$/ && seen { exit }
+			on && $1 ~ /^[0-9,]+$/ {
+				seen = 1
+				c = $1; gsub(",", "", c)
+				f = $0; sub(/^[ \t]*[0-9,]+[ \t]+(\([^)]*\)[ \t]+)?/, "", f)
+				obj = "inlined"		# code of an inline function from another file
+				if (f ~ / \[.*\]$/) {
+					obj = f; sub(/^.* \[/, "", obj); sub(/\]$/, "", obj); sub(/^.*\//, "", obj)
+				}
+				sub(/ \[.*$/, "", f)
+				sub(/^\?\?\?:/, "", f); sub(/^[^:]*\//, "", f)
+				printf "%s (%s)\t%s\n", f, obj, c
+			}'
+}
+
+# Per-row cost of each function: (cost in the ROWS run - cost in the 0 run) / ROWS.
+fn_per_row()				# op schema [--inclusive=yes]
+{
+	awk -F'\t' -v n="$ROWS" '
+		FNR == 1 { part++ }
+		part == 1 { a[$1] = $2; k[$1] = 1 }
+		part == 2 { b[$1] = $2; k[$1] = 1 }
+		END { for (f in k) printf "%s\t%.3f\n", f, (a[f] - b[f]) / n }' \
+		<(fn_costs "$OUT/callgrind/$1.$2.$ROWS.out" "${@:3}") \
+		<(fn_costs "$OUT/callgrind/$1.$2.0.out" "${@:3}")
+}
+
+# "0x... (postgres)" -> "0x... (postgres; static, between <symbol> and <symbol>)":
+# the exported symbols around the address tell which source file it is in.
+name_hints()
+{
+	local syms=$OUT/log/postgres.dynsyms
+
+	if [[ ! -f $syms ]] && command -v nm >/dev/null; then
+		nm -D --defined-only "$BINDIR/postgres" 2>/dev/null |
+			awk '$2 ~ /^[Tt]$/ { print $1, $3 }' | sort >"$syms" || true
+	fi
+	if [[ ! -s $syms ]]; then
+		cat
+		return
+	fi
+	awk -v syms="$syms" '
+		BEGIN {
+			while ((getline l < syms) > 0) { split(l, p, " "); a[++n] = p[1]; s[n] = p[2] }
+		}
+		function hexval(h,   i, v, c) {
+			v = 0; h = tolower(h); sub(/^0x/, "", h)
+			for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+			return v
+		}
+		{
+			if (match($0, /0x[0-9a-f]+ \(postgres\)/)) {
+				v = hexval(substr($0, RSTART, RLENGTH - 11)); lo = ""; hi = ""
+				for (i = 1; i <= n; i++)
+					if (hexval(a[i]) <= v) lo = s[i]; else { hi = s[i]; break }
+				if (lo != "")
+					sub(/ \(postgres\)/, " (postgres; static, between " lo " and " hi ")")
+			}
+			print
+		}'
+}
+
+# The functions whose per-row self cost grows most from bare to the case.
+self_diff()					# op schema count
+{
+	join -t $'\t' -a1 -a2 -e 0 -o 0,1.2,2.2 \
+		<(fn_per_row "$1" bare | sort -t $'\t' -k1,1) \
+		<(fn_per_row "$1" "$2" | sort -t $'\t' -k1,1) |
+		awk -F'\t' '{ printf "%.1f\t%s\n", $3 - $2, $1 }' |
+		sort -t $'\t' -k1,1gr | awk -F'\t' -v k="$3" '
+			NR <= k && $1 >= 1 { printf "    %9.1f  %s\n", $1, $2 }' | name_hints
+}
+
+# Inclusive per-row cost of the c5metrics functions.
+c5_inclusive()				# op
+{
+	fn_per_row "$1" shop --inclusive=yes | grep 'c5metrics\.so)' | sort -t $'\t' -k2,2gr |
+		awk -F'\t' '$2 >= 1 { f = $1; sub(/ \(c5metrics\.so\)/, "", f); printf "    %9.1f  %s\n", $2, f }'
+}
+
+run_callgrind()
+{
+	local op s n k=0 total
+	local -a names=() cases=()
+
+	for op in insert update; do
+		for s in "${schemas[@]}"; do
+			for n in 0 "$ROWS"; do
+				cases+=("$op $s $n")
+			done
+		done
+	done
+	total=${#cases[@]}
+	for c in "${cases[@]}"; do
+		read -r op s n <<<"$c"
+		k=$((k + 1))
+		if ((report_only)); then
+			ir[$op.$s.$n]=$(awk '/^(summary|totals):/ { print $2; exit }' "$OUT/callgrind/$op.$s.$n.out")
+			[[ -n ${ir[$op.$s.$n]} ]] || die "no total in $OUT/callgrind/$op.$s.$n.out"
+			continue
+		fi
+		note "callgrind $k/$total: $op $s $n rows ($((SECONDS - start)) s so far)"
+		cg_run "$op" "$s" "$n"
+	done
+
+	out ""
+	out "Instructions per row: callgrind on postgres --single, one statement per run,"
+	out "(Ir($ROWS rows) - Ir(0 rows)) / $ROWS, each run on a fresh copy of one template."
+	out ""
+	out "$(printf '%-46s %7s %11s %11s %15s' case rows instr/row added/row 'ratio vs bare')"
+	for op in insert update; do
+		local base label stmt
+		base=$(per_row "$op" bare)
+		if [[ $op == insert ]]; then stmt="INSERT consume movements"; else stmt="UPDATE sales pending->paid"; fi
+		for s in "${schemas[@]}"; do
+			local pr added ratio
+			pr=$(per_row "$op" "$s")
+			case $s in
+				bare) label="$stmt, bare" ;;
+				shop) label="$stmt, c5metrics" ;;
+				noop) label="$stmt, near-empty C trigger" ;;
+			esac
+			if [[ $s == bare ]]; then
+				added="-"; ratio="1.0000"
+			else
+				added=$(awk -v a="$pr" -v b="$base" 'BEGIN { printf "%+d", a - b }')
+				ratio=$(awk -v a="$pr" -v b="$base" 'BEGIN { printf "%.4f (%+.2f %%)", a / b, 100 * (a - b) / b }')
+			fi
+			out "$(printf '%-46s %7d %11d %11s %15s' "$label" "$ROWS" "$pr" "$added" "$ratio")"
+		done
+	done
+	if ((do_noop)); then
+		out "(near-empty C trigger: lo_manage('id') BEFORE INSERT, suppress_redundant_updates_trigger()"
+		out " BEFORE UPDATE OF status: the cost of any C BEFORE ROW trigger, without c5metrics)"
+	fi
+
+	local pct
+	pct=$(awk -v a="$(per_row insert shop)" -v b="$(per_row insert bare)" \
+		'BEGIN { printf "%.2f", 100 * (a - b) / b }')
+	out ""
+	if awk -v p="$pct" -v t="$TARGET_PCT" 'BEGIN { exit !(p <= t) }'; then
+		out "target (c5metrics adds at most $TARGET_PCT % on the movement insert): MET, +$pct %"
+	else
+		out "target (c5metrics adds at most $TARGET_PCT % on the movement insert): NOT MET, +$pct %"
+	fi
+
+	for op in insert update; do
+		out ""
+		out "Where c5metrics' added instructions go, $op (self cost per row, c5metrics minus bare, top 15):"
+		out "$(self_diff "$op" shop 15)"
+		out "c5metrics functions, inclusive instructions per row ($op):"
+		out "$(c5_inclusive "$op")"
+	done
+}
+
+# ---------------------------------------------------------------------------
+# 2. Wall time
+# ---------------------------------------------------------------------------
+
+declare -A wall				# [op.schema] = "ms ms ms ..."
+
+timed()						# sql -> milliseconds
+{
+	psql_ -c '\timing on' -c "$1" | awk '/^Time: / { print $2 }'
+}
+
+run_wall()
+{
+	local r op s ms order
+
+	rm -rf "$OUT/wall"
+	as_pg cp -a "$OUT/template" "$OUT/wall"
+	start_server "$OUT/wall"
+	for ((r = 0; r <= ROUNDS; r++)); do
+		if ((r % 2)); then order=(bare shop); else order=(shop bare); fi
+		note "wall time round $r/$ROUNDS$( ((r == 0)) && echo ' (warm-up, not counted)')"
+		for op in insert update; do
+			for s in "${order[@]}"; do
+				{ reload_sql "$s" "$WALL_ROWS"; echo "CHECKPOINT;"; } | psql_ >/dev/null
+				ms=$("timed" "$("${op}_sql" "$s" "$WALL_ROWS")")
+				[[ -n $ms ]] || die "no timing for $op $s"
+				((r == 0)) || wall[$op.$s]+="$ms "
+			done
+		done
+	done
+	stop_server
+
+	out ""
+	out "Wall time: $WALL_ROWS rows per statement via psql, bare and c5metrics alternating,"
+	out "$ROUNDS rounds after a warm-up, fresh frozen tables and a CHECKPOINT before each."
+	out ""
+	out "$(printf '%-46s %7s %11s %11s %11s %15s' case rows 'median ns' 'min ns' 'max ns' 'ratio vs bare')"
+	for op in insert update; do
+		local stmt base
+		if [[ $op == insert ]]; then stmt="INSERT consume movements"; else stmt="UPDATE sales pending->paid"; fi
+		base=$(stats "${wall[$op.bare]}" | cut -d' ' -f1)
+		for s in bare shop; do
+			local med min max ratio
+			read -r med min max <<<"$(stats "${wall[$op.$s]}")"
+			if [[ $s == bare ]]; then ratio="1.000"; else
+				ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.3f (%+.1f %%)", a / b, 100 * (a - b) / b }')
+			fi
+			out "$(printf '%-46s %7d %11.0f %11.0f %11.0f %15s' \
+				"$stmt, $([[ $s == bare ]] && echo bare || echo c5metrics)" "$WALL_ROWS" \
+				"$med" "$min" "$max" "$ratio")"
+		done
+	done
+	out "(per-round ms: $(for k in insert.bare insert.shop update.bare update.shop; do printf '%s=[%s] ' "$k" "${wall[$k]% }"; done))"
+}
+
+stats()						# "ms ms ..." -> "median min max" in ns per row
+{
+	tr ' ' '\n' <<<"$1" | awk NF | sort -g | awk -v n="$WALL_ROWS" '
+		{ v[NR] = $1 * 1e6 / n }
+		END {
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.1f %.1f %.1f\n", m, v[1], v[NR]
+		}'
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+out "c5metrics capture cost -- $(date -u '+%Y-%m-%d %H:%M UTC'), c5metrics $rev,"
+out "$("$BINDIR/postgres" --version)$( ((do_callgrind)) && echo ", $(valgrind --version)"), $(nproc) CPUs"
+
+start=$SECONDS
+((report_only)) || make_template
+((do_callgrind)) && run_callgrind
+((do_wall)) && run_wall
+out ""
+out "done in $((SECONDS - start)) s; files in $OUT"
