@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Run every c5metrics test suite:
+#   - pg_regress suites (sql/, expected/) against a temporary instance
+#     started with the library preloaded (test/regress.conf);
+#   - the isolation suite (specs/) for what needs two sessions at once;
+#   - the TAP tests (test/t/, PostgreSQL::Test::Cluster): persistence,
+#     settings, promtool and our exposition checks.
+# Run it as root on a fresh machine: it installs what is missing, builds,
+# installs, and runs the clusters as an unprivileged user.  The last line
+# is "tests: N passed, N failed"; the exit status is 0 only if all passed.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+. test/lib.sh
+
+c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 \
+	libipc-run-perl prometheus
+c5_ensure_user
+export PATH="$PGBIN:$PATH"
+c5_build_install
+
+# The suites write results next to the sources: work on a copy the
+# unprivileged user owns.
+work=$(mktemp -d /tmp/c5metrics-tests.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+tar --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso \
+	--exclude=results --exclude=output_iso -cf - . | tar -xf - -C "$work"
+chown -R "$C5_USER" "$work" 2>/dev/null || true
+chmod 755 "$work"
+
+passed=0
+failed=0
+status=0
+
+# suite NAME MAKE-ARGS...: run one kind of suite, count its tests.
+suite() {
+	local name=$1 log="$work/$1.log"
+	shift
+	say ""
+	say "=== $name ==="
+	(cd "$work" && c5_as_user make installcheck "$@") >"$log" 2>&1
+	local rc=$?
+	grep -E '^(test |not ok |ok |All tests|Result|Files=|#\s+Failed)' "$log" >&2
+	local p f
+	if [ "$name" = tap ]; then
+		p=$(grep -cE '^\[[0-9:.]+\]\([0-9.]+s\) ok ' "$work"/tmp_check/log/regress_log_* 2>/dev/null | awk -F: '{s+=$2} END {print s+0}')
+		f=$(grep -cE '^\[[0-9:.]+\]\([0-9.]+s\) not ok ' "$work"/tmp_check/log/regress_log_* 2>/dev/null | awk -F: '{s+=$2} END {print s+0}')
+		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	else
+		p=$(grep -cE '^(test| ) ?[a-z_]+ +\.\.\. ok' "$log")
+		f=$(grep -cE '\.\.\. FAILED' "$log")
+		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		for diffs in "$work/regression.diffs" "$work/output_iso/regression.diffs"; do
+			[ -s "$diffs" ] && head -c 20000 "$diffs" >&2
+		done
+		tail -n 30 "$log" >&2
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+suite regress ISOLATION= TAP_TESTS=
+suite isolation REGRESS= TAP_TESTS=
+suite tap REGRESS= ISOLATION= PROVE_FLAGS=
+
+say ""
+echo "tests: $passed passed, $failed failed"
+exit $status
