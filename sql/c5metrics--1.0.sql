@@ -21,7 +21,7 @@ COMMENT ON FUNCTION read_metrics() IS
   'Every series of the registry: metric name (with _bucket/_sum/_count for histograms), labels, value, family type';
 
 CREATE VIEW metrics AS SELECT * FROM @extschema@.read_metrics();
-COMMENT ON VIEW metrics IS 'Every series c5metrics exposes, as /metrics serves it';
+COMMENT ON VIEW metrics IS 'Every series c5metrics exposes: the rows of c5metrics.exposition()';
 
 CREATE FUNCTION exposition() RETURNS text
 AS 'MODULE_PATHNAME', 'c5metrics_exposition' LANGUAGE C STRICT VOLATILE;
@@ -74,7 +74,8 @@ SELECT t.tgrelid::regclass AS table_name,
             WHEN '_stock_trigger' THEN jsonb_build_object(
                 'type_column', a[1], 'consume_value', a[2], 'refund_in_value', a[3],
                 'sale_column', a[4], 'quantity_column', a[5],
-                'refunds_table', nullif(a[6], '0')::oid::regclass::text)
+                'refunds_table', nullif(a[6], '0')::oid::regclass::text,
+                'refunds_sale_column', a[7])
             WHEN '_refunds_trigger' THEN jsonb_build_object(
                 'sale_column', a[1], 'amount_column', a[2], 'type_column', a[3],
                 'key_column', nullif(a[4], ''),
@@ -558,8 +559,9 @@ REVOKE ALL ON metrics FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION read_metrics() TO pg_monitor, pg_read_all_stats;
 GRANT EXECUTE ON FUNCTION exposition() TO pg_monitor, pg_read_all_stats;
 GRANT SELECT ON metrics TO pg_monitor, pg_read_all_stats;
-GRANT SELECT ON tracked TO pg_monitor, pg_read_all_stats;
-REVOKE ALL ON tracked FROM PUBLIC;
+-- pg_trigger, which it decodes, is readable by everyone anyway: table
+-- owners see what they attached.
+GRANT SELECT ON tracked TO PUBLIC;
 
 -- A previous installation in this database may have left entries behind.
 SELECT @extschema@._sync_tracked();

@@ -60,3 +60,18 @@ SELECT c5metrics.reset();
 INSERT INTO shop.public_leads (email, source_ip, message)
 VALUES (repeat('x', 5000) || '@example.com', NULL, 'ünïcödé ' || repeat('y', 10000));
 SELECT * FROM nz;
+
+-- A throttled lead trapped by a PL/pgSQL handler: rejected, not failure.
+SELECT c5metrics.reset();
+SET c5metrics.lead_throttle = on;
+SET c5metrics.lead_global_per_minute = 0.01;
+DO $$
+BEGIN
+  INSERT INTO shop.public_leads (email, source_ip) VALUES ('f1@example.com', '198.51.100.50');
+EXCEPTION WHEN sqlstate 'C5M02' THEN
+  RAISE NOTICE 'throttled: %', SQLERRM;
+END
+$$;
+SELECT * FROM nz;
+RESET c5metrics.lead_throttle;
+RESET c5metrics.lead_global_per_minute;

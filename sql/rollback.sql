@@ -110,3 +110,14 @@ BEGIN;
 SELECT 1 / 0;
 ROLLBACK;
 SELECT * FROM rb;
+
+-- An error in a savepoint without tracked work is not blamed on a later
+-- plain ROLLBACK.
+SELECT c5metrics.reset();
+BEGIN;
+INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (310, 1, 'partial', 'rb-15');
+SAVEPOINT a;
+SELECT 1 / 0;
+ROLLBACK TO SAVEPOINT a;
+ROLLBACK;
+SELECT * FROM rb;

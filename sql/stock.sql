@@ -49,3 +49,10 @@ SELECT c5metrics.reset();
 INSERT INTO shop.stock_movements (movement_type, product_id, quantity) VALUES ('receive', 2, 10), ('adjust', 2, 1);
 INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('consume', 2, NULL, 1);
 SELECT * FROM nz;
+
+-- Many sales with two refund-in rows each: one check per sale.
+SELECT c5metrics.reset();
+INSERT INTO shop.sales (id, total, status) SELECT g, 10, 'paid' FROM generate_series(1000, 1099) g;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
+SELECT 'refund_in', 2, g, 1 FROM generate_series(1000, 1099) g, generate_series(1, 2);
+SELECT labels, value FROM nz WHERE metric = 'stock_refund_in_mismatch_total';

@@ -225,8 +225,8 @@ extern void c5m_note_paid(C5Level *lv, uint32 salekey, TimestampTz at);
 extern void c5m_note_consume(C5Level *lv, uint32 salekey);
 extern void c5m_note_refund_attempt(C5Level *lv, C5RefundType type);
 extern void c5m_note_refund_inserted(C5Level *lv, C5RefundType type);
-extern void c5m_note_refund_table(C5Level *lv, const char *relname);
-extern void c5m_note_over_refund(C5Level *lv);
+extern void c5m_note_refund_table(C5Level *lv, const char *nspname, const char *relname);
+extern void c5m_note_guard(C5Level *lv, int sqlerrcode);
 extern void c5m_note_refund_in(C5Level *lv);
 extern void c5m_note_mismatch(C5Level *lv, C5Mismatch type);
 extern void c5m_note_lead(C5Level *lv);
@@ -273,6 +273,7 @@ typedef struct C5Trig
 	bool		ok;				/* arguments match the table */
 	Oid			relid;
 	Oid			owner;			/* table owner: guards query as this role */
+	char		nspname[NAMEDATALEN];
 	char		relname[NAMEDATALEN];
 	C5Col		c[4];			/* columns, in trigger-argument order */
 	C5Value		v[2];			/* configured values */

@@ -73,10 +73,11 @@ struct C5Level
 	C5Level    *parent;			/* enclosing level, or NULL */
 	int			nest_level;		/* subtransaction nesting depth */
 	uint32		flows;			/* bit per C5Flow touched */
-	bool		over_refund;	/* the refund guard blocked here */
+	int			guard_code;		/* SQLSTATE a guard raised here, or 0 */
 	int64		refund_attempts[C5_NREFUNDTYPES];
 	int64		refund_inserted[C5_NREFUNDTYPES];
 	char		refund_rel[NAMEDATALEN];	/* tracked refunds table touched */
+	char		refund_nsp[NAMEDATALEN];	/* and its schema */
 	int64		refund_in;
 	int64		leads;
 	int64		mismatch[C5_NMISMATCH];
@@ -214,6 +215,7 @@ static struct
 	bool		valid;
 	SubTransactionId subid;		/* subtransaction that reported it */
 	int			code;			/* SQLSTATE */
+	char		schema[NAMEDATALEN];	/* schema of the table, if any */
 	char		table[NAMEDATALEN]; /* table named by the error, if any */
 } last_error;
 
@@ -238,6 +240,7 @@ static void c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
 								bool readOnlyTree, ProcessUtilityContext context,
 								ParamListInfo params, QueryEnvironment *queryEnv,
 								DestReceiver *dest, QueryCompletion *qc);
+static bool error_on_refunds(const C5Level *lv, const char *table);
 static void prepared_shmem_request(void);
 static void prepared_shmem_startup(void);
 
@@ -471,15 +474,16 @@ c5m_note_refund_inserted(C5Level *lv, C5RefundType type)
 }
 
 void
-c5m_note_refund_table(C5Level *lv, const char *relname)
+c5m_note_refund_table(C5Level *lv, const char *nspname, const char *relname)
 {
+	strlcpy(lv->refund_nsp, nspname, NAMEDATALEN);
 	strlcpy(lv->refund_rel, relname, NAMEDATALEN);
 }
 
 void
-c5m_note_over_refund(C5Level *lv)
+c5m_note_guard(C5Level *lv, int sqlerrcode)
 {
-	lv->over_refund = true;
+	lv->guard_code = sqlerrcode;
 }
 
 void
@@ -524,14 +528,18 @@ merge_into_parent(C5Level *lv)
 	}
 
 	p->flows |= lv->flows;
-	p->over_refund |= lv->over_refund;
+	if (lv->guard_code != 0)
+		p->guard_code = lv->guard_code;
 	for (i = 0; i < C5_NREFUNDTYPES; i++)
 	{
 		p->refund_attempts[i] += lv->refund_attempts[i];
 		p->refund_inserted[i] += lv->refund_inserted[i];
 	}
 	if (lv->refund_rel[0] != '\0')
+	{
+		memcpy(p->refund_nsp, lv->refund_nsp, NAMEDATALEN);
 		memcpy(p->refund_rel, lv->refund_rel, NAMEDATALEN);
+	}
 	p->refund_in += lv->refund_in;
 	p->leads += lv->leads;
 	for (i = 0; i < C5_NMISMATCH; i++)
@@ -608,18 +616,20 @@ flush_histograms(C5Sink *sink)
 			c5m_hist_add(h, hist_delta[h], hist_sum[h]);
 		else
 		{
-			for (b = 0; b <= nb; b++)
-				if (hist_delta[h][b] != 0 && *sink->nops < C5M_PREPARED_OPS)
+			for (b = 0; b <= nb + 1; b++)
+			{
+				uint64		n = b <= nb ? hist_delta[h][b] : hist_sum[h];
+
+				if (n == 0)
+					continue;
+				if (*sink->nops < C5M_PREPARED_OPS)
 				{
 					sink->ops[*sink->nops].idx = -(1 + h * HIST_STRIDE + b);
-					sink->ops[*sink->nops].n = hist_delta[h][b];
+					sink->ops[*sink->nops].n = n;
 					(*sink->nops)++;
 				}
-			if (*sink->nops < C5M_PREPARED_OPS)
-			{
-				sink->ops[*sink->nops].idx = -(1 + h * HIST_STRIDE + nb + 1);
-				sink->ops[*sink->nops].n = hist_sum[h];
-				(*sink->nops)++;
+				else if (b <= nb)
+					c5m_count(c5m_shared->layout.events_lost, n);
 			}
 		}
 		memset(hist_delta[h], 0, sizeof(hist_delta[h]));
@@ -709,9 +719,9 @@ count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 	int64		attempts = 0;
 	int			i;
 
-	/* the guard's error may have been trapped before it was reported */
-	if (code == 0 && lv->over_refund)
-		code = C5M_ERRCODE_OVER_REFUND;
+	/* a guard's error may have been trapped before it was reported */
+	if (code == 0)
+		code = lv->guard_code;
 
 	if (code == 0)
 	{
@@ -734,9 +744,7 @@ count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 				reason = R_OVER_REFUND;
 				break;
 			case ERRCODE_UNIQUE_VIOLATION:
-				reason = (lv->refund_rel[0] != '\0' && table != NULL &&
-						  strcmp(lv->refund_rel, table) == 0)
-					? R_IDEMPOTENCY : R_UNIQUE;
+				reason = error_on_refunds(lv, table) ? R_IDEMPOTENCY : R_UNIQUE;
 				break;
 			case ERRCODE_CHECK_VIOLATION:
 				reason = R_CHECK;
@@ -817,6 +825,15 @@ take_error(SubTransactionId subid, const char **table)
 		last_error.valid = false;
 	}
 	return code;
+}
+
+/* Did the error name the tracked refunds table this level inserted into? */
+static bool
+error_on_refunds(const C5Level *lv, const char *table)
+{
+	return lv->refund_rel[0] != '\0' && table != NULL &&
+		strcmp(lv->refund_rel, table) == 0 &&
+		strcmp(lv->refund_nsp, last_error.schema) == 0;
 }
 
 /* ---- callbacks ---- */
@@ -946,14 +963,19 @@ c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	const char *table;
 	int			code;
 
+	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+
+	/* an error reported in this subtransaction ends with it, tracked or not */
+	code = take_error(mySubid, &table);
+
 	if (cur_level == NULL || cur_level->nest_level < nest)
 		return;
 
 	if (event == SUBXACT_EVENT_COMMIT_SUB)
 		merge_into_parent(cur_level);
-	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	else
 	{
-		code = take_error(mySubid, &table);
 		count_rollback(cur_level, code, table, NULL);
 		cur_level = cur_level->parent;
 	}
@@ -971,6 +993,8 @@ c5m_emit_log(ErrorData *edata)
 		last_error.valid = true;
 		last_error.subid = GetCurrentSubTransactionId();
 		last_error.code = edata->sqlerrcode;
+		strlcpy(last_error.schema, edata->schema_name ? edata->schema_name : "",
+				NAMEDATALEN);
 		strlcpy(last_error.table, edata->table_name ? edata->table_name : "",
 				NAMEDATALEN);
 	}

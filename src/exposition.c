@@ -325,10 +325,10 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 		e->sample(e, "c5metrics_tracked_tables", "", 1, keys, vals, s->tracked[i], NULL);
 	}
 	gauge1(e, "c5metrics_lead_throttle_enabled",
-		   "1 when c5metrics.lead_throttle is on in the server configuration.",
+		   "1 when c5metrics.lead_throttle is on, as the reader's session sees it.",
 		   c5m_lead_throttle ? "1" : "0");
 	gauge1(e, "c5metrics_refund_guard_enabled",
-		   "1 when c5metrics.refund_guard blocks over-refunds (0: only counts them).",
+		   "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).",
 		   c5m_refund_guard ? "1" : "0");
 }
 

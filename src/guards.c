@@ -16,10 +16,10 @@
  * its queries run as the refunds table's owner, so the role inserting
  * refunds needs no privilege on the sales table.
  *
- * The throttle keeps token buckets in shared memory: one global bucket and
- * C5M_THROTTLE_SLOTS buckets shared by hash among source addresses and
- * emails.  Two keys that collide share a bucket, which can only throttle
- * earlier, never later.
+ * The throttle keeps token buckets in shared memory: one global bucket,
+ * C5M_THROTTLE_SLOTS buckets shared by hash among source addresses and as
+ * many among emails.  Two keys of a scope that collide share a bucket
+ * refilled at the scope's rate, which can only throttle earlier.
  *
  * Locking: the throttle's buckets are protected by their own LWLock
  * (second lock of the "c5metrics" tranche).
@@ -37,6 +37,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -58,16 +60,14 @@ typedef struct C5Throttle
 {
 	LWLock	   *lock;			/* protects everything below */
 	C5Bucket	global;
-	C5Bucket	slots[C5M_THROTTLE_SLOTS];
+	C5Bucket	slots[2][C5M_THROTTLE_SLOTS];	/* per address, per email */
 } C5Throttle;
 
 static C5Throttle *throttle = NULL;
 
 /* Sales already checked for refund-in mismatches in this transaction. */
-#define CHECKED_MAX 64
 static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
-static int	nchecked = 0;
-static uint32 checked[CHECKED_MAX];
+static HTAB *checked = NULL;	/* in TopTransactionContext */
 
 PG_FUNCTION_INFO_V1(c5metrics_refund_in_check);
 
@@ -90,7 +90,10 @@ c5m_throttle_shmem_init(void)
 		throttle->lock = &(GetNamedLWLockTranche("c5metrics"))[1].lock;
 		throttle->global.scope = -1;
 		for (i = 0; i < C5M_THROTTLE_SLOTS; i++)
-			throttle->slots[i].scope = -1;
+		{
+			throttle->slots[C5_SCOPE_IP][i].scope = -1;
+			throttle->slots[C5_SCOPE_EMAIL][i].scope = -1;
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -196,11 +199,11 @@ c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
 
 	LWLockAcquire(throttle->lock, LW_EXCLUSIVE);
 	if (have[C5_SCOPE_IP] &&
-		!take_token(&throttle->slots[key[0] % C5M_THROTTLE_SLOTS], C5_SCOPE_IP,
-					key[0], c5m_lead_rate_ip, now))
+		!take_token(&throttle->slots[C5_SCOPE_IP][key[0] % C5M_THROTTLE_SLOTS],
+					C5_SCOPE_IP, key[0], c5m_lead_rate_ip, now))
 		blocked = C5_SCOPE_IP;
 	else if (have[C5_SCOPE_EMAIL] &&
-			 !take_token(&throttle->slots[(key[1] * 0x9E3779B1u) % C5M_THROTTLE_SLOTS],
+			 !take_token(&throttle->slots[C5_SCOPE_EMAIL][key[1] % C5M_THROTTLE_SLOTS],
 						 C5_SCOPE_EMAIL, key[1], c5m_lead_rate_email, now))
 		blocked = C5_SCOPE_EMAIL;
 	else if (!take_token(&throttle->global, C5_SCOPE_GLOBAL, 0,
@@ -216,6 +219,7 @@ c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	c5m_count(l->throttled + blocked, 1);
 	c5m_count(l->leads_429, 1);
 	c5m_note_flow(lv, C5_FLOW_LEADS);
+	c5m_note_guard(lv, C5M_ERRCODE_LEAD_THROTTLED);
 	ereport(ERROR,
 			(errcode(C5M_ERRCODE_LEAD_THROTTLED),
 			 errmsg("lead throttled"),
@@ -346,7 +350,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	c5m_count(c5m_shared->layout.over_refund, 1);
 	if (!c5m_refund_guard)
 		return;
-	c5m_note_over_refund(lv);
+	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);
 	ereport(ERROR,
 			(errcode(C5M_ERRCODE_OVER_REFUND),
 			 errmsg("refund exceeds the refundable remainder of its sale"),
@@ -375,7 +379,6 @@ c5metrics_refund_in_check(PG_FUNCTION_ARGS)
 	Datum		saleval;
 	bool		isnull;
 	uint32		key;
-	int			i;
 	volatile bool over = false;
 	volatile bool norefund = false;
 	MemoryContext oldcontext = CurrentMemoryContext;
@@ -401,16 +404,6 @@ c5metrics_refund_in_check(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	key = c5m_sale_key(&sale, saleval);
-	if (checked_lxid != MyProc->lxid)
-	{
-		checked_lxid = MyProc->lxid;
-		nchecked = 0;
-	}
-	for (i = 0; i < nchecked; i++)
-		if (checked[i] == key)
-			return PointerGetDatum(NULL);
-	if (nchecked < CHECKED_MAX)
-		checked[nchecked++] = key;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -418,10 +411,34 @@ c5metrics_refund_in_check(PG_FUNCTION_ARGS)
 	{
 		Oid			save_userid;
 		int			save_sec;
-		char	   *stock = qualified_name(RelationGetRelid(td->tg_relation));
-		char	   *refunds = qualified_name(atooid(a[5]));
+		char	   *stock;
+		char	   *refunds;
 		StringInfoData q;
 		Oid			argtype = sale.typid;
+		bool		found;
+
+		/* once per sale and transaction; the set outlives this subtransaction */
+		if (checked == NULL || checked_lxid != MyProc->lxid)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(uint32);
+			ctl.entrysize = sizeof(uint32);
+			ctl.hcxt = TopTransactionContext;
+			checked = hash_create("c5metrics refund-in checks", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+			checked_lxid = MyProc->lxid;
+		}
+		hash_search(checked, &key, HASH_ENTER, &found);
+		if (found)
+		{
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcontext);
+			CurrentResourceOwner = oldowner;
+			return PointerGetDatum(NULL);
+		}
+		stock = qualified_name(RelationGetRelid(td->tg_relation));
+		refunds = qualified_name(atooid(a[5]));
 
 		initStringInfo(&q);
 		appendStringInfo(&q,

@@ -3,9 +3,9 @@
  * sqlfuncs.c
  *		SQL-callable functions: reading, resetting, attach bookkeeping.
  *
- * Reading is granted to pg_monitor by the install script and reset to
- * nobody; attaching checks table ownership in SQL before calling
- * c5metrics._tracked().  Every function first checks that the library
+ * Reading is granted to pg_monitor and pg_read_all_stats by the install
+ * script, reset to nobody; attaching checks table ownership in SQL, and
+ * only c5metrics._sync_tracked() may call c5metrics._tracked_sync().  Every function first checks that the library
  * was preloaded, and says how to fix it if not.
  *
  *-------------------------------------------------------------------------
@@ -109,7 +109,7 @@ c5metrics_read_metrics(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* ---- c5metrics.exposition(): the text the HTTP endpoint serves ---- */
+/* ---- c5metrics.exposition(): the Prometheus text format ---- */
 
 Datum
 c5metrics_exposition(PG_FUNCTION_ARGS)

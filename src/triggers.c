@@ -187,6 +187,7 @@ get_trig(TriggerData *td, C5Flow flow)
 		t->relid = RelationGetRelid(rel);
 		t->owner = rel->rd_rel->relowner;
 		strlcpy(t->relname, RelationGetRelationName(rel), NAMEDATALEN);
+		strlcpy(t->nspname, get_namespace_name(RelationGetNamespace(rel)), NAMEDATALEN);
 		t->ok = true;
 		switch (flow)
 		{
@@ -543,9 +544,15 @@ c5metrics_refunds_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	c5m_note_refund_attempt(lv, refund_type(t, td->tg_trigslot));
-	c5m_note_refund_table(lv, t->relname);
-	if (td->tg_trigger->tgnargs >= 7 && t->c[0].attnum > 0 && t->c[1].attnum > 0)
-		c5m_refund_guard_check(t, td, lv);
+	c5m_note_refund_table(lv, t->nspname, t->relname);
+	if (td->tg_trigger->tgnargs >= 7)
+	{
+		/* the guard needs the sale and amount columns it was attached with */
+		if (t->c[0].attnum > 0 && t->c[1].attnum > 0)
+			c5m_refund_guard_check(t, td, lv);
+		else
+			c5m_note_lost();
+	}
 	return PointerGetDatum(td->tg_trigtuple);
 }
 
