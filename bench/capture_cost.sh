@@ -436,22 +436,30 @@ fn_costs()					# file [--inclusive=yes]
 				if (f ~ / \[.*\]$/) {
 					obj = f; sub(/^.* \[/, "", obj); sub(/\]$/, "", obj); sub(/^.*\//, "", obj)
 				}
+				# valgrind names some libc code after ld.so or libc at random
+				if (obj ~ /^(libc\.so|ld-linux)/) obj = "libc"
 				sub(/ \[.*$/, "", f)
 				sub(/^\?\?\?:/, "", f); sub(/^[^:]*\//, "", f)
-				printf "%s (%s)\t%s\n", f, obj, c
-			}'
+				cost[f " (" obj ")"] += c
+			}
+			END { for (f in cost) printf "%s\t%s\n", f, cost[f] }'
 }
 
 # Per-row cost of each function: (cost in the ROWS run - cost in the 0 run) / ROWS.
-fn_per_row()				# op schema [--inclusive=yes]
+# (Temporary files, not process substitutions: several of those in one
+# command have been seen to read each other's output.)
+fn_per_row()				# op variant [--inclusive=yes]
 {
+	local tmp=$OUT/log/fn
+
+	fn_costs "$OUT/callgrind/$1.$2.$ROWS.out" "${@:3}" >"$tmp.a"
+	fn_costs "$OUT/callgrind/$1.$2.0.out" "${@:3}" >"$tmp.b"
 	awk -F'\t' -v n="$ROWS" '
 		FNR == 1 { part++ }
-		part == 1 { a[$1] = $2; k[$1] = 1 }
-		part == 2 { b[$1] = $2; k[$1] = 1 }
-		END { for (f in k) printf "%s\t%.3f\n", f, (a[f] - b[f]) / n }' \
-		<(fn_costs "$OUT/callgrind/$1.$2.$ROWS.out" "${@:3}") \
-		<(fn_costs "$OUT/callgrind/$1.$2.0.out" "${@:3}")
+		part == 1 { a[$1] += $2; k[$1] = 1 }
+		part == 2 { b[$1] += $2; k[$1] = 1 }
+		END { for (f in k) printf "%s\t%.3f\n", f, (a[f] - b[f]) / n }' "$tmp.a" "$tmp.b"
+	rm -f "$tmp.a" "$tmp.b"
 }
 
 # "0x... (postgres)" -> "0x... (postgres; static, between <symbol> and <symbol>)":
@@ -492,19 +500,29 @@ name_hints()
 # The functions whose per-row self cost grows most from one variant to another.
 self_diff()					# op from-variant to-variant count
 {
-	join -t $'\t' -a1 -a2 -e 0 -o 0,1.2,2.2 \
-		<(fn_per_row "$1" "$2" | sort -t $'\t' -k1,1) \
-		<(fn_per_row "$1" "$3" | sort -t $'\t' -k1,1) |
-		awk -F'\t' '{ printf "%.1f\t%s\n", $3 - $2, $1 }' |
+	local tmp=$OUT/log/diff
+
+	fn_per_row "$1" "$2" >"$tmp.a"
+	fn_per_row "$1" "$3" >"$tmp.b"
+	awk -F'\t' '
+		FNR == 1 { part++ }
+		part == 1 { a[$1] = $2; k[$1] = 1 }
+		part == 2 { b[$1] = $2; k[$1] = 1 }
+		END { for (f in k) printf "%.1f\t%s\n", b[f] - a[f], f }' "$tmp.a" "$tmp.b" |
 		sort -t $'\t' -k1,1gr | awk -F'\t' -v k="$4" '
 			NR <= k && $1 >= 1 { printf "    %9.1f  %s\n", $1, $2 }' | name_hints
+	rm -f "$tmp.a" "$tmp.b"
 }
 
 # Inclusive per-row cost of the c5metrics functions.
 c5_inclusive()				# op
 {
-	fn_per_row "$1" c5metrics --inclusive=yes | grep 'c5metrics\.so)' | sort -t $'\t' -k2,2gr |
-		awk -F'\t' '$2 >= 1 { f = $1; sub(/ \(c5metrics\.so\)/, "", f); printf "    %9.1f  %s\n", $2, f }'
+	fn_per_row "$1" c5metrics --inclusive=yes |
+		grep -E '\(c5metrics\.so\)|:c5m[a-z_]*[ .].*\(inlined\)' | sort -t $'\t' -k2,2gr |
+		awk -F'\t' '$2 >= 1 {
+			f = $1; sub(/ \(c5metrics\.so\)/, "", f); sub(/ \(inlined\)/, " (inlined code)", f)
+			printf "    %9.1f  %s\n", $2, f
+		}'
 }
 
 stmt_of()					# op
