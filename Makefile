@@ -6,6 +6,8 @@ OBJS = \
 	src/c5metrics.o \
 	src/registry.o \
 	src/capture.o \
+	src/sqlstate.o \
+	src/twophase.o \
 	src/triggers.o \
 	src/guards.o \
 	src/exposition.o \

@@ -94,6 +94,28 @@ typedef enum C5Scope
 	C5_NSCOPES
 } C5Scope;
 
+/* Bounded reasons of sale_refund_rollback_total. */
+typedef enum C5Reason
+{
+	C5_R_ROLLBACK,
+	C5_R_OVER_REFUND,
+	C5_R_IDEMPOTENCY,
+	C5_R_UNIQUE,
+	C5_R_CHECK,
+	C5_R_FOREIGN_KEY,
+	C5_R_NOT_NULL,
+	C5_R_INTEGRITY,
+	C5_R_RAISE,
+	C5_R_SERIALIZATION,
+	C5_R_DEADLOCK,
+	C5_R_LOCK,
+	C5_R_CANCELED,
+	C5_R_RESOURCES,
+	C5_R_INTERNAL,
+	C5_R_OTHER,
+	C5_NREASONS
+} C5Reason;
+
 /* Histograms, each a fixed series. */
 typedef enum C5Hist
 {
@@ -218,6 +240,21 @@ c5m_count(int idx, uint64 n)
 /* src/capture.c */
 typedef struct C5Level C5Level;
 
+/* One counter add kept for later; idx < 0 encodes a histogram cell. */
+typedef struct C5Op
+{
+	int32		idx;
+	uint64		n;
+} C5Op;
+
+/* Where an outcome goes: into the registry (NULL sink), or into a list. */
+typedef struct C5Sink
+{
+	C5Op	   *ops;
+	int		   *nops;			/* entries used */
+	int			maxops;			/* beyond it, counts are lost (and counted) */
+} C5Sink;
+
 extern void c5m_capture_init(void);
 extern C5Level *c5m_level(void);
 extern void c5m_note_transition(C5Level *lv, int from, int to);
@@ -232,10 +269,19 @@ extern void c5m_note_mismatch(C5Level *lv, C5Mismatch type);
 extern void c5m_note_lead(C5Level *lv);
 extern void c5m_note_flow(C5Level *lv, C5Flow flow);
 extern void c5m_note_lost(void);
+extern void c5m_count_success(C5Level *lv, TimestampTz now, C5Sink *sink);
+extern void c5m_count_rollback(C5Level *lv, int code, const char *table,
+							   C5Sink *sink);
+extern void c5m_apply_ops(const C5Op *ops, int n);
+extern C5Result c5m_classify(int code, bool on_refunds, int *reason, int *cond);
 extern int	c5m_reason_count(void);
 extern const char *c5m_reason_name(int reason);
 extern int	c5m_condition_count(void);
 extern const char *c5m_condition_name(int cond);
+
+/* src/twophase.c */
+extern void c5m_twophase_init(void);
+extern void c5m_twophase_park(C5Level *top);
 
 /* src/triggers.c: a trigger's arguments resolved against its table */
 typedef enum C5ColKind

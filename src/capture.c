@@ -16,16 +16,17 @@
  *	  dropped, so ROLLBACK TO SAVEPOINT reclassifies only what it undid;
  *	- top-level commit: counted as success;
  *	- top-level abort: counted as rejected or failure;
- *	- PREPARE TRANSACTION: both outcomes are computed and parked in shared
- *	  memory under the GID; COMMIT PREPARED or ROLLBACK PREPARED, seen by
- *	  the utility hook in whichever session runs it, applies one of them.
+ *	- PREPARE TRANSACTION: both outcomes are parked until the transaction
+ *	  is finished (twophase.c).
  *
  * Why an error rolled back is taken from emit_log_hook: the abort callbacks
  * run after the error was reported, and PostgreSQL offers them no way to
  * read it.  The hook keeps the SQLSTATE of the last error reported while
  * tracked work is pending, tagged with its subtransaction.  An error that
  * a PL/pgSQL EXCEPTION block traps is never reported, so such a rollback
- * counts as a plain rollback (reason "rollback", result "failure").
+ * counts as a plain rollback (reason "rollback", result "failure") --
+ * except the guards' own errors, which the guards record in the level.
+ * Classification itself is in sqlstate.c.
  *
  * Nothing in the commit and abort paths allocates or takes an LWLock: all
  * counter indexes were resolved by the triggers, and the only shared
@@ -35,7 +36,6 @@
  */
 #include "postgres.h"
 
-#include "access/twophase.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -50,11 +50,6 @@
 
 #define C5M_MAX_PAID_EXACT	4096	/* paid sales matched one by one, per level */
 #define C5M_BLOOM_WORDS		128		/* 8192-bit filter of consumed sales */
-#define C5M_PREPARED_OPS	64		/* parked counter adds per outcome */
-
-#define PREP_FREE		0
-#define PREP_WRITING	1
-#define PREP_READY		2
 
 typedef struct C5Trans
 {
@@ -93,120 +88,6 @@ struct C5Level
 	TimestampTz first_consume;	/* earliest consume movement, or 0 */
 };
 
-/* One parked counter add; idx < 0 encodes a histogram cell. */
-typedef struct C5Op
-{
-	int32		idx;
-	uint64		n;
-} C5Op;
-
-typedef struct C5Prepared
-{
-	pg_atomic_uint32 state;		/* PREP_FREE, PREP_WRITING or PREP_READY */
-	char		gid[GIDSIZE];	/* valid when PREP_READY */
-	int			ncommit;
-	int			nabort;
-	C5Op		commit_ops[C5M_PREPARED_OPS];
-	C5Op		abort_ops[C5M_PREPARED_OPS];
-} C5Prepared;
-
-/* Where outcomes go: straight into the registry, or into a parked list. */
-typedef struct C5Sink
-{
-	C5Op	   *ops;			/* NULL: apply directly */
-	int		   *nops;
-} C5Sink;
-
-/* Bounded reasons of sale_refund_rollback_total. */
-enum
-{
-	R_ROLLBACK,
-	R_OVER_REFUND,
-	R_IDEMPOTENCY,
-	R_UNIQUE,
-	R_CHECK,
-	R_FOREIGN_KEY,
-	R_NOT_NULL,
-	R_INTEGRITY,
-	R_RAISE,
-	R_SERIALIZATION,
-	R_DEADLOCK,
-	R_LOCK,
-	R_CANCELED,
-	R_RESOURCES,
-	R_INTERNAL,
-	R_OTHER,
-	R_NREASONS
-};
-
-static const char *const reason_names[R_NREASONS] = {
-	"rollback", "over_refund", "idempotency_conflict", "unique_violation",
-	"check_violation", "foreign_key_violation", "not_null_violation",
-	"integrity_constraint_violation", "raise_exception",
-	"serialization_failure", "deadlock_detected", "lock_not_available",
-	"query_canceled", "insufficient_resources", "internal_error", "other"
-};
-
-/*
- * exception_type values: specific conditions first, then whole classes
- * (a code ending in 000 matches its class).  Entry 0 is "other".
- */
-typedef struct C5Condition
-{
-	int			code;
-	const char *name;
-} C5Condition;
-
-static const C5Condition conditions[] = {
-	{0, "other"},
-	{ERRCODE_UNIQUE_VIOLATION, "unique_violation"},
-	{ERRCODE_CHECK_VIOLATION, "check_violation"},
-	{ERRCODE_FOREIGN_KEY_VIOLATION, "foreign_key_violation"},
-	{ERRCODE_NOT_NULL_VIOLATION, "not_null_violation"},
-	{ERRCODE_EXCLUSION_VIOLATION, "exclusion_violation"},
-	{ERRCODE_RESTRICT_VIOLATION, "restrict_violation"},
-	{ERRCODE_T_R_SERIALIZATION_FAILURE, "serialization_failure"},
-	{ERRCODE_T_R_DEADLOCK_DETECTED, "deadlock_detected"},
-	{ERRCODE_LOCK_NOT_AVAILABLE, "lock_not_available"},
-	{ERRCODE_QUERY_CANCELED, "query_canceled"},
-	{ERRCODE_ADMIN_SHUTDOWN, "admin_shutdown"},
-	{ERRCODE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT, "idle_in_transaction_session_timeout"},
-	{ERRCODE_RAISE_EXCEPTION, "raise_exception"},
-	{ERRCODE_NO_DATA_FOUND, "no_data_found"},
-	{ERRCODE_TOO_MANY_ROWS, "too_many_rows"},
-	{ERRCODE_ASSERT_FAILURE, "assert_failure"},
-	{C5M_ERRCODE_OVER_REFUND, "c5metrics_over_refund"},
-	{C5M_ERRCODE_LEAD_THROTTLED, "c5metrics_lead_throttled"},
-	{ERRCODE_DIVISION_BY_ZERO, "division_by_zero"},
-	{ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "numeric_value_out_of_range"},
-	{ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid_text_representation"},
-	{ERRCODE_STRING_DATA_RIGHT_TRUNCATION, "string_data_right_truncation"},
-	{ERRCODE_OUT_OF_MEMORY, "out_of_memory"},
-	{ERRCODE_DISK_FULL, "disk_full"},
-	{ERRCODE_INSUFFICIENT_PRIVILEGE, "insufficient_privilege"},
-	{ERRCODE_UNDEFINED_TABLE, "undefined_table"},
-	{ERRCODE_UNDEFINED_COLUMN, "undefined_column"},
-	{ERRCODE_UNDEFINED_FUNCTION, "undefined_function"},
-	{ERRCODE_READ_ONLY_SQL_TRANSACTION, "read_only_sql_transaction"},
-	{ERRCODE_OBJECT_IN_USE, "object_in_use"},
-	{ERRCODE_DATA_EXCEPTION, "data_exception"},
-	{ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION, "integrity_constraint_violation"},
-	{ERRCODE_INVALID_TRANSACTION_STATE, "invalid_transaction_state"},
-	{ERRCODE_TRANSACTION_ROLLBACK, "transaction_rollback"},
-	{ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION, "syntax_error_or_access_rule_violation"},
-	{ERRCODE_INSUFFICIENT_RESOURCES, "insufficient_resources"},
-	{ERRCODE_PROGRAM_LIMIT_EXCEEDED, "program_limit_exceeded"},
-	{ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "object_not_in_prerequisite_state"},
-	{ERRCODE_OPERATOR_INTERVENTION, "operator_intervention"},
-	{ERRCODE_SYSTEM_ERROR, "system_error"},
-	{ERRCODE_PLPGSQL_ERROR, "plpgsql_error"},
-	{ERRCODE_FEATURE_NOT_SUPPORTED, "feature_not_supported"},
-	{ERRCODE_CONNECTION_EXCEPTION, "connection_exception"},
-	{ERRCODE_INTERNAL_ERROR, "internal_error"},
-};
-
-#define NCONDITIONS lengthof(conditions)
-
 /* Local state */
 static C5Level *cur_level = NULL;	/* innermost level, in TopTransactionContext */
 
@@ -219,8 +100,6 @@ static struct
 	char		table[NAMEDATALEN]; /* table named by the error, if any */
 } last_error;
 
-static char prepare_gid[GIDSIZE];	/* GID of a PREPARE TRANSACTION in progress */
-static C5Prepared *prepared = NULL;	/* shared, max_prepared_xacts slots */
 
 /* Histogram observations of the outcome being counted. */
 static uint64 hist_delta[C5_NHISTS][C5M_MAX_BUCKETS + 1];
@@ -228,21 +107,12 @@ static uint64 hist_sum[C5_NHISTS];
 static bool hist_touched[C5_NHISTS];
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void c5m_xact_callback(XactEvent event, void *arg);
 static void c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								 SubTransactionId parentSubid, void *arg);
 static void c5m_emit_log(ErrorData *edata);
-static void c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
-								bool readOnlyTree, ProcessUtilityContext context,
-								ParamListInfo params, QueryEnvironment *queryEnv,
-								DestReceiver *dest, QueryCompletion *qc);
 static bool error_on_refunds(const C5Level *lv, const char *table);
-static void prepared_shmem_request(void);
-static void prepared_shmem_startup(void);
 
 void
 c5m_capture_init(void)
@@ -252,53 +122,7 @@ c5m_capture_init(void)
 
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = c5m_emit_log;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = c5m_process_utility;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = prepared_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = prepared_shmem_startup;
-}
-
-/* ---- names ---- */
-
-int
-c5m_reason_count(void)
-{
-	return R_NREASONS;
-}
-
-const char *
-c5m_reason_name(int reason)
-{
-	return reason_names[reason];
-}
-
-int
-c5m_condition_count(void)
-{
-	return NCONDITIONS;
-}
-
-const char *
-c5m_condition_name(int cond)
-{
-	return conditions[cond].name;
-}
-
-static int
-condition_of(int code)
-{
-	int			class = ERRCODE_TO_CATEGORY(code);
-	int			i;
-
-	for (i = 1; i < NCONDITIONS; i++)
-		if (conditions[i].code == code)
-			return i;
-	for (i = 1; i < NCONDITIONS; i++)
-		if (conditions[i].code == class)
-			return i;
-	return 0;
+	c5m_twophase_init();
 }
 
 /* ---- the buffer, as the triggers see it ---- */
@@ -578,7 +402,7 @@ sink_count(C5Sink *sink, int idx, uint64 n)
 		return;
 	if (sink == NULL)
 		c5m_count(idx, n);
-	else if (*sink->nops < C5M_PREPARED_OPS)
+	else if (*sink->nops < sink->maxops)
 	{
 		sink->ops[*sink->nops].idx = idx;
 		sink->ops[*sink->nops].n = n;
@@ -622,7 +446,7 @@ flush_histograms(C5Sink *sink)
 
 				if (n == 0)
 					continue;
-				if (*sink->nops < C5M_PREPARED_OPS)
+				if (*sink->nops < sink->maxops)
 				{
 					sink->ops[*sink->nops].idx = -(1 + h * HIST_STRIDE + b);
 					sink->ops[*sink->nops].n = n;
@@ -639,8 +463,8 @@ flush_histograms(C5Sink *sink)
 }
 
 /* Count a level that committed at the top, as of `now`. */
-static void
-count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
+void
+c5m_count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
 {
 	const C5Layout *l = &c5m_shared->layout;
 	TimestampTz xact_start = GetCurrentTransactionStartTimestamp();
@@ -709,8 +533,8 @@ count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
  * Count a level that rolled back.  `code` is the SQLSTATE of the error
  * that caused it, or 0 for a rollback without a reported error.
  */
-static void
-count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
+void
+c5m_count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 {
 	const C5Layout *l = &c5m_shared->layout;
 	C5Result	res;
@@ -723,65 +547,7 @@ count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 	if (code == 0)
 		code = lv->guard_code;
 
-	if (code == 0)
-	{
-		res = C5_FAILURE;
-		reason = R_ROLLBACK;
-	}
-	else
-	{
-		int			class = ERRCODE_TO_CATEGORY(code);
-
-		cond = condition_of(code);
-		res = (class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
-			   class == ERRCODE_PLPGSQL_ERROR ||
-			   code == C5M_ERRCODE_OVER_REFUND ||
-			   code == C5M_ERRCODE_LEAD_THROTTLED) ? C5_REJECTED : C5_FAILURE;
-
-		switch (code)
-		{
-			case C5M_ERRCODE_OVER_REFUND:
-				reason = R_OVER_REFUND;
-				break;
-			case ERRCODE_UNIQUE_VIOLATION:
-				reason = error_on_refunds(lv, table) ? R_IDEMPOTENCY : R_UNIQUE;
-				break;
-			case ERRCODE_CHECK_VIOLATION:
-				reason = R_CHECK;
-				break;
-			case ERRCODE_FOREIGN_KEY_VIOLATION:
-				reason = R_FOREIGN_KEY;
-				break;
-			case ERRCODE_NOT_NULL_VIOLATION:
-				reason = R_NOT_NULL;
-				break;
-			case ERRCODE_RAISE_EXCEPTION:
-				reason = R_RAISE;
-				break;
-			case ERRCODE_T_R_SERIALIZATION_FAILURE:
-				reason = R_SERIALIZATION;
-				break;
-			case ERRCODE_T_R_DEADLOCK_DETECTED:
-				reason = R_DEADLOCK;
-				break;
-			case ERRCODE_LOCK_NOT_AVAILABLE:
-				reason = R_LOCK;
-				break;
-			case ERRCODE_QUERY_CANCELED:
-				reason = R_CANCELED;
-				break;
-			default:
-				if (class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-					reason = R_INTEGRITY;
-				else if (class == ERRCODE_INSUFFICIENT_RESOURCES)
-					reason = R_RESOURCES;
-				else if (class == ERRCODE_INTERNAL_ERROR)
-					reason = R_INTERNAL;
-				else
-					reason = R_OTHER;
-				break;
-		}
-	}
+	res = c5m_classify(code, error_on_refunds(lv, table), &reason, &cond);
 
 	for (i = 0; i < lv->ntrans; i++)
 		sink_count(sink, lv->trans[i].idx + res, lv->trans[i].n);
@@ -794,7 +560,7 @@ count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 	if (attempts > 0)
 	{
 		sink_count(sink, l->refund_rollback + reason, attempts);
-		if (reason == R_IDEMPOTENCY)
+		if (reason == C5_R_IDEMPOTENCY)
 			sink_count(sink, l->idempotency, 1);
 	}
 	sink_count(sink, l->refund_in + res, lv->refund_in);
@@ -838,44 +604,9 @@ error_on_refunds(const C5Level *lv, const char *table)
 
 /* ---- callbacks ---- */
 
-static void
-park_prepared(void)
-{
-	C5Prepared *slot = NULL;
-	C5Sink		commit_sink;
-	C5Sink		abort_sink;
-	int			i;
-
-	for (i = 0; prepared != NULL && i < max_prepared_xacts; i++)
-	{
-		uint32		expected = PREP_FREE;
-
-		if (pg_atomic_compare_exchange_u32(&prepared[i].state, &expected,
-										   PREP_WRITING))
-		{
-			slot = &prepared[i];
-			break;
-		}
-	}
-	if (slot == NULL)
-	{
-		c5m_note_lost();
-		return;
-	}
-	slot->ncommit = slot->nabort = 0;
-	commit_sink.ops = slot->commit_ops;
-	commit_sink.nops = &slot->ncommit;
-	abort_sink.ops = slot->abort_ops;
-	abort_sink.nops = &slot->nabort;
-	count_success(cur_level, GetCurrentTimestamp(), &commit_sink);
-	count_rollback(cur_level, 0, NULL, &abort_sink);
-	strlcpy(slot->gid, prepare_gid, GIDSIZE);
-	pg_write_barrier();
-	pg_atomic_write_u32(&slot->state, PREP_READY);
-}
-
-static void
-apply_ops(const C5Op *ops, int n)
+/* Apply outcomes parked by PREPARE TRANSACTION (twophase.c). */
+void
+c5m_apply_ops(const C5Op *ops, int n)
 {
 	int			nb = c5m_shared->layout.nbuckets;
 	int			i;
@@ -901,30 +632,6 @@ apply_ops(const C5Op *ops, int n)
 }
 
 static void
-finish_prepared(const char *gid, bool commit)
-{
-	int			i;
-
-	for (i = 0; prepared != NULL && i < max_prepared_xacts; i++)
-	{
-		C5Prepared *slot = &prepared[i];
-
-		/* PostgreSQL lets only one session finish a given GID */
-		if (pg_atomic_read_u32(&slot->state) == PREP_READY &&
-			strcmp(slot->gid, gid) == 0)
-		{
-			pg_read_barrier();
-			if (commit)
-				apply_ops(slot->commit_ops, slot->ncommit);
-			else
-				apply_ops(slot->abort_ops, slot->nabort);
-			pg_atomic_write_u32(&slot->state, PREP_FREE);
-			return;
-		}
-	}
-}
-
-static void
 c5m_xact_callback(XactEvent event, void *arg)
 {
 	const char *table;
@@ -935,24 +642,23 @@ c5m_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (cur_level != NULL)
-				count_success(cur_level, GetCurrentTimestamp(), NULL);
+				c5m_count_success(cur_level, GetCurrentTimestamp(), NULL);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			code = take_error(InvalidSubTransactionId, &table);
 			for (; cur_level != NULL; cur_level = cur_level->parent)
-				count_rollback(cur_level, code, table, NULL);
+				c5m_count_rollback(cur_level, code, table, NULL);
 			break;
 		case XACT_EVENT_PREPARE:
 			if (cur_level != NULL)
-				park_prepared();
+				c5m_twophase_park(cur_level);
 			break;
 		default:
 			return;
 	}
 	cur_level = NULL;
 	last_error.valid = false;
-	prepare_gid[0] = '\0';
 }
 
 static void
@@ -976,7 +682,7 @@ c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		merge_into_parent(cur_level);
 	else
 	{
-		count_rollback(cur_level, code, table, NULL);
+		c5m_count_rollback(cur_level, code, table, NULL);
 		cur_level = cur_level->parent;
 	}
 }
@@ -1000,64 +706,4 @@ c5m_emit_log(ErrorData *edata)
 	}
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
-}
-
-static void
-c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-	TransactionStmt *stmt = NULL;
-
-	if (IsA(parsetree, TransactionStmt))
-	{
-		stmt = (TransactionStmt *) parsetree;
-		if (stmt->kind == TRANS_STMT_PREPARE)
-			strlcpy(prepare_gid, stmt->gid, GIDSIZE);
-	}
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-
-	/* reached only if the prepared transaction was finished */
-	if (stmt != NULL && c5m_shared != NULL &&
-		(stmt->kind == TRANS_STMT_COMMIT_PREPARED ||
-		 stmt->kind == TRANS_STMT_ROLLBACK_PREPARED))
-		finish_prepared(stmt->gid, stmt->kind == TRANS_STMT_COMMIT_PREPARED);
-}
-
-static void
-prepared_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared)));
-}
-
-static void
-prepared_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	prepared = ShmemInitStruct("c5metrics prepared transactions",
-							   mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared)),
-							   &found);
-	if (!found)
-	{
-		int			i;
-
-		for (i = 0; i < Max(max_prepared_xacts, 1); i++)
-			pg_atomic_init_u32(&prepared[i].state, PREP_FREE);
-	}
-	LWLockRelease(AddinShmemInitLock);
 }
