@@ -19,9 +19,9 @@ DATA = sql/c5metrics--1.0.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales stock refunds leads rollback twophase \
-	exposition privileges cardinality reference
+	exposition privileges baddata cardinality reference
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
-	--temp-instance=./tmp_check --dbname=c5regress
+	--temp-instance=./tmp_check
 ISOLATION = concurrency
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check_iso

@@ -143,8 +143,10 @@ if [[ $EUID -eq 0 ]]; then
 	# setpriv execs (no fork), so a pid we keep is the process itself
 	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups \
 		env HOME="$pg_home" USER=postgres LOGNAME=postgres "$@"; }
+	dbuser=postgres
 else
 	as_pg() { "$@"; }
+	dbuser=$(id -un)		# a single-user backend logs in as the OS user
 fi
 
 if ((do_callgrind)) && ! { command -v valgrind && command -v callgrind_annotate; } >/dev/null; then
@@ -293,7 +295,7 @@ EOF
 
 psql_()						# psql on the running server, database bench
 {
-	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres \
+	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$dbuser" \
 		-d "${DB:-bench}" "$@"
 }
 
@@ -313,7 +315,9 @@ stop_server()
 
 # Preloading lo as well keeps its dlopen() out of the first trigger call;
 # it is loaded in every case alike.
-single_opts=(-c "shared_preload_libraries=c5metrics$( ((do_noop)) && echo ,lo)")
+preload=c5metrics
+((do_noop)) && preload+=,lo
+single_opts=(-c "shared_preload_libraries=$preload")
 
 # First value of a one-column query, from a single-user backend.
 single_value()				# datadir sql
@@ -327,7 +331,7 @@ make_template()
 	local dir=$OUT/template s
 
 	note "initdb $dir"
-	as_pg "$BINDIR/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+	as_pg "$BINDIR/initdb" -D "$dir" -U "$dbuser" -A trust -E UTF8 --locale=C --no-sync \
 		>"$OUT/log/initdb.log" 2>&1 || die "initdb failed, see $OUT/log/initdb.log"
 	cat >>"$dir/postgresql.conf" <<EOF
 
@@ -424,7 +428,9 @@ per_row()					# op schema -> instructions per row
 # address, with the exported symbol that precedes it as a hint.
 fn_costs()					# file [--inclusive=yes]
 {
-	callgrind_annotate --auto=no --threshold=100 "${@:2}" "$1" 2>/dev/null |
+	# from /: callgrind_annotate splits a function whose relative source
+	# path (src/triggers.c) happens to resolve from the working directory
+	(cd / && callgrind_annotate --auto=no --threshold=100 "${@:2}" "$1") 2>/dev/null |
 		awk '
 			/file:function/ { on = 1; next }
 			on && /^[ \t]*$/ && seen { exit }
@@ -446,8 +452,6 @@ fn_costs()					# file [--inclusive=yes]
 }
 
 # Per-row cost of each function: (cost in the ROWS run - cost in the 0 run) / ROWS.
-# (Temporary files, not process substitutions: several of those in one
-# command have been seen to read each other's output.)
 fn_per_row()				# op variant [--inclusive=yes]
 {
 	local tmp=$OUT/log/fn
