@@ -9,8 +9,10 @@
  * cache entry (attribute numbers, value kinds, guard plans), keyed by the
  * trigger's OID and dropped on any relcache invalidation of its table.
  *
- * All row triggers are BEFORE triggers, the cheapest kind, so that a row
- * rejected by a constraint after them is still seen; the refunds table has
+ * All row triggers are BEFORE triggers -- for INSERT the cheapest kind;
+ * for UPDATE PostgreSQL locks the row first, as it would for any BEFORE
+ * UPDATE trigger -- so that a row rejected by a constraint after them is
+ * still seen; the refunds table has
  * one AFTER trigger to tell inserted rows from ON CONFLICT DO NOTHING
  * skips.  Trigger names start with "zz_c5metrics" so they run after the
  * user's own BEFORE triggers, on the row as it will be stored.
@@ -340,9 +342,12 @@ c5m_sale_key(const C5Col *col, Datum d)
 	return datum_image_hash(d, col->typbyval, col->typlen);
 }
 
-/* Dictionary id of a status value, through the backend's small cache. */
+/*
+ * Dictionary id of a status value, through the backend's small cache, and
+ * whether it is the paid value: the value is read as text only once.
+ */
 static int
-status_id(const C5Trig *t, Datum d, bool isnull)
+status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
 {
 	const char *s;
 	int			len;
@@ -350,10 +355,15 @@ status_id(const C5Trig *t, Datum d, bool isnull)
 	int			i;
 	int			id;
 
+	*paid = false;
 	if (isnull)
 		return C5_STATUS_NONE;
+	if (t->c[0].kind == C5_COL_ENUM)
+		*paid = DatumGetObjectId(d) == t->v[0].enumoid;
 	if (!c5m_col_text(&t->c[0], d, false, &s, &len, buf))
 		return C5_STATUS_OTHER;
+	if (t->c[0].kind != C5_COL_ENUM)
+		*paid = len == t->v[0].len && memcmp(s, t->v[0].text, len) == 0;
 
 	if (t->nallowed > 0)
 	{
@@ -424,6 +434,10 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 				newv;
 	bool		oldnull,
 				newnull;
+	bool		oldpaid,
+				newpaid;
+	int			from,
+				to;
 
 	check_trigger_context(fcinfo, "c5metrics_sales_trigger", true, TRIGGER_EVENT_UPDATE);
 	t = get_trig(td, C5_FLOW_SALES);
@@ -439,10 +453,11 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 	lv = c5m_level();
 	if (lv == NULL)
 		return PointerGetDatum(td->tg_newtuple);
-	c5m_note_transition(lv, status_id(t, oldv, oldnull), status_id(t, newv, newnull));
+	from = status_of(t, oldv, oldnull, &oldpaid);
+	to = status_of(t, newv, newnull, &newpaid);
+	c5m_note_transition(lv, from, to);
 
-	if (value_is(&t->c[0], newv, newnull, &t->v[0]) &&
-		!value_is(&t->c[0], oldv, oldnull, &t->v[0]))
+	if (newpaid && !oldpaid)
 	{
 		bool		idnull;
 		Datum		id = slot_getattr(td->tg_newslot, t->c[1].attnum, &idnull);
