@@ -78,3 +78,27 @@ SELECT count(*) AS refund_series_after FROM c5metrics.metrics WHERE metric = 'sa
 -- No id, email, address or amount is ever a label value.
 SELECT key FROM c5metrics.metrics, jsonb_object_keys(labels) key
  GROUP BY key ORDER BY key COLLATE "C";
+
+-- The transaction buffer's memory is bounded: 20000 subtransactions, each
+-- with a transition, in one transaction.
+CREATE TABLE mem_sales (id int PRIMARY KEY, status text);
+SELECT c5metrics.track_sales('mem_sales', allowed_statuses => ARRAY['a', 'b']);
+INSERT INTO mem_sales SELECT g, 'a' FROM generate_series(1, 20000) g;
+SELECT c5metrics.reset();
+DO $$
+DECLARE
+  bytes bigint;
+BEGIN
+  FOR i IN 1..20000 LOOP
+    BEGIN
+      UPDATE mem_sales SET status = 'b' WHERE id = i;
+    EXCEPTION WHEN others THEN
+      NULL;
+    END;
+  END LOOP;
+  SELECT total_bytes INTO bytes FROM pg_backend_memory_contexts
+   WHERE name = 'TopTransactionContext';
+  RAISE NOTICE 'transaction memory under 2 MB: %', bytes < 2 * 1024 * 1024;
+END
+$$;
+SELECT labels, value FROM nz WHERE metric = 'sales_transition_total';

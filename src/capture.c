@@ -179,6 +179,8 @@ grow(void **array, int *max, int n, Size elem)
 		return false;
 	if (n > 0)
 		memcpy(p, *array, n * elem);
+	if (*array != NULL)
+		pfree(*array);
 	*array = p;
 	*max = newmax;
 	return true;
@@ -336,7 +338,24 @@ c5m_note_flow(C5Level *lv, C5Flow flow)
 	lv->flows |= 1 << flow;
 }
 
-/* ---- merging a committed subtransaction into its parent ---- */
+/* ---- ending a subtransaction's level ---- */
+
+/*
+ * Give a finished level's memory back at once: a loop of many short
+ * subtransactions (PL/pgSQL exception blocks) must not grow the
+ * transaction's memory.  pfree cannot fail.
+ */
+static void
+free_level(C5Level *lv, bool keep_bloom)
+{
+	if (lv->trans != NULL)
+		pfree(lv->trans);
+	if (lv->paid != NULL)
+		pfree(lv->paid);
+	if (lv->consumed != NULL && !keep_bloom)
+		pfree(lv->consumed);
+	pfree(lv);
+}
 
 static void
 merge_into_parent(C5Level *lv)
@@ -378,18 +397,21 @@ merge_into_parent(C5Level *lv)
 			p->paid_more_at = lv->paid_more_at;
 		p->paid_more += lv->paid_more;
 	}
-	if (lv->consumed != NULL)
-	{
-		if (p->consumed == NULL)
-			p->consumed = lv->consumed;
-		else
-			for (i = 0; i < C5M_BLOOM_WORDS; i++)
-				p->consumed[i] |= lv->consumed[i];
-	}
 	if (lv->first_consume != 0 &&
 		(p->first_consume == 0 || lv->first_consume < p->first_consume))
 		p->first_consume = lv->first_consume;
-
+	if (lv->consumed != NULL && p->consumed == NULL)
+	{
+		p->consumed = lv->consumed;		/* handed over, not copied */
+		free_level(lv, true);
+	}
+	else
+	{
+		if (lv->consumed != NULL)
+			for (i = 0; i < C5M_BLOOM_WORDS; i++)
+				p->consumed[i] |= lv->consumed[i];
+		free_level(lv, false);
+	}
 	cur_level = p;
 }
 
@@ -682,8 +704,11 @@ c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		merge_into_parent(cur_level);
 	else
 	{
+		C5Level    *parent = cur_level->parent;
+
 		c5m_count_rollback(cur_level, code, table, NULL);
-		cur_level = cur_level->parent;
+		free_level(cur_level, false);
+		cur_level = parent;
 	}
 }
 
