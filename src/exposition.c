@@ -121,6 +121,27 @@ counter_by(C5Emitter *e, const C5Snapshot *s, const char *name, const char *help
 		e->sample(e, name, "", 1, &label, &values[i], s->ctr[base + i], NULL);
 }
 
+/* A counter family over a fixed label and `result`. */
+static void
+counter_by_result(C5Emitter *e, const C5Snapshot *s, const char *name,
+				  const char *help, const char *label, const char *const *values,
+				  int n, int base)
+{
+	const char *keys[2] = {label, "result"};
+	const char *vals[2];
+	int			i,
+				r;
+
+	e->family(e, name, "counter", help);
+	for (i = 0; i < n; i++)
+		for (r = 0; r < C5_NRESULTS; r++)
+		{
+			vals[0] = values[i];
+			vals[1] = result_names[r];
+			e->sample(e, name, "", 2, keys, vals, s->ctr[base + i * C5_NRESULTS + r], NULL);
+		}
+}
+
 static void
 gauge1(C5Emitter *e, const char *name, const char *help, const char *valtext)
 {
@@ -203,18 +224,9 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 	histogram(e, s, "sales_paid_stock_consume_duration_seconds", C5_HIST_CONSUME, 0, NULL, NULL);
 
 	/* Flow 2: refunds */
-	e->family(e, "sale_refunds_total", "counter",
-			  "Refund rows, by refund type and the outcome of their transaction.");
-	keys[0] = "type";
-	keys[1] = "result";
-	for (i = 0; i < C5_NREFUNDTYPES; i++)
-		for (r = 0; r < C5_NRESULTS; r++)
-		{
-			vals[0] = refund_type_names[i];
-			vals[1] = result_names[r];
-			e->sample(e, "sale_refunds_total", "", 2, keys, vals,
-					  s->ctr[l->refunds + i * C5_NRESULTS + r], NULL);
-		}
+	counter_by_result(e, s, "sale_refunds_total",
+					  "Refund rows, by refund type and the outcome of their transaction.",
+					  "type", refund_type_names, C5_NREFUNDTYPES, l->refunds);
 	counter1(e, s, "sale_refund_over_refund_attempts_total",
 			 "Refunds that exceeded the sale's refundable remainder, blocked or observed.",
 			 l->over_refund);
@@ -268,18 +280,9 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 			e->sample(e, "exceptions_total", "", 2, keys, vals,
 					  s->ctr[l->exceptions + cell], NULL);
 		}
-	e->family(e, "flow_transactions_total", "counter",
-			  "(Sub)transactions that touched a flow, by outcome.");
-	keys[0] = "flow";
-	keys[1] = "result";
-	for (i = 0; i < C5_NFLOWS; i++)
-		for (r = 0; r < C5_NRESULTS; r++)
-		{
-			vals[0] = flow_names[i];
-			vals[1] = result_names[r];
-			e->sample(e, "flow_transactions_total", "", 2, keys, vals,
-					  s->ctr[l->flow_tx + i * C5_NRESULTS + r], NULL);
-		}
+	counter_by_result(e, s, "flow_transactions_total",
+					  "(Sub)transactions that touched a flow, by outcome.",
+					  "flow", flow_names, C5_NFLOWS, l->flow_tx);
 	e->family(e, "flow_transaction_duration_seconds", "histogram",
 			  "Committed transactions that touched a flow: from transaction start to commit.");
 	keys[0] = "flow";

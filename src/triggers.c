@@ -420,6 +420,23 @@ check_trigger_context(FunctionCallInfo fcinfo, const char *name, bool before,
 }
 
 /*
+ * Common entry of the INSERT row triggers: the cache entry and the level
+ * to record in, or NULL when there is nothing to record.
+ */
+static C5Trig *
+insert_trigger_begin(FunctionCallInfo fcinfo, const char *name, bool before,
+					 C5Flow flow, C5Level **lv)
+{
+	C5Trig	   *t;
+
+	check_trigger_context(fcinfo, name, before, TRIGGER_EVENT_INSERT);
+	t = get_trig((TriggerData *) fcinfo->context, flow);
+	if (t == NULL || (*lv = c5m_level()) == NULL)
+		return NULL;
+	return t;
+}
+
+/*
  * sales: BEFORE UPDATE OF <status> FOR EACH ROW.  A changed status is one
  * transition; reaching the paid value is one paid sale awaiting its stock
  * consumption.
@@ -505,9 +522,8 @@ c5metrics_stock_trigger(PG_FUNCTION_ARGS)
 	Datum		type;
 	bool		isnull;
 
-	check_trigger_context(fcinfo, "c5metrics_stock_trigger", true, TRIGGER_EVENT_INSERT);
-	t = get_trig(td, C5_FLOW_STOCK);
-	if (t == NULL || (lv = c5m_level()) == NULL)
+	t = insert_trigger_begin(fcinfo, "c5metrics_stock_trigger", true, C5_FLOW_STOCK, &lv);
+	if (t == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	type = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
@@ -553,9 +569,8 @@ c5metrics_refunds_trigger(PG_FUNCTION_ARGS)
 	C5Trig	   *t;
 	C5Level    *lv;
 
-	check_trigger_context(fcinfo, "c5metrics_refunds_trigger", true, TRIGGER_EVENT_INSERT);
-	t = get_trig(td, C5_FLOW_REFUNDS);
-	if (t == NULL || (lv = c5m_level()) == NULL)
+	t = insert_trigger_begin(fcinfo, "c5metrics_refunds_trigger", true, C5_FLOW_REFUNDS, &lv);
+	if (t == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	c5m_note_refund_attempt(lv, refund_type(t, td->tg_trigslot));
@@ -579,9 +594,8 @@ c5metrics_refunds_after_trigger(PG_FUNCTION_ARGS)
 	C5Trig	   *t;
 	C5Level    *lv;
 
-	check_trigger_context(fcinfo, "c5metrics_refunds_after_trigger", false, TRIGGER_EVENT_INSERT);
-	t = get_trig(td, C5_FLOW_REFUNDS);
-	if (t == NULL || (lv = c5m_level()) == NULL)
+	t = insert_trigger_begin(fcinfo, "c5metrics_refunds_after_trigger", false, C5_FLOW_REFUNDS, &lv);
+	if (t == NULL)
 		return PointerGetDatum(NULL);
 	c5m_note_refund_inserted(lv, refund_type(t, td->tg_trigslot));
 	return PointerGetDatum(NULL);
@@ -595,9 +609,8 @@ c5metrics_leads_trigger(PG_FUNCTION_ARGS)
 	C5Trig	   *t;
 	C5Level    *lv;
 
-	check_trigger_context(fcinfo, "c5metrics_leads_trigger", true, TRIGGER_EVENT_INSERT);
-	t = get_trig(td, C5_FLOW_LEADS);
-	if (t == NULL || (lv = c5m_level()) == NULL)
+	t = insert_trigger_begin(fcinfo, "c5metrics_leads_trigger", true, C5_FLOW_LEADS, &lv);
+	if (t == NULL)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	if (c5m_lead_throttle)
