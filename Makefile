@@ -37,3 +37,25 @@ EXTRA_CLEAN = tmp_check tmp_check_iso results output_iso regression.diffs \
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The HTTP worker's library: only the worker process loads it, so no
+# backend maps libmicrohttpd, GnuTLS or zlib.  Its references to the
+# registry resolve against the preloaded c5metrics.so.
+HTTP_OBJS = src/http/worker.o src/http/handler.o src/http/negotiate.o
+$(HTTP_OBJS): CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/http
+
+c5metrics_http$(DLSUFFIX): $(HTTP_OBJS)
+	$(CC) $(CFLAGS) $(HTTP_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ \
+		-lmicrohttpd -lz
+
+all: c5metrics_http$(DLSUFFIX)
+
+install: install-http
+install-http: c5metrics_http$(DLSUFFIX)
+	$(INSTALL_SHLIB) c5metrics_http$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/c5metrics_http$(DLSUFFIX)'
+
+clean: clean-http
+clean-http:
+	rm -f c5metrics_http$(DLSUFFIX) $(HTTP_OBJS)
+
+.PHONY: install-http clean-http

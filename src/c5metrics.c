@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
@@ -36,6 +37,23 @@ double		c5m_lead_rate_ip = 5;
 double		c5m_lead_rate_email = 3;
 double		c5m_lead_rate_global = 600;
 bool		c5m_save = true;
+char	   *c5m_listen_addresses = NULL;
+int			c5m_port = C5M_DEFAULT_PORT;
+int			c5m_http_max_connections = 32;
+int			c5m_http_max_per_address = 8;
+int			c5m_http_idle_timeout = 10;
+int			c5m_http_request_timeout = 10000;
+int			c5m_http_auth = C5_HTTP_AUTH_NONE;
+char	   *c5m_http_auth_file = NULL;
+char	   *c5m_http_tls_cert_file = NULL;
+char	   *c5m_http_tls_key_file = NULL;
+
+static const struct config_enum_entry http_auth_options[] = {
+	{"none", C5_HTTP_AUTH_NONE, false},
+	{"bearer", C5_HTTP_AUTH_BEARER, false},
+	{"basic", C5_HTTP_AUTH_BASIC, false},
+	{NULL, 0, false}
+};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -45,6 +63,7 @@ static void c5m_define_settings(void);
 static bool check_duration_buckets(char **newval, void **extra, GucSource source);
 static void c5m_shmem_request(void);
 static void c5m_shmem_startup(void);
+static void c5m_register_worker(void);
 
 /*
  * Module load callback
@@ -70,6 +89,29 @@ _PG_init(void)
 
 	c5m_capture_init();
 	c5m_triggers_init();
+	c5m_register_worker();
+}
+
+/*
+ * The HTTP listener.  Its code and its HTTP library live in
+ * c5metrics_http.so, which only the worker process loads.  It starts with
+ * the postmaster, so it serves during recovery and on a standby, and comes
+ * back 5 s after it exits abnormally.
+ */
+static void
+c5m_register_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "c5metrics_http", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "c5m_http_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "c5metrics http listener", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "c5metrics http listener", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
 }
 
 static void
@@ -146,6 +188,86 @@ c5m_define_settings(void)
 							 true,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("c5metrics.listen_addresses",
+							   "Sets the addresses the HTTP listener serves /metrics on.",
+							   "A comma-separated list of host names or addresses; \"*\" means all; empty turns the listener off.",
+							   &c5m_listen_addresses,
+							   "localhost",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.port",
+							"Sets the TCP port of the HTTP listener.",
+							NULL,
+							&c5m_port,
+							C5M_DEFAULT_PORT, 1, 65535,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.http_max_connections",
+							"Sets the maximum number of concurrent HTTP connections.",
+							"Connections beyond it are refused and counted in c5metrics_http_refused_connections_total.",
+							&c5m_http_max_connections,
+							32, 1, 1024,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.http_max_connections_per_address",
+							"Sets the maximum number of concurrent HTTP connections from one client address.",
+							NULL,
+							&c5m_http_max_per_address,
+							8, 1, 1024,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.http_idle_timeout",
+							"Sets how long an HTTP connection may stay silent before it is closed.",
+							NULL,
+							&c5m_http_idle_timeout,
+							10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.http_request_timeout",
+							"Sets the time a client has to send a whole HTTP request and read the response.",
+							"A connection still busy with one request after this long is cut, however active it is.",
+							&c5m_http_request_timeout,
+							10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("c5metrics.http_auth",
+							 "Sets the credentials the HTTP listener requires.",
+							 "none, bearer (Authorization: Bearer <token>) or basic (user:password); the secret is read from c5metrics.http_auth_file.",
+							 &c5m_http_auth,
+							 C5_HTTP_AUTH_NONE, http_auth_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("c5metrics.http_auth_file",
+							   "Sets the file holding the HTTP listener's secret: a token, or user:password.",
+							   "Visible to superusers only. The file should be readable by the server's user alone.",
+							   &c5m_http_auth_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("c5metrics.http_tls_cert_file",
+							   "Sets the PEM certificate file of the HTTP listener; with a key file, it serves HTTPS.",
+							   NULL,
+							   &c5m_http_tls_cert_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("c5metrics.http_tls_key_file",
+							   "Sets the PEM private key file of the HTTP listener.",
+							   "Visible to superusers only.",
+							   &c5m_http_tls_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("c5metrics");
 }

@@ -133,6 +133,36 @@ typedef enum C5Dyn
 	C5_NDYN
 } C5Dyn;
 
+/* The HTTP worker's own requests: bounded paths and status codes. */
+typedef enum C5HttpPath
+{
+	C5_HTTP_METRICS,
+	C5_HTTP_HEALTHZ,
+	C5_HTTP_READYZ,
+	C5_HTTP_OTHER,
+	C5_NHTTPPATHS
+} C5HttpPath;
+
+typedef enum C5HttpCode
+{
+	C5_HTTP_200,
+	C5_HTTP_401,
+	C5_HTTP_404,
+	C5_HTTP_405,
+	C5_HTTP_500,
+	C5_HTTP_503,
+	C5_NHTTPCODES
+} C5HttpCode;
+
+typedef enum C5HttpRefusal
+{
+	C5_REFUSED_LIMIT,			/* connection limits (total or per address) */
+	C5_REFUSED_DEADLINE,		/* request not complete within the deadline */
+	C5_NREFUSALS
+} C5HttpRefusal;
+
+#define C5M_RENDER_BUCKETS 10	/* finite bounds of the render histogram */
+
 /* Status dictionary ids reserved before any user value. */
 #define C5_STATUS_OTHER		0
 #define C5_STATUS_NONE		1		/* a NULL status */
@@ -161,6 +191,8 @@ typedef struct C5Layout
 	int			series_overflow;
 	int			label_overflow; /* [C5_NDYN] */
 	int			events_lost;
+	int			http_requests;	/* [path][code] */
+	int			http_refused;	/* [C5_NREFUSALS] */
 	int			ncounters;		/* length of the counter array */
 	int			nlive;			/* length of the live-flag array */
 	int			live_exceptions;	/* live flags: [condition][flow] */
@@ -198,8 +230,16 @@ typedef struct C5Shared
 	int			nstatus_used;	/* protected by lock */
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
 	C5Histogram hist[C5_NHISTS];
+	C5Histogram render;			/* the HTTP worker's render durations */
 	/* variable part follows: counters, live flags, status names */
 } C5Shared;
+
+/* c5metrics.http_auth */
+#define C5_HTTP_AUTH_NONE	0
+#define C5_HTTP_AUTH_BEARER 1
+#define C5_HTTP_AUTH_BASIC	2
+
+#define C5M_DEFAULT_PORT	15187	/* outside the 9100-9999 exporter range */
 
 /* src/c5metrics.c: settings */
 extern int	c5m_max_series;
@@ -211,6 +251,16 @@ extern double c5m_lead_rate_ip;
 extern double c5m_lead_rate_email;
 extern double c5m_lead_rate_global;
 extern bool c5m_save;
+extern char *c5m_listen_addresses;
+extern int	c5m_port;
+extern int	c5m_http_max_connections;
+extern int	c5m_http_max_per_address;
+extern int	c5m_http_idle_timeout;
+extern int	c5m_http_request_timeout;
+extern int	c5m_http_auth;
+extern char *c5m_http_auth_file;
+extern char *c5m_http_tls_cert_file;
+extern char *c5m_http_tls_key_file;
 
 /* src/registry.c */
 extern C5Shared *c5m_shared;
@@ -227,6 +277,10 @@ extern int	c5m_transition_index(int from, int to);
 extern int	c5m_exception_index(int cond, C5Flow flow);
 extern int	c5m_hist_bucket(double seconds);
 extern void c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us);
+extern const double c5m_render_bounds[C5M_RENDER_BUCKETS];
+extern void c5m_render_observe(double seconds);
+extern void c5m_http_count(C5HttpPath path, C5HttpCode code);
+extern void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
 
@@ -369,5 +423,6 @@ extern const char *c5m_flow_name(C5Flow flow);
 extern C5Snapshot *c5m_snapshot_take(void);
 extern void c5m_walk(C5Snapshot *snap, C5Emitter *e);
 extern void c5m_render_text(C5Snapshot *snap, StringInfo out);
+extern void c5m_render_openmetrics(C5Snapshot *snap, StringInfo out);
 
 #endif							/* C5METRICS_H */

@@ -37,9 +37,11 @@ struct C5Snapshot
 	uint64	   *ctr;
 	uint32	   *live;
 	char		(*names)[C5M_LABEL_LEN];
-	uint64		buckets[C5_NHISTS][C5M_MAX_BUCKETS + 1];
-	uint64		sum_us[C5_NHISTS];
+	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];	/* last: render */
+	uint64		sum_us[C5_NHISTS + 1];
 };
+
+#define RENDER_HIST C5_NHISTS		/* index of the render histogram in a snapshot */
 
 static const char *const flow_names[C5_NFLOWS] = {"sales", "stock", "refunds", "leads"};
 static const char *const result_names[C5_NCONSUME] = {"success", "rejected", "failure", "missing"};
@@ -48,6 +50,9 @@ static const char *const mismatch_names[C5_NMISMATCH] = {"over_restock", "no_ref
 static const char *const lead_result_names[C5_NLEADRESULTS] = {"created", "rejected", "failure", "throttled"};
 static const char *const scope_names[C5_NSCOPES] = {"ip", "email", "global"};
 static const char *const dyn_names[C5_NDYN] = {"sales_transition_total", "exceptions_total"};
+static const char *const http_path_names[C5_NHTTPPATHS] = {"/metrics", "/healthz", "/readyz", "other"};
+static const char *const http_code_names[C5_NHTTPCODES] = {"200", "401", "404", "405", "500", "503"};
+static const char *const refusal_names[C5_NREFUSALS] = {"limit", "deadline"};
 
 const char *
 c5m_flow_name(C5Flow flow)
@@ -71,9 +76,9 @@ c5m_snapshot_take(void)
 		s->ctr[i] = pg_atomic_read_u64(&c5m_counters[i]);
 	for (i = 0; i < s->l.nlive; i++)
 		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
-	for (i = 0; i < C5_NHISTS; i++)
+	for (i = 0; i <= C5_NHISTS; i++)
 	{
-		C5Histogram *h = &c5m_shared->hist[i];
+		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
 
 		SpinLockAcquire(&h->mutex);
 		memcpy(s->buckets[i], h->buckets, sizeof(s->buckets[i]));
@@ -153,6 +158,8 @@ static void
 histogram(C5Emitter *e, const C5Snapshot *s, const char *name, int hist,
 		  int nlabels, const char **keys, const char **vals)
 {
+	const double *bounds = hist == RENDER_HIST ? c5m_render_bounds : s->bounds;
+	int			nb = hist == RENDER_HIST ? C5M_RENDER_BUCKETS : s->l.nbuckets;
 	const char *k[2];
 	const char *v[2];
 	char		le[32];
@@ -167,11 +174,11 @@ histogram(C5Emitter *e, const C5Snapshot *s, const char *name, int hist,
 		v[0] = vals[0];
 	}
 	k[nlabels] = "le";
-	for (b = 0; b <= s->l.nbuckets; b++)
+	for (b = 0; b <= nb; b++)
 	{
 		cum += s->buckets[hist][b];
-		if (b < s->l.nbuckets)
-			snprintf(le, sizeof(le), "%g", s->bounds[b]);
+		if (b < nb)
+			snprintf(le, sizeof(le), "%g", bounds[b]);
 		else
 			strlcpy(le, "+Inf", sizeof(le));
 		v[nlabels] = le;
@@ -330,21 +337,46 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 	gauge1(e, "c5metrics_lead_throttle_enabled",
 		   "1 when c5metrics.lead_throttle is on, as the reader's session sees it.",
 		   c5m_lead_throttle ? "1" : "0");
+	e->family(e, "c5metrics_http_requests_total", "counter",
+			  "Requests answered by the HTTP worker, by path and status code.");
+	keys[0] = "path";
+	keys[1] = "code";
+	for (i = 0; i < C5_NHTTPPATHS; i++)
+		for (j = 0; j < C5_NHTTPCODES; j++)
+		{
+			vals[0] = http_path_names[i];
+			vals[1] = http_code_names[j];
+			e->sample(e, "c5metrics_http_requests_total", "", 2, keys, vals,
+					  s->ctr[l->http_requests + i * C5_NHTTPCODES + j], NULL);
+		}
+	counter_by(e, s, "c5metrics_http_refused_connections_total",
+			   "Connections the HTTP worker refused or cut: over a connection limit, or past the request deadline.",
+			   "reason", refusal_names, C5_NREFUSALS, l->http_refused);
+	e->family(e, "c5metrics_http_render_duration_seconds", "histogram",
+			  "Time the HTTP worker took to render /metrics, compression included.");
+	histogram(e, s, "c5metrics_http_render_duration_seconds", RENDER_HIST, 0, NULL, NULL);
 	gauge1(e, "c5metrics_refund_guard_enabled",
 		   "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).",
 		   c5m_refund_guard ? "1" : "0");
 }
 
-/* ---- Prometheus text format 0.0.4 ---- */
+/*
+ * ---- Prometheus text format 0.0.4, and OpenMetrics 1.0.0 ----
+ *
+ * The two differ in little: OpenMetrics names a counter family without
+ * its _total suffix, calls *_info gauges "info", escapes quotes in HELP,
+ * writes bucket bounds as floats ("1.0", not "1") and ends with "# EOF".
+ */
 
 typedef struct TextEmitter
 {
 	C5Emitter	e;
 	StringInfo	out;
+	bool		openmetrics;
 } TextEmitter;
 
 static void
-append_escaped(StringInfo out, const char *s, bool help)
+append_escaped(StringInfo out, const char *s, bool quotes)
 {
 	for (; *s; s++)
 	{
@@ -352,21 +384,48 @@ append_escaped(StringInfo out, const char *s, bool help)
 			appendStringInfoString(out, "\\\\");
 		else if (*s == '\n')
 			appendStringInfoString(out, "\\n");
-		else if (*s == '"' && !help)
+		else if (*s == '"' && quotes)
 			appendStringInfoString(out, "\\\"");
 		else
 			appendStringInfoChar(out, *s);
 	}
 }
 
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t		ls = strlen(s);
+	size_t		lx = strlen(suffix);
+
+	return ls > lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
 static void
 text_family(C5Emitter *e, const char *name, const char *type, const char *help)
 {
-	StringInfo	out = ((TextEmitter *) e)->out;
+	TextEmitter *te = (TextEmitter *) e;
+	StringInfo	out = te->out;
+	int			namelen = strlen(name);
 
-	appendStringInfo(out, "# HELP %s ", name);
-	append_escaped(out, help, true);
-	appendStringInfo(out, "\n# TYPE %s %s\n", name, type);
+	if (te->openmetrics && strcmp(type, "counter") == 0 && ends_with(name, "_total"))
+		namelen -= strlen("_total");
+	else if (te->openmetrics && strcmp(type, "gauge") == 0 && ends_with(name, "_info"))
+	{
+		namelen -= strlen("_info");
+		type = "info";
+	}
+	appendStringInfo(out, "# HELP %.*s ", namelen, name);
+	append_escaped(out, help, te->openmetrics);
+	appendStringInfo(out, "\n# TYPE %.*s %s\n", namelen, name, type);
+}
+
+/* OpenMetrics' canonical form of a bucket bound: a float, "1.0" not "1". */
+static void
+append_le(StringInfo out, const char *le)
+{
+	appendStringInfoString(out, le);
+	if (strcmp(le, "+Inf") != 0 && strpbrk(le, ".eE") == NULL)
+		appendStringInfoString(out, ".0");
 }
 
 static void
@@ -374,7 +433,8 @@ text_sample(C5Emitter *e, const char *name, const char *suffix, int nlabels,
 			const char *const *keys, const char *const *vals, uint64 value,
 			const char *valtext)
 {
-	StringInfo	out = ((TextEmitter *) e)->out;
+	TextEmitter *te = (TextEmitter *) e;
+	StringInfo	out = te->out;
 	int			i;
 
 	appendStringInfoString(out, name);
@@ -387,7 +447,10 @@ text_sample(C5Emitter *e, const char *name, const char *suffix, int nlabels,
 			if (i > 0)
 				appendStringInfoChar(out, ',');
 			appendStringInfo(out, "%s=\"", keys[i]);
-			append_escaped(out, vals[i], false);
+			if (te->openmetrics && strcmp(keys[i], "le") == 0)
+				append_le(out, vals[i]);
+			else
+				append_escaped(out, vals[i], true);
 			appendStringInfoChar(out, '"');
 		}
 		appendStringInfoChar(out, '}');
@@ -406,5 +469,19 @@ c5m_render_text(C5Snapshot *snap, StringInfo out)
 	te.e.family = text_family;
 	te.e.sample = text_sample;
 	te.out = out;
+	te.openmetrics = false;
 	c5m_walk(snap, &te.e);
+}
+
+void
+c5m_render_openmetrics(C5Snapshot *snap, StringInfo out)
+{
+	TextEmitter te;
+
+	te.e.family = text_family;
+	te.e.sample = text_sample;
+	te.out = out;
+	te.openmetrics = true;
+	c5m_walk(snap, &te.e);
+	appendStringInfoString(out, "# EOF\n");
 }

@@ -33,7 +33,7 @@
 #define C5M_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/c5metrics.stat"
 #define C5M_FILE_TMP	C5M_FILE ".tmp"
 #define C5M_MAGIC		0xC5E7A001
-#define C5M_FORMAT		1
+#define C5M_FORMAT		2
 
 typedef struct C5FileHeader
 {
@@ -143,10 +143,12 @@ c5m_persist_save(int code, Datum arg)
 	}
 	put(&cf, c5m_status_names, (size_t) l->nstatus * C5M_LABEL_LEN);
 	put(&cf, c5m_shared->tracked, sizeof(c5m_shared->tracked));
-	for (i = 0; i < C5_NHISTS; i++)
+	for (i = 0; i <= C5_NHISTS; i++)
 	{
-		put(&cf, c5m_shared->hist[i].buckets, sizeof(c5m_shared->hist[i].buckets));
-		put(&cf, &c5m_shared->hist[i].sum_us, sizeof(uint64));
+		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
+
+		put(&cf, h->buckets, sizeof(h->buckets));
+		put(&cf, &h->sum_us, sizeof(uint64));
 	}
 	FIN_CRC32C(cf.crc);
 	if (cf.ok && fwrite(&cf.crc, 1, sizeof(cf.crc), cf.f) != sizeof(cf.crc))
@@ -178,8 +180,8 @@ c5m_persist_load(void)
 	uint32	   *live = NULL;
 	char	   *names = NULL;
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];
-	uint64		buckets[C5_NHISTS][C5M_MAX_BUCKETS + 1];
-	uint64		sums[C5_NHISTS];
+	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];
+	uint64		sums[C5_NHISTS + 1];
 	pg_crc32c	filecrc;
 	const char *problem = NULL;
 	int			i;
@@ -217,7 +219,7 @@ c5m_persist_load(void)
 			!get(&cf, names, (size_t) l->nstatus * C5M_LABEL_LEN) ||
 			!get(&cf, tracked, sizeof(tracked)))
 			problem = "it is too short";
-		for (i = 0; problem == NULL && i < C5_NHISTS; i++)
+		for (i = 0; problem == NULL && i <= C5_NHISTS; i++)
 			if (!get(&cf, buckets[i], sizeof(buckets[i])) ||
 				!get(&cf, &sums[i], sizeof(uint64)))
 				problem = "it is too short";
@@ -248,10 +250,12 @@ c5m_persist_load(void)
 	for (i = 0; i < l->nstatus; i++)
 		c5m_status_names[i][C5M_LABEL_LEN - 1] = '\0';
 	memcpy(c5m_shared->tracked, tracked, sizeof(tracked));
-	for (i = 0; i < C5_NHISTS; i++)
+	for (i = 0; i <= C5_NHISTS; i++)
 	{
-		memcpy(c5m_shared->hist[i].buckets, buckets[i], sizeof(buckets[i]));
-		c5m_shared->hist[i].sum_us = sums[i];
+		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
+
+		memcpy(h->buckets, buckets[i], sizeof(buckets[i]));
+		h->sum_us = sums[i];
 	}
 	c5m_shared->nstatus_used = hdr.nstatus_used;
 	c5m_shared->stats_reset = hdr.stats_reset;

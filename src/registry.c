@@ -144,6 +144,10 @@ c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets)
 	l->label_overflow = n;
 	n += C5_NDYN;
 	l->events_lost = n++;
+	l->http_requests = n;
+	n += C5_NHTTPPATHS * C5_NHTTPCODES;
+	l->http_refused = n;
+	n += C5_NREFUSALS;
 	l->ncounters = n;
 
 	l->live_exceptions = 0;
@@ -214,6 +218,9 @@ c5m_registry_shmem_init(void)
 				   sizeof(c5m_shared->hist[i].buckets));
 			c5m_shared->hist[i].sum_us = 0;
 		}
+		SpinLockInit(&c5m_shared->render.mutex);
+		memset(c5m_shared->render.buckets, 0, sizeof(c5m_shared->render.buckets));
+		c5m_shared->render.sum_us = 0;
 		memset(c5m_status_names, 0, (Size) l.nstatus * C5M_LABEL_LEN);
 		strlcpy(c5m_status_names[C5_STATUS_OTHER], "other", C5M_LABEL_LEN);
 		strlcpy(c5m_status_names[C5_STATUS_NONE], "none", C5M_LABEL_LEN);
@@ -398,6 +405,38 @@ c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us)
 	SpinLockRelease(&h->mutex);
 }
 
+/* Render durations of the HTTP worker: a scrape takes well under 1 s. */
+const double c5m_render_bounds[C5M_RENDER_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1
+};
+
+void
+c5m_render_observe(double seconds)
+{
+	C5Histogram *h = &c5m_shared->render;
+	int			i;
+
+	for (i = 0; i < C5M_RENDER_BUCKETS; i++)
+		if (seconds <= c5m_render_bounds[i])
+			break;
+	SpinLockAcquire(&h->mutex);
+	h->buckets[i]++;
+	h->sum_us += (uint64) (seconds * 1000000.0);
+	SpinLockRelease(&h->mutex);
+}
+
+void
+c5m_http_count(C5HttpPath path, C5HttpCode code)
+{
+	c5m_count(c5m_shared->layout.http_requests + path * C5_NHTTPCODES + code, 1);
+}
+
+void
+c5m_http_refused(C5HttpRefusal why)
+{
+	c5m_count(c5m_shared->layout.http_refused + why, 1);
+}
+
 /*
  * Zero every value.  Series stay live and statuses stay interned: a
  * transaction in flight may hold their indexes.
@@ -411,9 +450,9 @@ c5m_registry_reset(void)
 	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < l->ncounters; i++)
 		pg_atomic_write_u64(&c5m_counters[i], 0);
-	for (i = 0; i < C5_NHISTS; i++)
+	for (i = 0; i <= C5_NHISTS; i++)
 	{
-		C5Histogram *h = &c5m_shared->hist[i];
+		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
 
 		SpinLockAcquire(&h->mutex);
 		memset(h->buckets, 0, sizeof(h->buckets));

@@ -14,7 +14,7 @@ keep=false
 [ "${1:-}" = --keep ] && keep=true
 port=${C5_DEMO_PORT:-55439}
 
-c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15
+c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 libmicrohttpd-dev zlib1g-dev curl
 c5_ensure_user
 export PATH="$PGBIN:$PATH"
 say "Building and installing c5metrics..."

@@ -9,7 +9,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('persist');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\n");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = ''\n");
 $node->start;
 
 my $file = $node->data_dir . '/pg_stat/c5metrics.stat';

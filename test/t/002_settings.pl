@@ -24,7 +24,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extnam
 # (PostgreSQL's rule for extension settings read at startup).
 $node->stop;
 $node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'c5metrics'\nc5metrics.duration_buckets = '0.5,0.1'\n" .
+	"shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = ''\nc5metrics.duration_buckets = '0.5,0.1'\n" .
 	"c5metrics.max_label_values = 100000\n");
 my $offset = -s $node->logfile;
 $node->start;

@@ -14,7 +14,7 @@ my $checker = dirname(__FILE__) . '/../check-exposition.pl';
 
 my $node = PostgreSQL::Test::Cluster->new('expo');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\nmax_prepared_transactions = 2\n");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\nmax_prepared_transactions = 2\nc5metrics.listen_addresses = ''\n");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION c5metrics;

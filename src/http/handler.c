@@ -1,0 +1,309 @@
+/*-------------------------------------------------------------------------
+ *
+ * handler.c
+ *		Answering one HTTP request: routing, credentials, negotiation.
+ *
+ *	GET/HEAD /metrics  Prometheus text 0.0.4, or OpenMetrics 1.0.0 when the
+ *					   Accept header prefers it; gzip when allowed.  The
+ *					   text body is what c5metrics.exposition() returns.
+ *	GET/HEAD /healthz  200 {"status":"healthy"}
+ *	GET/HEAD /readyz   200 {"status":"ready","checks":{...}}, or 503
+ *					   naming the failing check
+ *	anything else	   404; another method 405 with Allow
+ *
+ * Libmicrohttpd calls the handler twice per request: once when the headers
+ * have arrived, and again to get the answer.  Answering on the first call
+ * would turn keep-alive off, so the first call only marks the request.
+ *
+ * Nothing here may throw through libmicrohttpd's frames: rendering runs
+ * inside PG_TRY, and an error becomes a 500 after its report is dropped.
+ * Each request allocates in its own memory context, reset when the
+ * response has been queued (libmicrohttpd copies or frees the body).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <zlib.h>
+
+#include "access/xlog.h"
+#include "lib/stringinfo.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+
+#include "http.h"
+
+static MemoryContext request_context = NULL;
+
+static const unsigned int code_number[C5_NHTTPCODES] = {200, 401, 404, 405, 500, 503};
+
+#define CT_TEXT		"text/plain; version=0.0.4; charset=utf-8"
+#define CT_OM		"application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CT_JSON		"application/json"
+
+/* Queue a response from a buffer libmicrohttpd copies (or frees, if malloced). */
+static enum MHD_Result
+reply(struct MHD_Connection *conn, C5HttpPath path, C5HttpCode code,
+	  const char *content_type, const char *body, size_t len, bool malloced,
+	  const char *extra_name, const char *extra_value)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, (void *) body,
+										   malloced ? MHD_RESPMEM_MUST_FREE
+										   : MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+	{
+		if (malloced)
+			free((void *) body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", content_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (extra_name != NULL)
+		MHD_add_response_header(resp, extra_name, extra_value);
+	ret = MHD_queue_response(conn, code_number[code], resp);
+	MHD_destroy_response(resp);
+	c5m_http_count(path, code);
+	return ret;
+}
+
+static enum MHD_Result
+reply_text(struct MHD_Connection *conn, C5HttpPath path, C5HttpCode code,
+		   const char *msg)
+{
+	return reply(conn, path, code, "text/plain; charset=utf-8", msg, strlen(msg),
+				 false, NULL, NULL);
+}
+
+/* Does the request carry the configured credentials? */
+static bool
+authorized(struct MHD_Connection *conn)
+{
+	char		given[C5H_MAX_SECRET];
+	C5AuthScheme scheme;
+
+	if (c5h_config.auth == C5_HTTP_AUTH_NONE)
+		return true;
+	scheme = c5h_parse_authorization(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+		given, sizeof(given));
+	if ((scheme == C5_AUTH_BEARER && c5h_config.auth == C5_HTTP_AUTH_BEARER) ||
+		(scheme == C5_AUTH_BASIC && c5h_config.auth == C5_HTTP_AUTH_BASIC))
+		return c5h_secret_equal(given, strlen(given),
+								c5h_config.secret, c5h_config.secretlen);
+	return false;
+}
+
+/* gzip `in` into a malloced buffer; NULL when zlib fails. */
+static char *
+gzip_body(const char *in, size_t inlen, size_t *outlen)
+{
+	z_stream	zs;
+	size_t		cap = deflateBound(NULL, inlen) + 32;
+	char	   *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	memset(&zs, 0, sizeof(zs));
+	/* 15 + 16: a gzip wrapper; level 1: a scrape is latency-bound */
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	{
+		free(out);
+		return NULL;
+	}
+	zs.next_in = (Bytef *) in;
+	zs.avail_in = inlen;
+	zs.next_out = (Bytef *) out;
+	zs.avail_out = cap;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+	{
+		deflateEnd(&zs);
+		free(out);
+		return NULL;
+	}
+	*outlen = zs.total_out;
+	deflateEnd(&zs);
+	return out;
+}
+
+/*
+ * Render the registry into body; false after an error, which is reported
+ * to the server log (never to the client) and dropped.
+ */
+static bool
+render(C5Format format, StringInfo body)
+{
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		C5Snapshot *snap = c5m_snapshot_take();
+
+		initStringInfo(body);
+		if (format == C5_FORMAT_OPENMETRICS)
+			c5m_render_openmetrics(snap, body);
+		else
+			c5m_render_text(snap, body);
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static enum MHD_Result
+serve_metrics(struct MHD_Connection *conn)
+{
+	C5Format	format;
+	bool		gzip;
+	StringInfoData body;
+	instr_time	start,
+				elapsed;
+	char	   *zbody = NULL;
+	size_t		zlen = 0;
+
+	format = c5h_negotiate_format(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"));
+	gzip = c5h_accepts_gzip(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding"));
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (!render(format, &body))
+		return reply_text(conn, C5_HTTP_METRICS, C5_HTTP_500, "internal error\n");
+
+	if (gzip)
+		zbody = gzip_body(body.data, body.len, &zlen);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	c5m_render_observe(INSTR_TIME_GET_DOUBLE(elapsed));
+
+	if (zbody != NULL)
+		return reply(conn, C5_HTTP_METRICS, C5_HTTP_200,
+					 format == C5_FORMAT_OPENMETRICS ? CT_OM : CT_TEXT,
+					 zbody, zlen, true, "Content-Encoding", "gzip");
+	return reply(conn, C5_HTTP_METRICS, C5_HTTP_200,
+				 format == C5_FORMAT_OPENMETRICS ? CT_OM : CT_TEXT,
+				 body.data, body.len, false, NULL, NULL);
+}
+
+/*
+ * Readiness: shared memory attached, the series cap not reached, tables
+ * tracked (on a primary; a standby's list is not replicated), and the
+ * role, which is reported but never fails.
+ */
+static enum MHD_Result
+serve_readyz(struct MHD_Connection *conn)
+{
+	bool		shmem = c5m_registry_ready();
+	bool		series_ok = true;
+	bool		standby = RecoveryInProgress();
+	int			tracked = 0;
+	bool		tracked_ok;
+	const char *failing = NULL;
+	char		json[512];
+	int			i;
+
+	if (shmem)
+	{
+		series_ok = pg_atomic_read_u32(&c5m_shared->nseries) < (uint32) c5m_max_series;
+		LWLockAcquire(c5m_shared->lock, LW_SHARED);
+		for (i = 0; i < C5M_MAX_TRACKED; i++)
+			if (c5m_shared->tracked[i].flow >= 0)
+				tracked++;
+		LWLockRelease(c5m_shared->lock);
+	}
+	tracked_ok = standby || tracked > 0;
+	if (!shmem)
+		failing = "shared_memory";
+	else if (!series_ok)
+		failing = "series";
+	else if (!tracked_ok)
+		failing = "tracked_tables";
+
+	snprintf(json, sizeof(json),
+			 "{\"status\":\"%s\",%s%s%s\"checks\":{\"shared_memory\":\"%s\",\"series\":\"%s\","
+			 "\"tracked_tables\":\"%s\",\"role\":\"%s\"}}\n",
+			 failing ? "not ready" : "ready",
+			 failing ? "\"failing\":\"" : "", failing ? failing : "", failing ? "\"," : "",
+			 shmem ? "ok" : "not attached",
+			 series_ok ? "ok" : "at c5metrics.max_series",
+			 tracked_ok ? "ok" : "none tracked",
+			 standby ? "standby" : "primary");
+	return reply(conn, C5_HTTP_READYZ, failing ? C5_HTTP_503 : C5_HTTP_200,
+				 CT_JSON, json, strlen(json), false, NULL, NULL);
+}
+
+enum MHD_Result
+c5h_handle(void *cls, struct MHD_Connection *conn, const char *url,
+		   const char *method, const char *version, const char *upload_data,
+		   size_t *upload_data_size, void **req_cls)
+{
+	static int	seen;
+	C5HttpPath	path;
+	enum MHD_Result ret;
+	MemoryContext old;
+
+	/* first call: headers complete; answer on the next one (keep-alive) */
+	if (*req_cls == NULL)
+	{
+		*req_cls = &seen;
+		return MHD_YES;
+	}
+	/* a body is neither wanted nor kept */
+	if (*upload_data_size != 0)
+	{
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	if (strcmp(url, "/metrics") == 0)
+		path = C5_HTTP_METRICS;
+	else if (strcmp(url, "/healthz") == 0)
+		path = C5_HTTP_HEALTHZ;
+	else if (strcmp(url, "/readyz") == 0)
+		path = C5_HTTP_READYZ;
+	else
+		path = C5_HTTP_OTHER;
+
+	if (path == C5_HTTP_OTHER)
+		return reply_text(conn, path, C5_HTTP_404, "not found\n");
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply(conn, path, C5_HTTP_405, "text/plain; charset=utf-8",
+					 "method not allowed\n", 19, false, "Allow", "GET, HEAD");
+	if (!authorized(conn))
+		return reply(conn, path, C5_HTTP_401, "text/plain; charset=utf-8",
+					 "unauthorized\n", 13, false, "WWW-Authenticate",
+					 c5h_config.auth == C5_HTTP_AUTH_BASIC
+					 ? "Basic realm=\"c5metrics\", charset=\"UTF-8\""
+					 : "Bearer realm=\"c5metrics\"");
+
+	if (request_context == NULL)
+		request_context = AllocSetContextCreate(TopMemoryContext,
+												"c5metrics http request",
+												ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(request_context);
+	if (path == C5_HTTP_METRICS)
+		ret = serve_metrics(conn);
+	else if (path == C5_HTTP_READYZ)
+		ret = serve_readyz(conn);
+	else
+		ret = reply(conn, path, C5_HTTP_200, CT_JSON, "{\"status\":\"healthy\"}\n",
+					21, false, NULL, NULL);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(request_context);
+	return ret;
+}
+
+/* The request is over: the next one on this connection gets a new deadline. */
+void
+c5h_request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+					  enum MHD_RequestTerminationCode toe)
+{
+	c5h_restart_deadline(conn);
+}
