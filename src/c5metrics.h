@@ -283,6 +283,7 @@ extern void c5m_http_count(C5HttpPath path, C5HttpCode code);
 extern void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
+extern struct C5Snapshot *c5m_snapshot_take(void);
 
 static inline void
 c5m_count(int idx, uint64 n)
@@ -400,8 +401,29 @@ extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *
 extern void c5m_persist_load(void);
 extern void c5m_persist_save(int code, Datum arg);
 
+/*
+ * A copy of the registry, taken by c5m_snapshot_take() (registry.c): every
+ * reader formats from one, holding no lock.
+ */
+typedef struct C5Snapshot
+{
+	C5Layout	l;
+	double		bounds[C5M_MAX_BUCKETS];
+	TimestampTz stats_reset;
+	uint32		nseries;
+	int			nstatus_used;
+	bool		in_recovery;
+	int			tracked[C5_NFLOWS];
+	uint64	   *ctr;
+	uint32	   *live;
+	char		(*names)[C5M_LABEL_LEN];
+	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];	/* last: render */
+	uint64		sum_us[C5_NHISTS + 1];
+} C5Snapshot;
+
+#define C5_RENDER_HIST C5_NHISTS	/* index of the render histogram in a snapshot */
+
 /* src/exposition.c */
-typedef struct C5Snapshot C5Snapshot;
 
 /*
  * Receives the walk over the registry: family() once per metric family,
@@ -420,7 +442,6 @@ struct C5Emitter
 };
 
 extern const char *c5m_flow_name(C5Flow flow);
-extern C5Snapshot *c5m_snapshot_take(void);
 extern void c5m_walk(C5Snapshot *snap, C5Emitter *e);
 extern void c5m_render_text(C5Snapshot *snap, StringInfo out);
 extern void c5m_render_openmetrics(C5Snapshot *snap, StringInfo out);

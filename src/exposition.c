@@ -3,9 +3,9 @@
  * exposition.c
  *		The one walk over the registry that every reader uses.
  *
- * A reader first takes a snapshot: counters are read atomically, the
- * status dictionary under the registry lock held shared, each histogram
- * under its spinlock; then it formats without holding anything.  The walk
+ * A reader first takes a snapshot (c5m_snapshot_take(), registry.c); then
+ * it formats without holding anything, and this file touches no shared
+ * memory at all -- which is also what lets the fuzzer feed it.  The walk
  * (c5m_walk) visits every family in catalog order and every exposed series
  * of it, and hands them to an emitter: the Prometheus text renderer below,
  * or the c5metrics.metrics set-returning function (sqlfuncs.c).  So the
@@ -20,28 +20,12 @@
  */
 #include "postgres.h"
 
-#include "access/xlog.h"
-#include "utils/timestamp.h"
+#include "datatype/timestamp.h"
 
 #include "c5metrics.h"
 
-struct C5Snapshot
-{
-	C5Layout	l;
-	double		bounds[C5M_MAX_BUCKETS];
-	TimestampTz stats_reset;
-	uint32		nseries;
-	int			nstatus_used;
-	bool		in_recovery;
-	int			tracked[C5_NFLOWS];
-	uint64	   *ctr;
-	uint32	   *live;
-	char		(*names)[C5M_LABEL_LEN];
-	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];	/* last: render */
-	uint64		sum_us[C5_NHISTS + 1];
-};
 
-#define RENDER_HIST C5_NHISTS		/* index of the render histogram in a snapshot */
+
 
 static const char *const flow_names[C5_NFLOWS] = {"sales", "stock", "refunds", "leads"};
 static const char *const result_names[C5_NCONSUME] = {"success", "rejected", "failure", "missing"};
@@ -58,50 +42,6 @@ const char *
 c5m_flow_name(C5Flow flow)
 {
 	return flow_names[flow];
-}
-
-C5Snapshot *
-c5m_snapshot_take(void)
-{
-	C5Snapshot *s = palloc0(sizeof(C5Snapshot));
-	int			i;
-
-	s->l = c5m_shared->layout;
-	memcpy(s->bounds, c5m_shared->bounds, sizeof(s->bounds));
-	s->ctr = palloc(s->l.ncounters * sizeof(uint64));
-	s->live = palloc(s->l.nlive * sizeof(uint32));
-	s->names = palloc((Size) s->l.nstatus * C5M_LABEL_LEN);
-
-	for (i = 0; i < s->l.ncounters; i++)
-		s->ctr[i] = pg_atomic_read_u64(&c5m_counters[i]);
-	for (i = 0; i < s->l.nlive; i++)
-		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
-	for (i = 0; i <= C5_NHISTS; i++)
-	{
-		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
-
-		SpinLockAcquire(&h->mutex);
-		memcpy(s->buckets[i], h->buckets, sizeof(s->buckets[i]));
-		s->sum_us[i] = h->sum_us;
-		SpinLockRelease(&h->mutex);
-	}
-
-	LWLockAcquire(c5m_shared->lock, LW_SHARED);
-	s->stats_reset = c5m_shared->stats_reset;
-	s->nstatus_used = c5m_shared->nstatus_used;
-	memcpy(s->names, c5m_status_names, (Size) s->nstatus_used * C5M_LABEL_LEN);
-	for (i = 0; i < C5M_MAX_TRACKED; i++)
-	{
-		int			flow = c5m_shared->tracked[i].flow;
-
-		if (flow >= 0 && flow < C5_NFLOWS)
-			s->tracked[flow]++;
-	}
-	LWLockRelease(c5m_shared->lock);
-
-	s->nseries = pg_atomic_read_u32(&c5m_shared->nseries);
-	s->in_recovery = RecoveryInProgress();
-	return s;
 }
 
 /* ---- the walk ---- */
@@ -158,8 +98,8 @@ static void
 histogram(C5Emitter *e, const C5Snapshot *s, const char *name, int hist,
 		  int nlabels, const char **keys, const char **vals)
 {
-	const double *bounds = hist == RENDER_HIST ? c5m_render_bounds : s->bounds;
-	int			nb = hist == RENDER_HIST ? C5M_RENDER_BUCKETS : s->l.nbuckets;
+	const double *bounds = hist == C5_RENDER_HIST ? c5m_render_bounds : s->bounds;
+	int			nb = hist == C5_RENDER_HIST ? C5M_RENDER_BUCKETS : s->l.nbuckets;
 	const char *k[2];
 	const char *v[2];
 	char		le[32];
@@ -311,7 +251,8 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 		   "1 while this server is in recovery (a standby); its triggers then count nothing.",
 		   s->in_recovery ? "1" : "0");
 	snprintf(buf, sizeof(buf), "%.6f",
-			 (double) (s->stats_reset - SetEpochTimestamp()) / 1000000.0);
+			 (double) s->stats_reset / USECS_PER_SEC +
+			 (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
 	gauge1(e, "c5metrics_stats_reset_timestamp_seconds",
 		   "When the counters last started from zero, as a Unix time.", buf);
 	snprintf(buf, sizeof(buf), "%u", s->nseries);
@@ -354,7 +295,7 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 			   "reason", refusal_names, C5_NREFUSALS, l->http_refused);
 	e->family(e, "c5metrics_http_render_duration_seconds", "histogram",
 			  "Time the HTTP worker took to render /metrics, compression included.");
-	histogram(e, s, "c5metrics_http_render_duration_seconds", RENDER_HIST, 0, NULL, NULL);
+	histogram(e, s, "c5metrics_http_render_duration_seconds", C5_RENDER_HIST, 0, NULL, NULL);
 	gauge1(e, "c5metrics_refund_guard_enabled",
 		   "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).",
 		   c5m_refund_guard ? "1" : "0");

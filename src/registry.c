@@ -25,6 +25,7 @@
 
 #include <math.h>
 
+#include "access/xlog.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -489,4 +490,53 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
 		j++;
 	}
 	LWLockRelease(c5m_shared->lock);
+}
+
+/*
+ * Copy the registry for a reader: counters read atomically, the status
+ * dictionary and tracked list under the lock held shared, each histogram
+ * under its spinlock.
+ */
+C5Snapshot *
+c5m_snapshot_take(void)
+{
+	C5Snapshot *s = palloc0(sizeof(C5Snapshot));
+	int			i;
+
+	s->l = c5m_shared->layout;
+	memcpy(s->bounds, c5m_shared->bounds, sizeof(s->bounds));
+	s->ctr = palloc(s->l.ncounters * sizeof(uint64));
+	s->live = palloc(s->l.nlive * sizeof(uint32));
+	s->names = palloc((Size) s->l.nstatus * C5M_LABEL_LEN);
+
+	for (i = 0; i < s->l.ncounters; i++)
+		s->ctr[i] = pg_atomic_read_u64(&c5m_counters[i]);
+	for (i = 0; i < s->l.nlive; i++)
+		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
+	for (i = 0; i <= C5_NHISTS; i++)
+	{
+		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
+
+		SpinLockAcquire(&h->mutex);
+		memcpy(s->buckets[i], h->buckets, sizeof(s->buckets[i]));
+		s->sum_us[i] = h->sum_us;
+		SpinLockRelease(&h->mutex);
+	}
+
+	LWLockAcquire(c5m_shared->lock, LW_SHARED);
+	s->stats_reset = c5m_shared->stats_reset;
+	s->nstatus_used = c5m_shared->nstatus_used;
+	memcpy(s->names, c5m_status_names, (Size) s->nstatus_used * C5M_LABEL_LEN);
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+	{
+		int			flow = c5m_shared->tracked[i].flow;
+
+		if (flow >= 0 && flow < C5_NFLOWS)
+			s->tracked[flow]++;
+	}
+	LWLockRelease(c5m_shared->lock);
+
+	s->nseries = pg_atomic_read_u32(&c5m_shared->nseries);
+	s->in_recovery = RecoveryInProgress();
+	return s;
 }
