@@ -4,8 +4,9 @@
  *		Answering one HTTP request: routing, credentials, negotiation.
  *
  *	GET/HEAD /metrics  Prometheus text 0.0.4, or OpenMetrics 1.0.0 when the
- *					   Accept header prefers it; gzip when allowed.  The
- *					   text body is what c5metrics.exposition() returns.
+ *					   Accept header prefers it (?format=text|openmetrics
+ *					   overrides); gzip when allowed.  The text body is what
+ *					   c5metrics.exposition() returns.
  *	GET/HEAD /healthz  200 {"status":"healthy"}
  *	GET/HEAD /readyz   200 {"status":"ready","checks":{...}}, or 503
  *					   naming the failing check
@@ -167,9 +168,16 @@ serve_metrics(struct MHD_Connection *conn)
 				elapsed;
 	char	   *zbody = NULL;
 	size_t		zlen = 0;
+	const char *override;
 
 	format = c5h_negotiate_format(
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"));
+	/* ?format= overrides: lets one Prometheus job ask for either format */
+	override = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+	if (override != NULL && strcmp(override, "text") == 0)
+		format = C5_FORMAT_TEXT;
+	else if (override != NULL && strcmp(override, "openmetrics") == 0)
+		format = C5_FORMAT_OPENMETRICS;
 	gzip = c5h_accepts_gzip(
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding"));
 

@@ -1,0 +1,762 @@
+#!/usr/bin/env bash
+#
+# scrape.sh -- what serving /metrics costs.
+#
+# Four measurements, each beside a baseline taken in the same run:
+#
+#  1. Scrape latency: wrk on loopback, one thread and one connection
+#     (sequential requests over one keep-alive connection, as Prometheus
+#     makes them), for a fixed time; median and p99 from wrk's latency
+#     histogram.  Three requests: /healthz (the HTTP round trip without a
+#     render: the baseline), /metrics as plain text without compression,
+#     and /metrics as Prometheus 2.x asks for it (its Accept header, which
+#     prefers OpenMetrics, and Accept-Encoding: gzip).  The worker's own
+#     render histogram (c5metrics_http_render_duration_seconds) gives the
+#     mean server-side render time of the same requests.
+#  2. Throughput: the same requests with wrk -t2 -c8 (8 is the default
+#     per-address connection limit).
+#  Both at two catalogs:
+#     default  c5metrics.max_series and max_label_values at their defaults,
+#              the reference shop tracked and paid sales flowing
+#     cap      a second cluster with c5metrics.max_series = CAP_SERIES and
+#              max_label_values = 128; a tracked table whose rows move
+#              between 126 statuses in every (from, to) pair fills the
+#              transition series until the cap stops them.
+#  3. The worker's memory: VmRSS, VmHWM and RssAnon of the
+#     "c5metrics http listener" process from /proc before and after the
+#     load, beside the "logical replication launcher", an idle background
+#     worker of the same cluster.
+#  4. The effect of scraping at 10 Hz on the sale -> paid rate: pgbench
+#     runs shop.pay_sale() on a fresh pending sale per transaction with 4
+#     clients; rounds with and without a 10 Hz scraper alternate (ABBA),
+#     the ratio of the median tps is the effect.  The scraper is wrk with a
+#     100 ms delay between requests on one connection, asking as
+#     Prometheus does.
+#
+# Run as root (it then runs every server process as the OS user postgres)
+# or as a non-root user that can run initdb.  It needs c5metrics built and
+# installed (make && make install) and installs wrk and curl with apt-get
+# when they are missing.  Everything it creates is under OUT (default
+# bench/out/scrape, git-ignored) and a private socket directory in /tmp;
+# it stops every process it started, also on error or Ctrl-C.
+#
+# Usage: bench/scrape.sh [options]; see --help.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+PORT=${PORT:-56480}
+HTTP_PORT=${HTTP_PORT:-}
+OUT=${OUT:-$here/out/scrape}
+PG_CONFIG=${PG_CONFIG:-pg_config}
+LAT_SECONDS=${LAT_SECONDS:-8}		# per latency / throughput run
+ROUNDS=${ROUNDS:-4}					# tps rounds with and without scraping, each
+ROUND_SECONDS=${ROUND_SECONDS:-12}
+WARMUP_SECONDS=${WARMUP_SECONDS:-10}
+CLIENTS=${CLIENTS:-4}
+CAP_SERIES=${CAP_SERIES:-20000}
+CAP_LABELS=128
+SCRAPE_HZ=10
+PRODUCTS=1000
+TARGET_MEDIAN_MS=1.0				# issue target: median scrape <= 1 ms at the default catalog
+TARGET_TPS_PCT=1.0					# issue target: <= 1 % effect on the transaction rate
+keep_data=0
+
+# What Prometheus 2.x sends (scrape_protocols default).
+PROM_ACCEPT='application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2'
+
+usage()
+{
+	cat <<EOF
+Usage: $0 [options]
+
+  --port N           PostgreSQL port, 56000-56999 (default $PORT; unix socket only)
+  --http-port N      port of /metrics on 127.0.0.1, 56000-56999 (default port + 1)
+  --out DIR          output directory (default $OUT)
+  --lat-seconds N    duration of each wrk latency or throughput run (default $LAT_SECONDS)
+  --rounds N         tps rounds with scraping and as many without (default $ROUNDS)
+  --round-seconds N  duration of each tps round (default $ROUND_SECONDS)
+  --clients N        pgbench clients (default $CLIENTS)
+  --cap-series N     c5metrics.max_series of the cap cluster (default $CAP_SERIES)
+  --quick            smoke run: --lat-seconds 2 --rounds 2 --round-seconds 4
+  --keep-data        keep the data directories under OUT
+  -h, --help         this help
+
+Environment: PG_CONFIG (default pg_config) selects the PostgreSQL install.
+Results: the table on stdout, also in OUT/results.txt; logs and raw wrk and
+pgbench output in OUT/log.  About 4-5 minutes with the defaults.
+EOF
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+		--port) PORT=$2; shift ;;
+		--http-port) HTTP_PORT=$2; shift ;;
+		--out) OUT=$2; shift ;;
+		--lat-seconds) LAT_SECONDS=$2; shift ;;
+		--rounds) ROUNDS=$2; shift ;;
+		--round-seconds) ROUND_SECONDS=$2; shift ;;
+		--clients) CLIENTS=$2; shift ;;
+		--cap-series) CAP_SERIES=$2; shift ;;
+		--quick) LAT_SECONDS=2; ROUNDS=2; ROUND_SECONDS=4; WARMUP_SECONDS=3 ;;
+		--keep-data) keep_data=1 ;;
+		-h|--help) usage; exit 0 ;;
+		*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+HTTP_PORT=${HTTP_PORT:-$((PORT + 1))}
+
+die() { echo "scrape: $*" >&2; exit 1; }
+note() { echo "# $*" >&2; }
+
+for v in PORT HTTP_PORT LAT_SECONDS ROUNDS ROUND_SECONDS CLIENTS CAP_SERIES; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
+done
+((LAT_SECONDS > 0 && ROUNDS > 0 && ROUND_SECONDS > 0 && CLIENTS > 0)) ||
+	die "durations, rounds and clients must be positive"
+((PORT >= 56000 && PORT <= 56999)) || die "--port must be in 56000-56999"
+((HTTP_PORT >= 56000 && HTTP_PORT <= 56999)) || die "--http-port must be in 56000-56999"
+((PORT != HTTP_PORT)) || die "--port and --http-port must differ"
+((CAP_SERIES >= 500 && CAP_SERIES <= 1000000)) || die "--cap-series must be in 500-1000000"
+
+# ---------------------------------------------------------------------------
+# Preflight
+# ---------------------------------------------------------------------------
+
+command -v "$PG_CONFIG" >/dev/null || die "$PG_CONFIG not found (install postgresql-server-dev-15)"
+BINDIR=$("$PG_CONFIG" --bindir)
+PKGLIB=$("$PG_CONFIG" --pkglibdir)
+SHAREDIR=$("$PG_CONFIG" --sharedir)
+[[ -x $BINDIR/postgres && -x $BINDIR/initdb && -x $BINDIR/pgbench ]] ||
+	die "no PostgreSQL server or pgbench in $BINDIR"
+[[ -f $PKGLIB/c5metrics.so && -f $PKGLIB/c5metrics_http.so && -f $SHAREDIR/extension/c5metrics.control ]] ||
+	die "c5metrics is not installed: run 'make && make install' in $repo"
+for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/src/http/*.[ch] "$repo"/sql/*--*.sql; do
+	if [[ $f -nt $PKGLIB/c5metrics.so && $f -nt $PKGLIB/c5metrics_http.so ]]; then
+		note "warning: $f is newer than the installed c5metrics: run 'make && make install' to measure it"
+		break
+	fi
+done
+
+if [[ $EUID -eq 0 ]]; then
+	id postgres >/dev/null 2>&1 || die "the OS user postgres does not exist"
+	pg_home=$(getent passwd postgres | cut -d: -f6)
+	# setpriv execs (no fork), so a pid we keep is the process itself
+	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups \
+		env HOME="$pg_home" USER=postgres LOGNAME=postgres "$@"; }
+	dbuser=postgres
+else
+	as_pg() { "$@"; }
+	dbuser=$(id -un)
+fi
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+if ((${#missing[@]})); then
+	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||
+		die "missing: ${missing[*]}: install them (apt-get install ${missing[*]})"
+	note "installing ${missing[*]}"
+	apt-get install -y "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; } ||
+		die "could not install ${missing[*]}"
+fi
+
+# ---------------------------------------------------------------------------
+# Work directories and cleanup
+# ---------------------------------------------------------------------------
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+rm -rf "$OUT"/data-default "$OUT"/data-cap "$OUT"/log "$OUT"/lua
+rm -f "$OUT"/results.txt
+mkdir -p "$OUT"/log "$OUT"/lua
+SOCK=$(mktemp -d /tmp/c5bench.XXXXXX)
+if [[ $EUID -eq 0 ]]; then
+	chown postgres: "$OUT" "$OUT"/log "$SOCK"
+fi
+chmod 700 "$SOCK"
+as_pg test -w "$OUT" -a -x "$OUT" ||
+	die "$OUT is not usable by user postgres (is a parent directory closed?); use --out /tmp/..."
+cd "$OUT"					# a working directory every user can enter
+
+server_dir=""				# data directory of the server we started, if running
+bg_pids=()					# wrk / pgbench running in the background
+
+cleanup()
+{
+	local rc=$? p
+
+	trap - EXIT INT TERM
+	for p in "${bg_pids[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
+	if [[ -n $server_dir && -f $server_dir/postmaster.pid ]]; then
+		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$SOCK"
+	if ((!keep_data)); then
+		rm -rf "$OUT"/data-default "$OUT"/data-cap
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+out() { echo "$*" | tee -a "$OUT/results.txt"; }
+
+# ---------------------------------------------------------------------------
+# wrk scripts
+# ---------------------------------------------------------------------------
+
+# One line a run: requests, bytes, errors and the latency distribution (us).
+cat >"$OUT/lua/stats.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "C5STATS requests=%d duration_us=%d bytes=%d errors=%d non2xx=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f\n",
+    summary.requests, summary.duration, summary.bytes,
+    e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+EOF
+# The same, with a pause between requests: a paced scraper.
+{ cat "$OUT/lua/stats.lua"; echo "delay = function() return $((1000 / SCRAPE_HZ)) end"; } \
+	>"$OUT/lua/paced.lua"
+
+http_url() { echo "http://127.0.0.1:$HTTP_PORT$1"; }
+
+# Header arguments of a request kind.
+req_headers()				# kind
+{
+	case $1 in
+		healthz|text) ;;
+		prom) printf '%s\0' -H "Accept: $PROM_ACCEPT" -H "Accept-Encoding: gzip" ;;
+	esac
+}
+
+req_path() { if [[ $1 == healthz ]]; then echo /healthz; else echo /metrics; fi; }
+
+req_label()					# kind
+{
+	case $1 in
+		healthz) echo "/healthz (baseline: no render)" ;;
+		text) echo "/metrics text, identity" ;;
+		prom) echo "/metrics as Prometheus (OM, gzip)" ;;
+	esac
+}
+
+# wrk run -> "requests duration_us bytes errors non2xx p50 p90 p99 max mean"
+wrk_run()					# name kind threads conns seconds [lua]
+{
+	local name=$1 kind=$2 t=$3 c=$4 d=$5 lua=${6:-stats} line
+	local -a hdr=()
+
+	mapfile -d '' -t hdr < <(req_headers "$kind")
+	wrk -t"$t" -c"$c" -d"${d}s" --timeout 5s "${hdr[@]}" -s "$OUT/lua/$lua.lua" \
+		"$(http_url "$(req_path "$kind")")" >"$OUT/log/wrk.$name.log" 2>&1 ||
+		die "wrk $name failed, see $OUT/log/wrk.$name.log"
+	line=$(grep '^C5STATS ' "$OUT/log/wrk.$name.log") || die "no statistics from wrk $name"
+	# shellcheck disable=SC2001
+	echo "$line" | sed 's/^C5STATS //; s/[a-z0-9_]*=//g'
+}
+
+curl_body()					# kind -> body on stdout (as sent)
+{
+	local -a hdr=()
+
+	mapfile -d '' -t hdr < <(req_headers "$1")
+	curl -sS --fail --max-time 10 "${hdr[@]}" "$(http_url "$(req_path "$1")")"
+}
+
+metric_value()				# name [body file] -> value of an unlabelled sample
+{
+	awk -v m="$1" '$1 == m { print $2; exit }' "$2"
+}
+
+# Sum and count of the worker's render histogram, from a plain scrape.
+render_stats()
+{
+	local f=$OUT/log/render.txt
+
+	curl_body text >"$f"
+	echo "$(metric_value c5metrics_http_render_duration_seconds_sum "$f") $(metric_value c5metrics_http_render_duration_seconds_count "$f")"
+}
+
+# ---------------------------------------------------------------------------
+# Cluster helpers
+# ---------------------------------------------------------------------------
+
+psql_()						# psql on the running server, database bench
+{
+	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$dbuser" \
+		-d "${DB:-bench}" "$@"
+}
+
+make_cluster()				# datadir extra-settings...
+{
+	local dir=$1 s
+
+	shift
+	note "initdb $dir"
+	as_pg "$BINDIR/initdb" -D "$dir" -U "$dbuser" -A trust -E UTF8 --locale=C --no-sync \
+		>"$OUT/log/initdb.$(basename "$dir").log" 2>&1 ||
+		die "initdb failed, see $OUT/log/initdb.$(basename "$dir").log"
+	cat >>"$dir/postgresql.conf" <<EOF
+
+# --- bench/scrape.sh ---
+shared_preload_libraries = 'c5metrics'
+listen_addresses = ''		# unix socket only
+c5metrics.listen_addresses = '127.0.0.1'
+c5metrics.port = $HTTP_PORT
+jit = off
+autovacuum = off		# no background work between and during rounds
+fsync = off			# throwaway cluster: CPU-bound transactions, the worst case for the ratio
+huge_pages = off
+shared_buffers = 256MB
+max_wal_size = 8GB		# no checkpoint inside a round
+checkpoint_timeout = 1h
+lc_messages = 'C'
+EOF
+	for s in "$@"; do
+		echo "$s" >>"$dir/postgresql.conf"
+	done
+}
+
+start_server()				# datadir
+{
+	local i
+
+	as_pg "$BINDIR/pg_ctl" -D "$1" -l "$OUT/log/server.$(basename "$1").log" -w -t 120 \
+		-o "-p $PORT -k $SOCK" start >/dev/null ||
+		die "server did not start, see $OUT/log/server.$(basename "$1").log"
+	server_dir=$1
+	for ((i = 0; i < 100; i++)); do
+		curl -sf -o /dev/null --max-time 1 "$(http_url /healthz)" && return 0
+		sleep 0.1
+	done
+	die "/healthz does not answer on 127.0.0.1:$HTTP_PORT, see $OUT/log/server.$(basename "$1").log"
+}
+
+stop_server()
+{
+	as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 120 stop >/dev/null
+	server_dir=""
+}
+
+# Pid of a child of our postmaster, by its process title.  The HTTP worker
+# does not connect to a database, so it is not in pg_stat_activity.
+backend_pid()				# title (as in "postgres: <title>")
+{
+	local pm
+
+	pm=$(head -n 1 "$server_dir/postmaster.pid")
+	ps -o pid=,args= --ppid "$pm" | awk -v t="postgres: $1" '
+		{ pid = $1; sub(/^ *[0-9]+ +/, "") }
+		$0 == t || index($0, t " ") == 1 { print pid; exit }'
+}
+
+# "VmRSS VmHWM RssAnon" in kB
+proc_mem()					# pid
+{
+	awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } $1 == "RssAnon:" { a = $2 }
+		END { printf "%d %d %d\n", r, h, a }' "/proc/$1/status"
+}
+
+declare -A mem				# [catalog.moment.process] = "VmRSS VmHWM RssAnon"
+mem_moments=()
+
+mem_sample()				# catalog moment
+{
+	local w l
+
+	w=$(backend_pid 'c5metrics http listener')
+	l=$(backend_pid 'logical replication launcher')
+	[[ -n $w ]] || die "no c5metrics http listener among the children of the postmaster"
+	mem[$1.$2.worker]=$(proc_mem "$w")
+	[[ -n $l ]] && mem[$1.$2.launcher]=$(proc_mem "$l")
+	mem_moments+=("$1.$2")
+}
+
+# ---------------------------------------------------------------------------
+# Scrape latency and throughput at one catalog
+# ---------------------------------------------------------------------------
+
+declare -A res				# [catalog.kind.lat|thr] = wrk fields; [catalog.kind.render] = mean us
+declare -A cat_info			# [catalog.series|limit|lines|bytes_text|bytes_prom]
+
+describe_catalog()			# catalog
+{
+	local f=$OUT/log/body.$1.txt
+
+	curl_body text >"$f"
+	cat_info[$1.series]=$(metric_value c5metrics_series "$f")
+	cat_info[$1.limit]=$(metric_value c5metrics_series_limit "$f")
+	cat_info[$1.overflow]=$(metric_value c5metrics_series_overflow_total "$f")
+	cat_info[$1.samples]=$(grep -vc '^#' "$f")
+	cat_info[$1.bytes_text]=$(wc -c <"$f")
+	curl_body prom >"$OUT/log/body.$1.om.gz"
+	cat_info[$1.bytes_prom]=$(wc -c <"$OUT/log/body.$1.om.gz")
+	gzip -t "$OUT/log/body.$1.om.gz" 2>/dev/null ||
+		die "the Prometheus-style scrape did not return gzip"
+	zcat "$OUT/log/body.$1.om.gz" | tail -n 1 | grep -q '^# EOF' ||
+		note "warning: the Prometheus-style scrape is not OpenMetrics (no # EOF)"
+}
+
+measure_scrapes()			# catalog
+{
+	local c=$1 kind r0 r1 f
+
+	describe_catalog "$c"
+	note "$c catalog: ${cat_info[$c.series]} series (limit ${cat_info[$c.limit]}), ${cat_info[$c.bytes_text]} bytes"
+	# warm the connection path and the worker's memory
+	wrk_run "$c.warm" text 1 1 1 >/dev/null
+	for kind in healthz text prom; do
+		note "$c catalog: latency of $(req_label "$kind"), ${LAT_SECONDS} s, -t1 -c1"
+		r0=$(render_stats)
+		res[$c.$kind.lat]=$(wrk_run "$c.$kind.latency" "$kind" 1 1 "$LAT_SECONDS")
+		r1=$(render_stats)
+		if [[ $kind != healthz ]]; then
+			# the render_stats scrape itself adds one render to the delta
+			res[$c.$kind.render]=$(awk -v a="$r0" -v b="$r1" 'BEGIN {
+				split(a, x, " "); split(b, y, " ")
+				n = y[2] - x[2]; s = y[1] - x[1]
+				if (n > 0) printf "%.1f", 1e6 * s / n; else print "-" }')
+		fi
+	done
+	for kind in healthz text prom; do
+		note "$c catalog: throughput of $(req_label "$kind"), ${LAT_SECONDS} s, -t2 -c8"
+		res[$c.$kind.thr]=$(wrk_run "$c.$kind.throughput" "$kind" 2 8 "$LAT_SECONDS")
+	done
+	for f in "${!res[@]}"; do
+		[[ $f == "$c".*.lat || $f == "$c".*.thr ]] || continue
+		read -r _ _ _ err non2xx _ <<<"${res[$f]}"
+		((err == 0 && non2xx == 0)) ||
+			note "warning: $f had $err socket errors and $non2xx non-2xx answers (see $OUT/log)"
+	done
+}
+
+# ---------------------------------------------------------------------------
+# The reference shop and the sale -> paid rate
+# ---------------------------------------------------------------------------
+
+seeded=0					# highest sale id created
+
+add_sales()					# n: pending sales seeded+1 .. seeded+n, two items each
+{
+	local lo=$((seeded + 1)) hi=$((seeded + $1))
+
+	psql_ <<EOF
+INSERT INTO shop.sales (id, status, total) SELECT g, 'pending', 65 FROM generate_series($lo, $hi) g;
+-- products 2g and 2g+1 (mod $PRODUCTS), ascending: consecutive sales share no lot
+INSERT INTO shop.sale_items (sale_id, product_id, quantity, unit_price)
+SELECT g, p, 1, 25
+  FROM generate_series($lo, $hi) g,
+       LATERAL (VALUES ((2 * g) % $PRODUCTS + 1), ((2 * g + 1) % $PRODUCTS + 1)) v(p)
+ ORDER BY g, p;
+VACUUM ANALYZE shop.sales, shop.sale_items;
+EOF
+	seeded=$hi
+}
+
+setup_shop()
+{
+	DB=postgres psql_ -c "CREATE DATABASE bench" >/dev/null
+	psql_ <<EOF >/dev/null
+SET client_min_messages = warning;
+CREATE EXTENSION c5metrics;
+SELECT c5metrics.create_reference_schema('shop');
+INSERT INTO shop.products (id, sku, name, price)
+SELECT g, 'SKU-' || g, 'Product ' || g, 25 FROM generate_series(1, $PRODUCTS) g;
+-- per product: an expired lot (skipped), then the lot consumed first-expired-first-out
+INSERT INTO shop.stock_lots (product_id, expires_on, quantity_on_hand)
+SELECT g, d, q FROM generate_series(1, $PRODUCTS) g,
+  (VALUES (current_date - 10, 1000), (current_date + 3650, 2000000000)) v(d, q) ORDER BY g, d;
+CREATE SEQUENCE bench_next_sale;
+EOF
+	add_sales 100000
+	psql_ -c "VACUUM ANALYZE" -c CHECKPOINT >/dev/null
+	echo "SELECT shop.pay_sale(nextval('bench_next_sale'));" >"$OUT/log/pay_sale.sql"
+	chmod 644 "$OUT/log/pay_sale.sql"
+}
+
+tps_max=0					# highest tps seen, to size the pending sales
+
+# Enough pending sales for one round at 1.5x the fastest rate seen so far.
+ensure_pending()			# seconds
+{
+	local used need
+
+	used=$(psql_ -At -c "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench_next_sale")
+	need=$(awk -v t="$tps_max" -v s="$1" 'BEGIN { t = (t > 0) ? t : 20000; printf "%d", 1.5 * t * s + 1000 }')
+	if ((seeded - used < need)); then
+		note "adding $((need * 2)) pending sales"
+		add_sales $((need * 2)) >/dev/null
+	fi
+}
+
+round_tps=""				# tps of the last pgbench_round
+
+pgbench_round()				# name seconds scrape(0|1); sets round_tps
+{
+	local name=$1 secs=$2 scrape=$3 tps wpid=""
+
+	ensure_pending "$secs"
+	psql_ -c CHECKPOINT >/dev/null
+	if ((scrape)); then
+		# the paced scraper runs a little longer than the round, on both sides
+		wrk -t1 -c1 -d"$((secs + 2))s" --timeout 5s -H "Accept: $PROM_ACCEPT" \
+			-H "Accept-Encoding: gzip" -s "$OUT/lua/paced.lua" "$(http_url /metrics)" \
+			>"$OUT/log/wrk.$name.scraper.log" 2>&1 &
+		wpid=$!
+		bg_pids+=("$wpid")
+		sleep 1
+	fi
+	as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c "$CLIENTS" -j 2 \
+		-T "$secs" -f "$OUT/log/pay_sale.sql" bench >"$OUT/log/pgbench.$name.log" 2>&1 ||
+		die "pgbench $name failed, see $OUT/log/pgbench.$name.log"
+	if [[ -n $wpid ]]; then
+		wait "$wpid" || die "the scraper failed, see $OUT/log/wrk.$name.scraper.log"
+		bg_pids=()
+	fi
+	tps=$(awk '/^tps = .*without initial connection time/ { print $3 }' "$OUT/log/pgbench.$name.log")
+	[[ -n $tps ]] || die "no tps from pgbench $name"
+	grep -q '^number of failed transactions: 0 ' "$OUT/log/pgbench.$name.log" ||
+		! grep -q '^number of failed transactions' "$OUT/log/pgbench.$name.log" ||
+		die "pgbench $name had failed transactions, see $OUT/log/pgbench.$name.log"
+	tps_max=$(awk -v a="$tps" -v b="$tps_max" 'BEGIN { print (a > b) ? a : b }')
+	round_tps=$tps
+}
+
+declare -A tps_list			# [on|off] = "tps tps ..."
+scrape_rate=""				# achieved scrapes per second, "min-max"
+scrape_lat=""				# the scraper's median / p99 ms, "a/b a/b ..."
+
+measure_tps()
+{
+	local r mode order secs=$ROUND_SECONDS line req dur p50 p99 rates=""
+
+	for ((r = 1; r <= ROUNDS; r++)); do
+		# ABBA: off on | on off | off on ... cancels a linear drift
+		if ((r % 2)); then order=(off on); else order=(on off); fi
+		for mode in "${order[@]}"; do
+			note "tps round $r/$ROUNDS, $CLIENTS clients, ${secs} s, scraping at ${SCRAPE_HZ} Hz: $mode"
+			pgbench_round "r$r.$mode" "$secs" "$([[ $mode == on ]] && echo 1 || echo 0)"
+			tps_list[$mode]+="$round_tps "
+			if [[ $mode == on ]]; then
+				line=$(grep '^C5STATS ' "$OUT/log/wrk.r$r.on.scraper.log" | sed 's/^C5STATS //; s/[a-z0-9_]*=//g')
+				read -r req dur _ _ _ p50 _ p99 _ <<<"$line"
+				rates+="$(awk -v n="$req" -v d="$dur" 'BEGIN { printf "%.2f", n / (d / 1e6) }') "
+				scrape_lat+="$(awk -v a="$p50" -v b="$p99" 'BEGIN { printf "%.3f/%.3f", a / 1000, b / 1000 }') "
+			fi
+		done
+	done
+	scrape_rate=$(tr ' ' '\n' <<<"$rates" | awk NF | sort -g | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%s-%s", a, b }')
+}
+
+# "median min max" of a list
+stats()
+{
+	tr ' ' '\n' <<<"$1" | awk NF | sort -g | awk '
+		{ v[NR] = $1 }
+		END {
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.1f %.1f %.1f\n", m, v[1], v[NR]
+		}'
+}
+
+# Check that c5metrics counted every payment: the business series are real.
+check_counted()
+{
+	local paid counted
+
+	paid=$(psql_ -At -c "SELECT count(*) FROM shop.sales WHERE status = 'paid'")
+	counted=$(psql_ -At -c "SELECT coalesce(sum(value), 0)::bigint FROM c5metrics.metrics
+		WHERE metric = 'sales_transition_total' AND labels->>'from_status' = 'pending'
+		  AND labels->>'to_status' = 'paid' AND labels->>'result' = 'success'")
+	[[ $paid == "$counted" ]] || die "c5metrics counted $counted payments, the table has $paid"
+	echo "$paid"
+}
+
+# ---------------------------------------------------------------------------
+# The cap catalog
+# ---------------------------------------------------------------------------
+
+fill_cap()
+{
+	local n=$((CAP_LABELS - 2))	# two label values are reserved: other, none
+
+	DB=postgres psql_ -c "CREATE DATABASE bench" >/dev/null
+	# Rows in random order, one per (from, to) pair of n statuses; one
+	# UPDATE moves each to its "to": every pair claims its series until
+	# the cap stops it.
+	psql_ <<EOF >/dev/null
+SET client_min_messages = warning;
+CREATE EXTENSION c5metrics;
+CREATE SCHEMA wide;
+CREATE TABLE wide.sales (id bigint PRIMARY KEY, status text NOT NULL, next_status text NOT NULL);
+SELECT c5metrics.track_sales('wide.sales');
+INSERT INTO wide.sales
+SELECT row_number() OVER (ORDER BY random()), 'status_' || lpad(a::text, 3, '0'), 'status_' || lpad(b::text, 3, '0')
+  FROM generate_series(1, $n) a, generate_series(1, $n) b WHERE a <> b;
+UPDATE wide.sales SET status = next_status;
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
+
+report()
+{
+	local c kind req dur bytes err non2xx p50 p90 p99 max mean base ratio rps mbs paid
+	local med_on min_on max_on med_off min_off max_off eff m w l k
+
+	out ""
+	out "Catalogs"
+	out "$(printf '  %-8s %8s %8s %10s %9s %12s %12s' catalog series limit overflowed samples 'text bytes' 'OM+gzip B')"
+	for c in default cap; do
+		out "$(printf '  %-8s %8s %8s %10s %9s %12s %12s' "$c" "${cat_info[$c.series]}" "${cat_info[$c.limit]}" \
+			"${cat_info[$c.overflow]}" "${cat_info[$c.samples]}" "${cat_info[$c.bytes_text]}" "${cat_info[$c.bytes_prom]}")"
+	done
+	out "  (series: c5metrics_series; overflowed: c5metrics_series_overflow_total, observations"
+	out "   folded into (other, other); samples: non-comment lines of the text body)"
+
+	out ""
+	out "Scrape latency: wrk -t1 -c1, ${LAT_SECONDS} s each, one keep-alive connection on 127.0.0.1"
+	out "$(printf '  %-8s %-34s %8s %9s %9s %9s %10s %13s' catalog request requests 'med ms' 'p90 ms' 'p99 ms' 'render us' 'med/healthz')"
+	for c in default cap; do
+		read -r _ _ _ _ _ base _ <<<"${res[$c.healthz.lat]}"
+		for kind in healthz text prom; do
+			read -r req dur bytes err non2xx p50 p90 p99 max mean <<<"${res[$c.$kind.lat]}"
+			ratio=$(awk -v a="$p50" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+			out "$(printf '  %-8s %-34s %8d %9s %9s %9s %10s %13s' "$c" "$(req_label "$kind")" "$req" \
+				"$(ms "$p50")" "$(ms "$p90")" "$(ms "$p99")" "${res[$c.$kind.render]:--}" "$ratio")"
+		done
+	done
+	out "  (render us: mean of c5metrics_http_render_duration_seconds over the same requests,"
+	out "   the worker's own render + gzip time; med/healthz: median over the /healthz median)"
+
+	out ""
+	out "Throughput: wrk -t2 -c8, ${LAT_SECONDS} s each ($(nproc) CPUs: wrk shares them with the worker)"
+	out "$(printf '  %-8s %-34s %10s %9s %9s %9s %13s' catalog request 'req/s' 'MB/s' 'med ms' 'p99 ms' 'vs healthz')"
+	for c in default cap; do
+		read -r req dur _ <<<"${res[$c.healthz.thr]}"
+		base=$(awk -v n="$req" -v d="$dur" 'BEGIN { print n / (d / 1e6) }')
+		for kind in healthz text prom; do
+			read -r req dur bytes err non2xx p50 p90 p99 max mean <<<"${res[$c.$kind.thr]}"
+			rps=$(awk -v n="$req" -v d="$dur" 'BEGIN { printf "%.0f", n / (d / 1e6) }')
+			mbs=$(awk -v n="$bytes" -v d="$dur" 'BEGIN { printf "%.1f", n / (d / 1e6) / 1e6 }')
+			ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.3f", a / b }')
+			out "$(printf '  %-8s %-34s %10s %9s %9s %9s %13s' "$c" "$(req_label "$kind")" "$rps" "$mbs" \
+				"$(ms "$p50")" "$(ms "$p99")" "$ratio")"
+		done
+	done
+
+	out ""
+	out "Memory (kB, /proc/<pid>/status): the c5metrics http listener beside the logical"
+	out "replication launcher, an idle background worker of the same cluster"
+	out "$(printf '  %-32s %9s %9s %9s   %-28s' moment VmRSS VmHWM RssAnon 'launcher VmRSS/VmHWM/RssAnon')"
+	for m in "${mem_moments[@]}"; do
+		read -r w1 w2 w3 <<<"${mem[$m.worker]}"
+		l=${mem[$m.launcher]:-"- - -"}
+		out "$(printf '  %-32s %9s %9s %9s   %-28s' "$(mem_label "$m")" "$w1" "$w2" "$w3" "${l// //}")"
+	done
+
+	out ""
+	read -r med_off min_off max_off <<<"$(stats "${tps_list[off]}")"
+	read -r med_on min_on max_on <<<"$(stats "${tps_list[on]}")"
+	eff=$(awk -v a="$med_on" -v b="$med_off" 'BEGIN { printf "%+.2f", 100 * (a - b) / b }')
+	out "sale -> paid rate: pgbench, $CLIENTS clients, shop.pay_sale() on a fresh pending sale"
+	out "(2 items, FEFO over 2 lots each), ${ROUND_SECONDS} s rounds, $ROUNDS with and $ROUNDS without a"
+	out "${SCRAPE_HZ} Hz scraper (as Prometheus: OpenMetrics + gzip) alternating ABBA, default catalog"
+	out "$(printf '  %-26s %11s %11s %11s %15s' '' 'median tps' 'min tps' 'max tps' 'ratio vs off')"
+	out "$(printf '  %-26s %11s %11s %11s %15s' 'without scraping' "$med_off" "$min_off" "$max_off" "1.000")"
+	out "$(printf '  %-26s %11s %11s %11s %15s' "scraping at ${SCRAPE_HZ} Hz" "$med_on" "$min_on" "$max_on" \
+		"$(awk -v a="$med_on" -v b="$med_off" 'BEGIN { printf "%.4f", a / b }') ($eff %)")"
+	out "  per round, off: ${tps_list[off]% }"
+	out "  per round, on:  ${tps_list[on]% }"
+	out "  achieved scrape rate: $scrape_rate /s; scraper median/p99 ms per round: ${scrape_lat% }"
+	out "  payments counted by c5metrics = paid sales in the table: $paid_total"
+
+	out ""
+	read -r _ _ _ _ _ p50 _ <<<"${res[default.text.lat]}"
+	verdict "median scrape <= $TARGET_MEDIAN_MS ms at the default catalog, text" "$(ms "$p50")" \
+		"$(awk -v a="$p50" -v t="$TARGET_MEDIAN_MS" 'BEGIN { exit !(a / 1000 <= t) }' && echo 1 || echo 0)" ms
+	read -r _ _ _ _ _ p50 _ <<<"${res[default.prom.lat]}"
+	verdict "median scrape <= $TARGET_MEDIAN_MS ms at the default catalog, as Prometheus" "$(ms "$p50")" \
+		"$(awk -v a="$p50" -v t="$TARGET_MEDIAN_MS" 'BEGIN { exit !(a / 1000 <= t) }' && echo 1 || echo 0)" ms
+	k=$(awk -v e="$eff" -v t="$TARGET_TPS_PCT" 'BEGIN { exit !(-e <= t) }' && echo 1 || echo 0)
+	verdict "scraping at ${SCRAPE_HZ} Hz costs <= $TARGET_TPS_PCT % of the sale -> paid rate" "$eff" "$k" \
+		"% (round spread off: $(awk -v a="$min_off" -v b="$max_off" -v m="$med_off" 'BEGIN { printf "%.1f", 100 * (b - a) / m }') %)"
+}
+
+mem_label()					# catalog.moment
+{
+	case ${1#*.} in
+		start) echo "${1%%.*}: after start, no scrape yet" ;;
+		filled) echo "${1%%.*}: series filled, no scrape yet" ;;
+		scraped) echo "${1%%.*}: after latency + throughput" ;;
+		end) echo "${1%%.*}: after the tps rounds" ;;
+		*) echo "$1" ;;
+	esac
+}
+
+verdict()					# text value ok(0|1) unit
+{
+	if (($3)); then
+		out "target ($1): MET, $2 $4"
+	else
+		out "target ($1): NOT MET, $2 $4"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+out "c5metrics scrape cost -- $(date -u '+%Y-%m-%d %H:%M UTC'), c5metrics $rev,"
+out "$("$BINDIR/postgres" --version), $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2), $(nproc) CPUs"
+
+start=$SECONDS
+
+# 1. The default catalog, with the reference shop.
+make_cluster "$OUT/data-default"
+start_server "$OUT/data-default"
+mem_sample default start
+note "seeding the reference shop"
+setup_shop
+note "a first round of payments, so that the shop's series are live"
+pgbench_round first "$WARMUP_SECONDS" 0
+measure_scrapes default
+mem_sample default scraped
+measure_tps
+mem_sample default end
+paid_total=$(check_counted)
+stop_server
+
+# 2. The series cap.
+make_cluster "$OUT/data-cap" "c5metrics.max_series = $CAP_SERIES" "c5metrics.max_label_values = $CAP_LABELS"
+start_server "$OUT/data-cap"
+mem_sample cap start
+note "filling the transition series of $((CAP_LABELS - 2)) statuses up to the cap of $CAP_SERIES"
+fill_cap
+mem_sample cap filled
+measure_scrapes cap
+mem_sample cap scraped
+stop_server
+
+report
+out ""
+out "done in $((SECONDS - start)) s; files in $OUT"
