@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.." || exit 1
 keep=false
 [ "${1:-}" = --keep ] && keep=true
 port=${C5_DEMO_PORT:-55439}
+http_port=${C5_DEMO_HTTP_PORT:-15187}
 
 c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 libmicrohttpd-dev zlib1g-dev curl
 c5_ensure_user
@@ -37,6 +38,8 @@ listen_addresses = ''
 unix_socket_directories = '$dir'
 port = $port
 max_prepared_transactions = 4
+c5metrics.listen_addresses = '127.0.0.1'
+c5metrics.port = $http_port
 EOF
 c5_as_user pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
 	die "the server did not start; see $dir/server.log"
@@ -113,17 +116,21 @@ SELECT metric, labels, value
 SQL
 
 say ""
-say "=== c5metrics.exposition(): what Prometheus scrapes (first 60 lines) ==="
-psql_demo -At -c 'SELECT c5metrics.exposition()' | head -n 60
+say "=== GET http://127.0.0.1:$http_port/metrics: what Prometheus scrapes (first 60 lines) ==="
+curl -s -i --max-time 5 "http://127.0.0.1:$http_port/metrics" | head -n 66
 total=$(psql_demo -At -c 'SELECT count(*) FROM c5metrics.metrics')
-say "... $total series in all."
+say "... $total series in all; the same text is SELECT c5metrics.exposition()."
 say ""
-say "(The HTTP /metrics endpoint and the SLI view are not built yet: see the README.)"
+say "=== GET /readyz ==="
+curl -s --max-time 5 "http://127.0.0.1:$http_port/readyz"
+say ""
+say "(The SLI view is not built yet: see the README.)"
 
 if $keep; then
 	say ""
 	say "The cluster keeps running. Connect with:"
 	say "  runuser -u $C5_USER -- psql -h $dir -p $port -U postgres"
+	say "  curl http://127.0.0.1:$http_port/metrics"
 	say "Stop it with:"
 	say "  runuser -u $C5_USER -- $PGBIN/pg_ctl -D $dir/data stop && rm -rf $dir"
 fi
