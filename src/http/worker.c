@@ -67,6 +67,7 @@ typedef struct Conn
 	struct sockaddr_storage addr;
 	int			fd;
 	TimestampTz since;			/* connection start, or last request's end */
+	bool		reused;			/* a request completed on it (keep-alive) */
 	bool		cut;			/* shut down for its deadline */
 } Conn;
 
@@ -179,6 +180,7 @@ c5h_restart_deadline(struct MHD_Connection *conn)
 		if (conns[i].conn == conn)
 		{
 			conns[i].since = GetCurrentTimestamp();
+			conns[i].reused = true;
 			return;
 		}
 }
@@ -200,8 +202,16 @@ enforce_deadlines(void)
 
 		if (conns[i].conn == NULL || conns[i].cut)
 			continue;
+
+		/*
+		 * Between two requests of a keep-alive connection the clock also
+		 * counts the idle wait, which the inactivity timeout ends first: a
+		 * healthy idle connection is closed by it, never cut and counted.
+		 */
 		left = c5h_config.request_timeout -
 			(long) ((now - conns[i].since) / 1000);
+		if (conns[i].reused)
+			left += c5h_config.idle_timeout * 1000L;
 		if (left <= 0)
 		{
 			/* libmicrohttpd sees the end of the stream and cleans up */
