@@ -139,6 +139,28 @@ is($code, 404, 'unknown path: 404');
 is($code, 405, 'POST: 405');
 like($headers, qr{^Allow: GET, HEAD\r?$}mi, 'with Allow');
 
+# Keep-alive: two requests on one connection (the answer is queued on the
+# handler's second call, or libmicrohttpd would close the connection).
+{
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ 'curl', '-s', '-v', '-o', '/dev/null', '-o', '/dev/null', "$base/healthz", "$base/metrics" ],
+		'>', \$o, '2>', \$e);
+	like($e, qr/Re-using existing connection/i, 'the connection is kept alive between requests');
+}
+
+# The HTTP libraries are mapped by the worker only, never by a backend.
+{
+	# every backend is forked from the postmaster, which preloaded c5metrics.so
+	my $pmaps = slurp_file("/proc/$node->{_pid}/maps");
+	my $wmaps = slurp_file('/proc/' . worker_pid($node) . '/maps');
+	like($pmaps, qr/c5metrics\.so/, 'the postmaster preloaded c5metrics.so');
+	like($wmaps, qr/libmicrohttpd/, 'the worker maps libmicrohttpd');
+	# (Debian's postgres binary links GnuTLS itself, through LDAP, so only
+	# libmicrohttpd and our worker library can tell)
+	unlike($pmaps, qr/libmicrohttpd|c5metrics_http/,
+		'the postmaster, hence every backend, maps neither libmicrohttpd nor the worker library');
+}
+
 # The worker's own requests are counted.
 ($code, $headers, $body) = http("$base/metrics");
 like($body, qr/^c5metrics_http_requests_total\{path="\/metrics",code="200"\} [1-9]\d*$/m, 'requests by path and code');
@@ -302,10 +324,20 @@ like($body, qr/^sales_transition_total\{from_status="other",to_status="other",re
 	'triggers do not count on the standby');
 $standby->stop;
 
-# Shutdown is prompt, and the worker never restarted.
-is(worker_pid($node), $worker_pid, 'the worker never restarted');
+# A worker that exits abnormally comes back, with the registry intact.
+is(worker_pid($node), $worker_pid, 'the worker never restarted so far');
 ok(!$node->log_contains(qr/c5metrics http listener.*(terminated|exited with exit code)/),
 	'no worker crash in the log');
+kill 'TERM', $worker_pid;
+ok(eventually(sub { my $p = worker_pid($node); defined $p && $p != $worker_pid }, 30),
+	'a new worker starts after the old one is terminated');
+ok(eventually(sub { (http("$base/metrics"))[0] == 200 }, 20), 'and serves');
+($code, $headers, $body) = http("$base/metrics");
+like($body, qr/^sales_transition_total\{from_status="pending",to_status="paid",result="success"\} 5$/m,
+	'the counters survived the worker\'s exit');
+is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the cluster was not restarted');
+
+# Shutdown is prompt.
 my $t0 = time();
 $node->stop('fast');
 cmp_ok(time() - $t0, '<', 10, 'a fast shutdown is prompt');
