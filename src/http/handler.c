@@ -30,6 +30,7 @@
 #include "access/xlog.h"
 #include "lib/stringinfo.h"
 #include "portability/instr_time.h"
+#include "storage/lwlock.h"
 #include "utils/memutils.h"
 
 #include "http.h"
@@ -152,6 +153,8 @@ render(C5Format format, StringInfo body)
 	{
 		EmitErrorReport();
 		FlushErrorState();
+		/* the snapshot may have been holding the registry lock */
+		LWLockReleaseAll();
 		ok = false;
 	}
 	PG_END_TRY();
