@@ -209,7 +209,7 @@ c5m_define_settings(void)
 							"Sets the maximum number of concurrent HTTP connections.",
 							"Connections beyond it are refused and counted in c5metrics_http_refused_connections_total.",
 							&c5m_http_max_connections,
-							32, 1, 1024,
+							32, 1, 1000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

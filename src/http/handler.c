@@ -263,6 +263,7 @@ c5h_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	/* first call: headers complete; answer on the next one (keep-alive) */
 	if (*req_cls == NULL)
 	{
+		c5h_request_started(conn);
 		*req_cls = &seen;
 		return MHD_YES;
 	}
@@ -316,5 +317,5 @@ void
 c5h_request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 					  enum MHD_RequestTerminationCode toe)
 {
-	c5h_restart_deadline(conn);
+	c5h_request_ended(conn);
 }

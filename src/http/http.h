@@ -47,6 +47,7 @@ extern void c5h_request_completed(void *cls, struct MHD_Connection *conn,
 								  enum MHD_RequestTerminationCode toe);
 
 /* worker.c */
-extern void c5h_restart_deadline(struct MHD_Connection *conn);
+extern void c5h_request_started(struct MHD_Connection *conn);
+extern void c5h_request_ended(struct MHD_Connection *conn);
 
 #endif							/* C5_HTTP_H */

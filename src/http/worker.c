@@ -14,7 +14,10 @@
  * cluster, so this one keeps its own counts of connections, refuses past
  * the limits in the accept policy (counted), cuts any connection whose
  * request has not completed within c5metrics.http_request_timeout (a
- * slowloris is not stopped by libmicrohttpd's inactivity timeout), sends
+ * slowloris is not stopped by libmicrohttpd's inactivity timeout) -- the
+ * clock runs from the first byte of a request, seen with FIONREAD before
+ * libmicrohttpd reads it, so an idle keep-alive connection is left to the
+ * inactivity timeout and a slow one is cut whatever came before -- sends
  * libmicrohttpd's attacker-driven log to DEBUG1, and never lets an error
  * unwind through libmicrohttpd (handler.c).  The wait is capped, so that a
  * daemon that dropped its listening socket at a limit is run again.
@@ -29,6 +32,7 @@
 #include "postgres.h"
 
 #include <netdb.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -49,7 +53,8 @@
 PG_MODULE_MAGIC;
 
 #define MAX_DAEMONS		16		/* listening sockets */
-#define MAX_CONNS		1024	/* tracked connections (the setting's maximum) */
+#define MAX_CONNS		1024	/* tracked connections: above the setting's maximum,
+								 * so the accept policy refuses (and counts) first */
 #define MAX_WAIT_MS		1000	/* never sleep longer: see "Robustness" */
 
 /* The socket-level part of the configuration: changing it means new daemons. */
@@ -66,8 +71,8 @@ typedef struct Conn
 	struct MHD_Connection *conn;	/* NULL when the slot is free */
 	struct sockaddr_storage addr;
 	int			fd;
-	TimestampTz since;			/* connection start, or last request's end */
-	bool		reused;			/* a request completed on it (keep-alive) */
+	TimestampTz since;			/* start of the request in progress */
+	bool		idle;			/* between two requests (keep-alive) */
 	bool		cut;			/* shut down for its deadline */
 } Conn;
 
@@ -171,18 +176,60 @@ notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	}
 }
 
-void
-c5h_restart_deadline(struct MHD_Connection *conn)
+static Conn *
+find_conn(struct MHD_Connection *conn)
 {
 	int			i;
 
 	for (i = 0; i < MAX_CONNS; i++)
 		if (conns[i].conn == conn)
+			return &conns[i];
+	return NULL;
+}
+
+/* A request ended: the connection is idle until the next one starts. */
+void
+c5h_request_ended(struct MHD_Connection *conn)
+{
+	Conn	   *c = find_conn(conn);
+
+	if (c != NULL)
+		c->idle = true;
+}
+
+/* A request's headers arrived (it may have been pipelined): its clock starts. */
+void
+c5h_request_started(struct MHD_Connection *conn)
+{
+	Conn	   *c = find_conn(conn);
+
+	if (c != NULL && c->idle)
+	{
+		c->idle = false;
+		c->since = GetCurrentTimestamp();
+	}
+}
+
+/*
+ * Before libmicrohttpd reads them: the first bytes of a request on an idle
+ * connection start its clock, however slowly the rest arrives.
+ */
+static void
+notice_new_requests(void)
+{
+	int			i;
+
+	for (i = 0; i < MAX_CONNS; i++)
+	{
+		int			pending = 0;
+
+		if (conns[i].conn != NULL && conns[i].idle &&
+			ioctl(conns[i].fd, FIONREAD, &pending) == 0 && pending > 0)
 		{
+			conns[i].idle = false;
 			conns[i].since = GetCurrentTimestamp();
-			conns[i].reused = true;
-			return;
 		}
+	}
 }
 
 /*
@@ -200,18 +247,11 @@ enforce_deadlines(void)
 	{
 		long		left;
 
-		if (conns[i].conn == NULL || conns[i].cut)
+		/* an idle keep-alive connection is the inactivity timeout's */
+		if (conns[i].conn == NULL || conns[i].cut || conns[i].idle)
 			continue;
-
-		/*
-		 * Between two requests of a keep-alive connection the clock also
-		 * counts the idle wait, which the inactivity timeout ends first: a
-		 * healthy idle connection is closed by it, never cut and counted.
-		 */
 		left = c5h_config.request_timeout -
 			(long) ((now - conns[i].since) / 1000);
-		if (conns[i].reused)
-			left += c5h_config.idle_timeout * 1000L;
 		if (left <= 0)
 		{
 			/* libmicrohttpd sees the end of the stream and cleans up */
@@ -606,6 +646,7 @@ c5m_http_main(Datum arg)
 								PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		notice_new_requests();
 
 		if (ConfigReloadPending)
 		{
