@@ -262,6 +262,9 @@ extern char *c5m_http_auth_file;
 extern char *c5m_http_tls_cert_file;
 extern char *c5m_http_tls_key_file;
 
+/* src/layout.c */
+extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
+
 /* src/registry.c */
 extern C5Shared *c5m_shared;
 extern pg_atomic_uint64 *c5m_counters;
@@ -270,7 +273,6 @@ extern char (*c5m_status_names)[C5M_LABEL_LEN];
 extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
 extern Size c5m_registry_shmem_size(void);
 extern void c5m_registry_shmem_init(void);
-extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
 extern bool c5m_registry_ready(void);
 extern int	c5m_status_id(const char *value, int len);
 extern int	c5m_transition_index(int from, int to);

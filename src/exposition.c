@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 
 #include "c5metrics.h"
@@ -102,7 +103,7 @@ histogram(C5Emitter *e, const C5Snapshot *s, const char *name, int hist,
 	int			nb = hist == C5_RENDER_HIST ? C5M_RENDER_BUCKETS : s->l.nbuckets;
 	const char *k[2];
 	const char *v[2];
-	char		le[32];
+	char		le[DOUBLE_SHORTEST_DECIMAL_LEN];
 	char		sum[64];
 	uint64		cum = 0;
 	int			b;
@@ -118,7 +119,7 @@ histogram(C5Emitter *e, const C5Snapshot *s, const char *name, int hist,
 	{
 		cum += s->buckets[hist][b];
 		if (b < nb)
-			snprintf(le, sizeof(le), "%g", bounds[b]);
+			double_to_shortest_decimal_buf(bounds[b], le);
 		else
 			strlcpy(le, "+Inf", sizeof(le));
 		v[nlabels] = le;

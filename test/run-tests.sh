@@ -4,7 +4,9 @@
 #     started with the library preloaded (test/regress.conf);
 #   - the isolation suite (specs/) for what needs two sessions at once;
 #   - the TAP tests (test/t/, PostgreSQL::Test::Cluster): persistence,
-#     settings, promtool and our exposition checks.
+#     settings, exposition checks, the HTTP listener with curl, Prometheus
+#     and a standby, and the hostile-client suite;
+#   - a short fuzzing pass (test/fuzz/) under ASan and UBSan.
 # Run it as root on a fresh machine: it installs what is missing, builds,
 # installs, and runs the clusters as an unprivileged user.  The last line
 # is "tests: N passed, N failed"; the exit status is 0 only if all passed.
@@ -64,6 +66,17 @@ suite() {
 suite regress ISOLATION= TAP_TESTS=
 suite isolation REGRESS= TAP_TESTS=
 suite tap REGRESS= ISOLATION= PROVE_FLAGS=
+
+# Fuzzing, short and bounded: the request parsers and the renderer under
+# AddressSanitizer and UBSan (test/fuzz/README.md for longer runs).
+say ""
+say "=== fuzz ==="
+fuzz_out=$(bash test/fuzz/run.sh) || status=1
+say "$fuzz_out"
+p=$(sed -n 's/^fuzz: \([0-9]*\) passed.*/\1/p' <<<"$fuzz_out")
+f=$(sed -n 's/^fuzz: .*, \([0-9]*\) failed$/\1/p' <<<"$fuzz_out")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
 
 say ""
 echo "tests: $passed passed, $failed failed"

@@ -388,6 +388,8 @@ check_known_answers(void)
 	CHECK(c5h_accepts_gzip("identity") == false);
 	CHECK(c5h_accepts_gzip("gzip;q=0, *") == false);
 	CHECK(c5h_parse_authorization(NULL, out, sizeof(out)) == C5_AUTH_NONE);
+	CHECK(c5h_parse_authorization("Bearer abc", NULL, sizeof(out)) == C5_AUTH_NONE);
+	CHECK(c5h_parse_authorization("Bearer abc", out, 0) == C5_AUTH_NONE);
 	CHECK(c5h_parse_authorization("Bearer abc", out, sizeof(out)) == C5_AUTH_BEARER &&
 		  strcmp(out, "abc") == 0);
 	CHECK(c5h_parse_authorization("Basic dXNlcjpwYXNz", out, sizeof(out)) == C5_AUTH_BASIC &&
