@@ -414,21 +414,18 @@ static struct MHD_Daemon *
 start_daemon(const struct sockaddr *addr, const Endpoints *ep)
 {
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem tls[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, ep->cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, ep->key},
+		{MHD_OPTION_END, 0, NULL}
+	};
 
 	if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (ep->cert)
-		return MHD_start_daemon(flags | MHD_USE_TLS, 0,
-								accept_policy, NULL, c5h_handle, NULL,
-								MHD_OPTION_SOCK_ADDR, addr,
-								MHD_OPTION_CONNECTION_LIMIT, (unsigned int) MAX_CONNS,
-								MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 32768,
-								MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-								MHD_OPTION_NOTIFY_COMPLETED, c5h_request_completed, NULL,
-								MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-								MHD_OPTION_HTTPS_MEM_CERT, ep->cert,
-								MHD_OPTION_HTTPS_MEM_KEY, ep->key,
-								MHD_OPTION_END);
+		flags |= MHD_USE_TLS;
+	else
+		tls[0].option = MHD_OPTION_END;
 	return MHD_start_daemon(flags, 0,
 							accept_policy, NULL, c5h_handle, NULL,
 							MHD_OPTION_SOCK_ADDR, addr,
@@ -437,6 +434,7 @@ start_daemon(const struct sockaddr *addr, const Endpoints *ep)
 							MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
 							MHD_OPTION_NOTIFY_COMPLETED, c5h_request_completed, NULL,
 							MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+							MHD_OPTION_ARRAY, tls,
 							MHD_OPTION_END);
 }
 
