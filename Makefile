@@ -60,3 +60,17 @@ clean-http:
 	rm -f c5metrics_http$(DLSUFFIX) $(HTTP_OBJS)
 
 .PHONY: install-http clean-http
+
+# c5load, the load generator with ground truth (test/c5load/).
+C5LOAD = test/c5load/c5load
+$(C5LOAD): test/c5load/c5load.c
+	$(CC) $(CFLAGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
+
+all: $(C5LOAD)
+
+clean: clean-c5load
+clean-c5load:
+	rm -f $(C5LOAD)
+
+.PHONY: clean-c5load

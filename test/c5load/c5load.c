@@ -1,0 +1,1071 @@
+/*-------------------------------------------------------------------------
+ *
+ * c5load.c
+ *		Load generator for the c5metrics reference schema, with ground truth.
+ *
+ * N client threads, each with its own libpq connections, drive every flow
+ * of the reference schema -- sales paid with FEFO consumption, refunds
+ * (full, partial, over-refunds, duplicate keys by plain INSERT and by ON
+ * CONFLICT DO NOTHING), refund-in movements (consistent and mismatched),
+ * leads (valid, invalid, bursts that hit the throttle) -- and inject
+ * failures: explicit rollbacks, savepoint rollbacks, serialization
+ * failures, lock timeouts, insufficient stock.
+ *
+ * The ground truth is what the client saw happen: each operation's outcome
+ * (committed, or the SQLSTATE that rolled it back) is turned into the
+ * series it must move, independently of the extension, and printed as
+ * JSON.  The exactness test compares it with c5metrics.metrics.
+ *
+ * A fixed seed fixes each client's sequence of operations; the outcome of
+ * races (throttle buckets, lock waits) is whatever happened, and counted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+/* ---- ground truth: the series an outcome moves ---- */
+
+enum
+{
+	R_SUCCESS, R_REJECTED, R_FAILURE, NR
+};
+static const char *const rname[NR] = {"success", "rejected", "failure"};
+
+enum
+{
+	F_SALES, F_STOCK, F_REFUNDS, F_LEADS, NF
+};
+static const char *const fname[NF] = {"sales", "stock", "refunds", "leads"};
+
+/* One slot per series the operations can move. */
+enum
+{
+	S_PAID = 0,					/* + result: sales_transition pending->paid */
+	S_CANCELLED = S_PAID + NR,	/* + result: pending->cancelled */
+	S_CONSUME = S_CANCELLED + NR,	/* + result (0..2), 3 = missing */
+	S_REFUND_FULL = S_CONSUME + NR + 1, /* + result */
+	S_REFUND_PARTIAL = S_REFUND_FULL + NR,	/* + result */
+	S_OVER_REFUND = S_REFUND_PARTIAL + NR,
+	S_CONFLICT,
+	S_RB_OVER,					/* sale_refund_rollback_total{reason} */
+	S_RB_IDEMPOTENCY,
+	S_RB_ROLLBACK,
+	S_REFUND_IN,				/* + result */
+	S_MISMATCH_OVER = S_REFUND_IN + NR,
+	S_MISMATCH_NOREFUND,
+	S_LEAD_CREATED,
+	S_LEAD_REJECTED,
+	S_LEAD_FAILURE,
+	S_LEAD_THROTTLED,
+	S_THROTTLED_IP,
+	S_THROTTLED_EMAIL,
+	S_THROTTLED_GLOBAL,
+	S_429,
+	S_FLOW,						/* + flow * NR + result */
+	NSLOTS = S_FLOW + NF * NR
+};
+
+typedef struct Truth
+{
+	int64_t		slot[NSLOTS];
+	int64_t		ops;			/* operations completed */
+	int64_t		errors;			/* operations that rolled back */
+	int64_t		lost;			/* connections lost */
+	int64_t		unknown;		/* operations whose outcome is unknown */
+} Truth;
+
+static void
+series_name(int s, char *metric, size_t mlen, char *labels, size_t llen)
+{
+#define SET(m, l) do { snprintf(metric, mlen, "%s", m); snprintf(labels, llen, "%s", l); } while (0)
+	static char buf[256];
+
+	if (s >= S_PAID && s < S_PAID + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"from_status\": \"pending\", \"to_status\": \"paid\", \"result\": \"%s\"}", rname[s - S_PAID]);
+		SET("sales_transition_total", buf);
+	}
+	else if (s >= S_CANCELLED && s < S_CANCELLED + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"from_status\": \"pending\", \"to_status\": \"cancelled\", \"result\": \"%s\"}", rname[s - S_CANCELLED]);
+		SET("sales_transition_total", buf);
+	}
+	else if (s >= S_CONSUME && s < S_CONSUME + NR + 1)
+	{
+		snprintf(buf, sizeof(buf), "{\"result\": \"%s\"}", s - S_CONSUME < NR ? rname[s - S_CONSUME] : "missing");
+		SET("sales_paid_stock_consume_total", buf);
+	}
+	else if (s >= S_REFUND_FULL && s < S_REFUND_FULL + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"type\": \"full\", \"result\": \"%s\"}", rname[s - S_REFUND_FULL]);
+		SET("sale_refunds_total", buf);
+	}
+	else if (s >= S_REFUND_PARTIAL && s < S_REFUND_PARTIAL + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"type\": \"partial\", \"result\": \"%s\"}", rname[s - S_REFUND_PARTIAL]);
+		SET("sale_refunds_total", buf);
+	}
+	else if (s == S_OVER_REFUND)
+		SET("sale_refund_over_refund_attempts_total", "{}");
+	else if (s == S_CONFLICT)
+		SET("sale_refund_idempotency_conflicts_total", "{}");
+	else if (s == S_RB_OVER)
+		SET("sale_refund_rollback_total", "{\"reason\": \"over_refund\"}");
+	else if (s == S_RB_IDEMPOTENCY)
+		SET("sale_refund_rollback_total", "{\"reason\": \"idempotency_conflict\"}");
+	else if (s == S_RB_ROLLBACK)
+		SET("sale_refund_rollback_total", "{\"reason\": \"rollback\"}");
+	else if (s >= S_REFUND_IN && s < S_REFUND_IN + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"result\": \"%s\"}", rname[s - S_REFUND_IN]);
+		SET("stock_refund_in_total", buf);
+	}
+	else if (s == S_MISMATCH_OVER)
+		SET("stock_refund_in_mismatch_total", "{\"type\": \"over_restock\"}");
+	else if (s == S_MISMATCH_NOREFUND)
+		SET("stock_refund_in_mismatch_total", "{\"type\": \"no_refund\"}");
+	else if (s == S_LEAD_CREATED)
+		SET("public_leads_requests_total", "{\"result\": \"created\"}");
+	else if (s == S_LEAD_REJECTED)
+		SET("public_leads_requests_total", "{\"result\": \"rejected\"}");
+	else if (s == S_LEAD_FAILURE)
+		SET("public_leads_requests_total", "{\"result\": \"failure\"}");
+	else if (s == S_LEAD_THROTTLED)
+		SET("public_leads_requests_total", "{\"result\": \"throttled\"}");
+	else if (s == S_THROTTLED_IP)
+		SET("public_leads_throttled_total", "{\"scope\": \"ip\"}");
+	else if (s == S_THROTTLED_EMAIL)
+		SET("public_leads_throttled_total", "{\"scope\": \"email\"}");
+	else if (s == S_THROTTLED_GLOBAL)
+		SET("public_leads_throttled_total", "{\"scope\": \"global\"}");
+	else if (s == S_429)
+		SET("public_leads_429_total", "{}");
+	else
+	{
+		int			f = (s - S_FLOW) / NR;
+
+		snprintf(buf, sizeof(buf), "{\"flow\": \"%s\", \"result\": \"%s\"}", fname[f], rname[(s - S_FLOW) % NR]);
+		SET("flow_transactions_total", buf);
+	}
+#undef SET
+}
+
+/* ---- options ---- */
+
+typedef enum Op
+{
+	OP_PAY,
+	OP_PAY_INSUFFICIENT,
+	OP_PAY_ROLLBACK,
+	OP_PAY_SAVEPOINT,
+	OP_SERIALIZATION,
+	OP_LOCK_TIMEOUT,
+	OP_REFUND,
+	OP_REFUND_FULL,
+	OP_REFUND_OVER,
+	OP_REFUND_DUP,
+	OP_REFUND_DUP_ON_CONFLICT,
+	OP_REFUND_IN,
+	OP_REFUND_IN_MISMATCH,
+	OP_LEAD,
+	OP_LEAD_INVALID,
+	OP_LEAD_BURST,
+	NOPS
+} Op;
+
+static const char *const opname[NOPS] = {
+	"pay", "pay_insufficient", "pay_rollback", "pay_savepoint", "serialization",
+	"lock_timeout", "refund", "refund_full", "refund_over", "refund_dup",
+	"refund_dup_on_conflict", "refund_in", "refund_in_mismatch", "lead",
+	"lead_invalid", "lead_burst"
+};
+
+static int	weight[NOPS] = {40, 3, 3, 3, 2, 2, 10, 4, 3, 3, 3, 3, 3, 10, 2, 2};
+
+static const char *conninfo = "dbname=postgres";
+static const char *schema = "shop";
+static int	nclients = 4;
+static double duration = 0;
+static long total_tx = 1000;
+static unsigned int seed = 1;
+static const char *json_path = NULL;
+static bool quiet = false;
+static bool do_init = false;
+static bool throttle = false;
+
+static volatile long tx_started = 0;
+static volatile bool stop_now = false;
+static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct Client
+{
+	int			id;
+	unsigned int rng;
+	PGconn	   *conn;			/* the client's connection */
+	PGconn	   *aux;			/* a second one, for the races it stages */
+	long		serial;			/* for unique keys */
+	Truth		truth;
+	pthread_t	thread;
+} Client;
+
+static void
+usage(FILE *f)
+{
+	int			i;
+
+	fprintf(f,
+			"c5load drives the c5metrics reference schema and prints what it caused.\n\n"
+			"Usage: c5load [OPTION]...\n\n"
+			"  -d, --dbname=CONNINFO   connection string (default \"dbname=postgres\")\n"
+			"  -S, --schema=NAME       reference schema to drive (default \"shop\")\n"
+			"      --init              create the schema if missing and seed products and stock\n"
+			"  -c, --clients=N         concurrent clients (default 4)\n"
+			"  -t, --transactions=N    total operations (default 1000; 0 with --init: set up only)\n"
+			"  -T, --time=SECONDS      run for a duration instead\n"
+			"  -s, --seed=N            random seed (default 1): same seed, same operations\n"
+			"  -m, --mix=OP=W,...      operation weights, e.g. pay=50,lead=0\n"
+			"      --throttle          turn the lead throttle on in the clients' sessions\n"
+			"                          (needs a superuser; bursts then hit it)\n"
+			"  -j, --json=FILE         write the ground truth as JSON (\"-\" for stdout)\n"
+			"  -q, --quiet             no progress line\n"
+			"  -h, --help              this help\n\n"
+			"Operations and default weights:");
+	for (i = 0; i < NOPS; i++)
+		fprintf(f, "%s %s=%d", i % 6 == 0 ? "\n " : "", opname[i], weight[i]);
+	fprintf(f, "\n");
+}
+
+static void
+die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "c5load: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry \"c5load --help\" for more information.\n");
+	exit(2);
+}
+
+static long
+parse_long(const char *s, const char *what, long min)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min)
+		die_usage("invalid value \"%s\"", s);
+	(void) what;
+	return v;
+}
+
+static void
+parse_mix(const char *spec)
+{
+	char	   *copy = strdup(spec);
+	char	   *tok,
+			   *save;
+	int			i;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *eq = strchr(tok, '=');
+
+		if (eq == NULL)
+			die_usage("invalid mix element \"%s\": expected OP=WEIGHT", tok);
+		*eq = '\0';
+		for (i = 0; i < NOPS; i++)
+			if (strcmp(tok, opname[i]) == 0)
+				break;
+		if (i == NOPS)
+			die_usage("unknown operation \"%s\" in --mix", tok);
+		weight[i] = (int) parse_long(eq + 1, "weight", 0);
+	}
+	free(copy);
+}
+
+/* ---- helpers ---- */
+
+static unsigned int
+rnd(Client *c)
+{
+	return (unsigned int) rand_r(&c->rng);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+count(Client *c, int slot)
+{
+	c->truth.slot[slot]++;
+}
+
+static void
+flow(Client *c, int f, int r)
+{
+	c->truth.slot[S_FLOW + f * NR + r]++;
+}
+
+/* The result a rollback with this SQLSTATE counts as; NULL: a plain ROLLBACK. */
+static int
+classify(const char *sqlstate)
+{
+	if (sqlstate == NULL)
+		return R_FAILURE;
+	if (strncmp(sqlstate, "23", 2) == 0 || strncmp(sqlstate, "P0", 2) == 0 ||
+		strcmp(sqlstate, "C5M01") == 0 || strcmp(sqlstate, "C5M02") == 0)
+		return R_REJECTED;
+	return R_FAILURE;
+}
+
+/*
+ * Run one statement.  Returns NULL on success, else the SQLSTATE (static
+ * string "lost" when the connection is gone).  *detail gets the error's
+ * detail when asked.
+ */
+static const char *
+run(Client *c, PGconn *conn, const char *sql, char *detail, size_t dlen)
+{
+	static __thread char state[8];
+	PGresult   *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK || PQresultErrorField(res, PG_DIAG_SQLSTATE) == NULL)
+	{
+		PQclear(res);
+		return "lost";
+	}
+	snprintf(state, sizeof(state), "%s", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	if (detail != NULL)
+		snprintf(detail, dlen, "%s",
+				 PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : "");
+	PQclear(res);
+	return state;
+}
+
+/* Run a statement that must succeed (setup of an operation); false if not. */
+static bool must(Client *c, PGconn *conn, const char *fmt, ...)
+			__attribute__((format(printf, 3, 4)));
+
+static bool
+must(Client *c, PGconn *conn, const char *fmt, ...)
+{
+	char		sql[1024];
+	va_list		ap;
+	const char *err;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	err = run(c, conn, sql, NULL, 0);
+	if (err != NULL)
+	{
+		if (strcmp(err, "lost") != 0)
+			fprintf(stderr, "c5load: client %d: setup statement failed (%s): %s\n", c->id, err, sql);
+		return false;
+	}
+	return true;
+}
+
+/* A value returned by a one-row, one-column query, or -1. */
+static long query_long(PGconn *conn, const char *fmt, ...)
+			__attribute__((format(printf, 2, 3)));
+
+static long
+query_long(PGconn *conn, const char *fmt, ...)
+{
+	char		sql[1024];
+	va_list		ap;
+	PGresult   *res;
+	long		v = -1;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		v = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* A new sale: pending with one item of the product, or paid with no item. */
+static long
+new_sale(Client *c, int product, bool paid)
+{
+	long		id = query_long(c->conn,
+								"INSERT INTO %s.sales (total, status) VALUES (100, '%s') RETURNING id",
+								schema, paid ? "paid" : "pending");
+
+	if (id > 0 && !paid &&
+		!must(c, c->conn, "INSERT INTO %s.sale_items (sale_id, product_id, quantity, unit_price) "
+			  "VALUES (%ld, %d, 1, 100)", schema, id, product))
+		return -1;
+	return id;
+}
+
+/* ---- the operations ---- */
+
+/* Count a pay_sale of product 1 (in stock) or 2 (none) that ended with result r. */
+static void
+count_pay(Client *c, int product, int r)
+{
+	count(c, S_PAID + r);
+	count(c, S_CONSUME + r);
+	flow(c, F_SALES, r);
+	/* product 2 has no stock at all: no movement was ever inserted */
+	if (product == 1)
+		flow(c, F_STOCK, r);
+}
+
+static bool
+op_pay(Client *c, int product)
+{
+	long		id = new_sale(c, product, false);
+	char		sql[256];
+	const char *err;
+
+	if (id < 0)
+		return false;
+	snprintf(sql, sizeof(sql), "SELECT %s.pay_sale(%ld)", schema, id);
+	err = run(c, c->conn, sql, NULL, 0);
+	if (err && strcmp(err, "lost") == 0)
+		return false;
+	if (err == NULL)
+		count_pay(c, product, R_SUCCESS);
+	else
+	{
+		c->truth.errors++;
+		count_pay(c, product, classify(err));
+	}
+	return true;
+}
+
+static bool
+op_pay_rollback(Client *c)
+{
+	long		id = new_sale(c, 1, false);
+
+	if (id < 0 || !must(c, c->conn, "BEGIN") ||
+		!must(c, c->conn, "SELECT %s.pay_sale(%ld)", schema, id) ||
+		!must(c, c->conn, "ROLLBACK"))
+		return false;
+	count_pay(c, 1, R_FAILURE);
+	return true;
+}
+
+/* A savepoint rolled back without an error, then a payment that commits. */
+static bool
+op_pay_savepoint(Client *c)
+{
+	long		a = new_sale(c, 1, false);
+	long		b = new_sale(c, 1, false);
+
+	if (a < 0 || b < 0 || !must(c, c->conn, "BEGIN") ||
+		!must(c, c->conn, "SAVEPOINT s") ||
+		!must(c, c->conn, "SELECT %s.pay_sale(%ld)", schema, a) ||
+		!must(c, c->conn, "ROLLBACK TO SAVEPOINT s") ||
+		!must(c, c->conn, "SELECT %s.pay_sale(%ld)", schema, b) ||
+		!must(c, c->conn, "COMMIT"))
+		return false;
+	count_pay(c, 1, R_FAILURE);
+	count_pay(c, 1, R_SUCCESS);
+	return true;
+}
+
+/*
+ * A serialization failure, staged on the client's two connections: the
+ * repeatable-read transaction's update of a sale changed since its
+ * snapshot fails while locking the row, before any row trigger: the sales
+ * flow counts it, no transition does.
+ */
+static bool
+op_serialization(Client *c)
+{
+	long		id = new_sale(c, 1, false);
+	const char *err;
+	char		sql[256];
+
+	if (id < 0 || !must(c, c->aux, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
+		!must(c, c->aux, "SELECT status FROM %s.sales WHERE id = %ld", schema, id) ||
+		!must(c, c->conn, "UPDATE %s.sales SET status = 'cancelled' WHERE id = %ld", schema, id))
+		return false;
+	count(c, S_CANCELLED + R_SUCCESS);
+	flow(c, F_SALES, R_SUCCESS);
+	snprintf(sql, sizeof(sql), "UPDATE %s.sales SET status = 'paid' WHERE id = %ld", schema, id);
+	err = run(c, c->aux, sql, NULL, 0);
+	if (err && strcmp(err, "lost") == 0)
+		return false;
+	if (err == NULL)
+	{
+		/* cannot happen under REPEATABLE READ; count what did */
+		count(c, S_PAID + R_FAILURE);
+		count(c, S_CONSUME + R_FAILURE);
+		flow(c, F_SALES, R_FAILURE);
+	}
+	else
+	{
+		c->truth.errors++;
+		flow(c, F_SALES, classify(err));
+	}
+	return must(c, c->aux, "ROLLBACK");
+}
+
+/* A lock timeout: the sale is locked by the client's other connection. */
+static bool
+op_lock_timeout(Client *c)
+{
+	long		id = new_sale(c, 1, false);
+	const char *err;
+	char		sql[256];
+
+	if (id < 0 || !must(c, c->aux, "BEGIN") ||
+		!must(c, c->aux, "SELECT 1 FROM %s.sales WHERE id = %ld FOR UPDATE", schema, id) ||
+		!must(c, c->conn, "SET lock_timeout = '20ms'"))
+		return false;
+	snprintf(sql, sizeof(sql), "UPDATE %s.sales SET status = 'paid' WHERE id = %ld", schema, id);
+	err = run(c, c->conn, sql, NULL, 0);
+	if (err && strcmp(err, "lost") == 0)
+		return false;
+	if (err == NULL)
+	{
+		/* the lock is held: cannot happen; count what it would mean */
+		count(c, S_PAID + R_SUCCESS);
+		count(c, S_CONSUME + NR);
+		flow(c, F_SALES, R_SUCCESS);
+	}
+	else
+	{
+		c->truth.errors++;
+		flow(c, F_SALES, classify(err));
+	}
+	return must(c, c->conn, "RESET lock_timeout") && must(c, c->aux, "ROLLBACK");
+}
+
+/* Insert a refund; count it by its outcome. */
+static bool
+refund(Client *c, long sale, int amount, bool full, const char *key, bool on_conflict)
+{
+	char		sql[512];
+	const char *err;
+	int			base = full ? S_REFUND_FULL : S_REFUND_PARTIAL;
+
+	snprintf(sql, sizeof(sql),
+			 "INSERT INTO %s.refunds (sale_id, amount, refund_type, idempotency_key) "
+			 "VALUES (%ld, %d, '%s', '%s')%s",
+			 schema, sale, amount, full ? "full" : "partial", key,
+			 on_conflict ? " ON CONFLICT DO NOTHING" : "");
+	err = run(c, c->conn, sql, NULL, 0);
+	if (err && strcmp(err, "lost") == 0)
+		return false;
+	if (err == NULL)
+	{
+		if (on_conflict)
+			count(c, S_CONFLICT);
+		else
+			count(c, base + R_SUCCESS);
+		flow(c, F_REFUNDS, R_SUCCESS);
+		return true;
+	}
+	c->truth.errors++;
+	count(c, base + classify(err));
+	flow(c, F_REFUNDS, classify(err));
+	if (strcmp(err, "C5M01") == 0)
+	{
+		count(c, S_OVER_REFUND);
+		count(c, S_RB_OVER);
+	}
+	else if (strcmp(err, "23505") == 0)
+	{
+		count(c, S_CONFLICT);
+		count(c, S_RB_IDEMPOTENCY);
+	}
+	return true;
+}
+
+static bool
+op_refund(Client *c, Op op)
+{
+	long		sale = new_sale(c, 1, true);
+	char		key[64];
+
+	if (sale < 0)
+		return false;
+	snprintf(key, sizeof(key), "c5load-%u-%d-%ld", seed, c->id, c->serial++);
+	switch (op)
+	{
+		case OP_REFUND:
+			return refund(c, sale, 10 + rnd(c) % 40, false, key, false);
+		case OP_REFUND_FULL:
+			return refund(c, sale, 100, true, key, false);
+		case OP_REFUND_OVER:
+			/* 60 of 100, then 60 more: over the remainder */
+			if (!refund(c, sale, 60, false, key, false))
+				return false;
+			strcat(key, "-b");
+			return refund(c, sale, 60, false, key, false);
+		case OP_REFUND_DUP:
+		case OP_REFUND_DUP_ON_CONFLICT:
+			return refund(c, sale, 10, false, key, false) &&
+				refund(c, sale, 10, false, key, op == OP_REFUND_DUP_ON_CONFLICT);
+		default:
+			return false;
+	}
+}
+
+/*
+ * Refund-in movements, checked at commit.  Consistent: one unit consumed,
+ * refunded, put back.  Mismatched: put back with no refund, or more than
+ * was consumed.
+ */
+static bool
+op_refund_in(Client *c, bool mismatch)
+{
+	long		sale = new_sale(c, 1, true);
+	bool		with_refund = !mismatch || rnd(c) % 2 == 0;
+	int			qty = mismatch && with_refund ? 3 : 1;
+	char		key[64];
+
+	if (sale < 0)
+		return false;
+	snprintf(key, sizeof(key), "c5load-in-%u-%d-%ld", seed, c->id, c->serial++);
+	if (!must(c, c->conn, "BEGIN") ||
+		!must(c, c->conn, "INSERT INTO %s.stock_movements (movement_type, product_id, sale_id, quantity) "
+			  "VALUES ('consume', 1, %ld, 1)", schema, sale) ||
+		(with_refund &&
+		 !must(c, c->conn, "INSERT INTO %s.refunds (sale_id, amount, refund_type, idempotency_key) "
+			   "VALUES (%ld, 10, 'partial', '%s')", schema, sale, key)) ||
+		!must(c, c->conn, "INSERT INTO %s.stock_movements (movement_type, product_id, sale_id, quantity) "
+			  "VALUES ('refund_in', 1, %ld, %d)", schema, sale, qty) ||
+		!must(c, c->conn, "COMMIT"))
+		return false;
+	count(c, S_REFUND_IN + R_SUCCESS);
+	flow(c, F_STOCK, R_SUCCESS);
+	if (with_refund)
+	{
+		count(c, S_REFUND_PARTIAL + R_SUCCESS);
+		flow(c, F_REFUNDS, R_SUCCESS);
+	}
+	if (!with_refund)
+		count(c, S_MISMATCH_NOREFUND);
+	if (qty > 1)
+		count(c, S_MISMATCH_OVER);
+	return true;
+}
+
+static bool
+lead(Client *c, const char *email, const char *ip)
+{
+	char		sql[512];
+	char		detail[256] = "";
+	const char *err;
+
+	snprintf(sql, sizeof(sql), "INSERT INTO %s.public_leads (email, source_ip) VALUES ('%s', '%s')",
+			 schema, email, ip);
+	err = run(c, c->conn, sql, detail, sizeof(detail));
+	if (err && strcmp(err, "lost") == 0)
+		return false;
+	if (err == NULL)
+	{
+		count(c, S_LEAD_CREATED);
+		flow(c, F_LEADS, R_SUCCESS);
+		return true;
+	}
+	c->truth.errors++;
+	flow(c, F_LEADS, classify(err));
+	if (strcmp(err, "C5M02") == 0)
+	{
+		count(c, S_LEAD_THROTTLED);
+		count(c, S_429);
+		if (strstr(detail, "source address"))
+			count(c, S_THROTTLED_IP);
+		else if (strstr(detail, "email"))
+			count(c, S_THROTTLED_EMAIL);
+		else
+			count(c, S_THROTTLED_GLOBAL);
+	}
+	else
+		count(c, classify(err) == R_REJECTED ? S_LEAD_REJECTED : S_LEAD_FAILURE);
+	return true;
+}
+
+static bool
+op_lead(Client *c, Op op)
+{
+	char		email[128];
+	char		ip[64];
+	long		n = c->serial++;
+	int			i;
+
+	/* 198.18.0.0/15, the benchmarking range: an address per client and lead */
+	snprintf(ip, sizeof(ip), "198.%d.%ld.%ld", 18 + (c->id & 1), (n / 250) % 250, n % 250 + 1);
+	snprintf(email, sizeof(email), "c5load-%u-%d-%ld@example.com", seed, c->id, n);
+	if (op == OP_LEAD)
+		return lead(c, email, ip);
+	if (op == OP_LEAD_INVALID)
+		return lead(c, "not-an-email", ip);
+	/* a burst of 8 from one address: past the default 5 per minute */
+	for (i = 0; i < 8; i++)
+	{
+		snprintf(email, sizeof(email), "c5load-%u-%d-%ld-%d@example.com", seed, c->id, n, i);
+		if (!lead(c, email, ip))
+			return false;
+	}
+	return true;
+}
+
+static bool
+run_op(Client *c, Op op)
+{
+	switch (op)
+	{
+		case OP_PAY:
+			return op_pay(c, 1);
+		case OP_PAY_INSUFFICIENT:
+			return op_pay(c, 2);
+		case OP_PAY_ROLLBACK:
+			return op_pay_rollback(c);
+		case OP_PAY_SAVEPOINT:
+			return op_pay_savepoint(c);
+		case OP_SERIALIZATION:
+			return op_serialization(c);
+		case OP_LOCK_TIMEOUT:
+			return op_lock_timeout(c);
+		case OP_REFUND_IN:
+			return op_refund_in(c, false);
+		case OP_REFUND_IN_MISMATCH:
+			return op_refund_in(c, true);
+		case OP_LEAD:
+		case OP_LEAD_INVALID:
+		case OP_LEAD_BURST:
+			return op_lead(c, op);
+		default:
+			return op_refund(c, op);
+	}
+}
+
+/* ---- clients ---- */
+
+static PGconn *
+connect_db(Client *c)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "c5load: client %d: %s", c->id, PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(PQexec(conn, "SET client_min_messages = error"));
+	if (throttle)
+		PQclear(PQexec(conn, "SET c5metrics.lead_throttle = on"));
+	return conn;
+}
+
+static bool
+ensure_connected(Client *c)
+{
+	if (c->conn && PQstatus(c->conn) == CONNECTION_OK &&
+		c->aux && PQstatus(c->aux) == CONNECTION_OK)
+		return true;
+	if (c->conn)
+		PQfinish(c->conn);
+	if (c->aux)
+		PQfinish(c->aux);
+	c->conn = connect_db(c);
+	c->aux = c->conn ? connect_db(c) : NULL;
+	return c->conn != NULL && c->aux != NULL;
+}
+
+static void *
+client_main(void *arg)
+{
+	Client	   *c = arg;
+	int			total = 0;
+	int			i;
+
+	for (i = 0; i < NOPS; i++)
+		total += weight[i];
+
+	while (!stop_now)
+	{
+		Op			op;
+		int			pick;
+		long		mine;
+
+		pthread_mutex_lock(&counter_lock);
+		mine = tx_started < total_tx || duration > 0 ? ++tx_started : -1;
+		pthread_mutex_unlock(&counter_lock);
+		if (mine < 0)
+			break;
+
+		pick = rnd(c) % total;
+		for (op = 0; op < NOPS - 1 && pick >= weight[op]; op++)
+			pick -= weight[op];
+
+		if (!ensure_connected(c))
+		{
+			c->truth.lost++;
+			sleep(1);
+			continue;
+		}
+		if (run_op(c, op))
+			c->truth.ops++;
+		else if (PQstatus(c->conn) != CONNECTION_OK || PQstatus(c->aux) != CONNECTION_OK)
+		{
+			fprintf(stderr, "c5load: client %d lost its connection during %s\n", c->id, opname[op]);
+			c->truth.lost++;
+			c->truth.unknown++;
+		}
+		else
+		{
+			/* a setup step failed: leave no transaction open */
+			PQclear(PQexec(c->conn, "ROLLBACK"));
+			PQclear(PQexec(c->aux, "ROLLBACK"));
+			c->truth.unknown++;
+		}
+	}
+	if (c->conn)
+		PQfinish(c->conn);
+	if (c->aux)
+		PQfinish(c->aux);
+	return NULL;
+}
+
+/* ---- setup and output ---- */
+
+static bool
+init_schema(void)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+	char		sql[2048];
+	PGresult   *res;
+	bool		ok;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "c5load: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return false;
+	}
+	snprintf(sql, sizeof(sql),
+			 "SET client_min_messages = warning;"
+			 "CREATE EXTENSION IF NOT EXISTS c5metrics;"
+			 "DO $$ BEGIN IF to_regnamespace('%s') IS NULL THEN "
+			 "PERFORM c5metrics.create_reference_schema('%s'); END IF; END $$;"
+			 "INSERT INTO %s.products (id, sku, name, price) VALUES "
+			 "(1, 'C5LOAD-IN-STOCK', 'Night cream', 100), (2, 'C5LOAD-NO-STOCK', 'Serum', 100) "
+			 "ON CONFLICT DO NOTHING;"
+			 "INSERT INTO %s.stock_lots (product_id, expires_on, quantity_on_hand) "
+			 "SELECT 1, current_date + 365, 1000000000 WHERE NOT EXISTS "
+			 "(SELECT 1 FROM %s.stock_lots WHERE product_id = 1 AND quantity_on_hand > 1000000);",
+			 schema, schema, schema, schema, schema);
+	res = PQexec(conn, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "c5load: --init failed: %s", PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	return ok;
+}
+
+static void
+write_json(FILE *f, const Truth *t, double secs)
+{
+	char		metric[64];
+	char		labels[256];
+	int			s;
+	bool		first = true;
+
+	fprintf(f, "{\n  \"seed\": %u,\n  \"clients\": %d,\n  \"schema\": \"%s\",\n"
+			"  \"seconds\": %.3f,\n  \"operations\": %lld,\n  \"rolled_back\": %lld,\n"
+			"  \"lost_connections\": %lld,\n  \"unknown_outcomes\": %lld,\n  \"series\": [",
+			seed, nclients, schema, secs, (long long) t->ops, (long long) t->errors,
+			(long long) t->lost, (long long) t->unknown);
+	for (s = 0; s < NSLOTS; s++)
+	{
+		series_name(s, metric, sizeof(metric), labels, sizeof(labels));
+		fprintf(f, "%s\n    {\"metric\": \"%s\", \"labels\": %s, \"value\": %lld}",
+				first ? "" : ",", metric, labels, (long long) t->slot[s]);
+		first = false;
+	}
+	fprintf(f, "\n  ]\n}\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct option long_options[] = {
+		{"dbname", required_argument, NULL, 'd'},
+		{"schema", required_argument, NULL, 'S'},
+		{"clients", required_argument, NULL, 'c'},
+		{"transactions", required_argument, NULL, 't'},
+		{"time", required_argument, NULL, 'T'},
+		{"seed", required_argument, NULL, 's'},
+		{"mix", required_argument, NULL, 'm'},
+		{"json", required_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"init", no_argument, NULL, 1},
+		{"throttle", no_argument, NULL, 2},
+		{NULL, 0, NULL, 0}
+	};
+	Client	   *clients;
+	Truth		sum;
+	double		start,
+				secs;
+	int			opt,
+				i,
+				s;
+	bool		tty = isatty(2);
+
+	while ((opt = getopt_long(argc, argv, "d:S:c:t:T:s:m:j:qh", long_options, NULL)) != -1)
+	{
+		switch (opt)
+		{
+			case 'd':
+				conninfo = optarg;
+				break;
+			case 'S':
+				schema = optarg;
+				if (strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema))
+					die_usage("schema name \"%s\" must be lower-case letters, digits and _", schema);
+				break;
+			case 'c':
+				nclients = (int) parse_long(optarg, "clients", 1);
+				break;
+			case 't':
+				total_tx = parse_long(optarg, "transactions", 0);
+				break;
+			case 'T':
+				duration = (double) parse_long(optarg, "time", 1);
+				break;
+			case 's':
+				seed = (unsigned int) parse_long(optarg, "seed", 0);
+				break;
+			case 'm':
+				parse_mix(optarg);
+				break;
+			case 'j':
+				json_path = optarg;
+				break;
+			case 'q':
+				quiet = true;
+				break;
+			case 'h':
+				usage(stdout);
+				return 0;
+			case 1:
+				do_init = true;
+				break;
+			case 2:
+				throttle = true;
+				break;
+			default:
+				fprintf(stderr, "Try \"c5load --help\" for more information.\n");
+				return 2;
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument \"%s\"", argv[optind]);
+
+	if (do_init && !init_schema())
+		return 1;
+	if (total_tx == 0 && duration == 0)
+		return 0;
+
+	clients = calloc(nclients, sizeof(Client));
+	start = now_s();
+	for (i = 0; i < nclients; i++)
+	{
+		clients[i].id = i;
+		clients[i].rng = seed * 7919u + (unsigned int) i;
+		if (pthread_create(&clients[i].thread, NULL, client_main, &clients[i]) != 0)
+		{
+			fprintf(stderr, "c5load: could not start client %d\n", i);
+			return 1;
+		}
+	}
+	while (true)
+	{
+		long		done;
+
+		usleep(200000);
+		pthread_mutex_lock(&counter_lock);
+		done = tx_started;
+		pthread_mutex_unlock(&counter_lock);
+		secs = now_s() - start;
+		if (duration > 0 && secs >= duration)
+			stop_now = true;
+		if (tty && !quiet)
+			fprintf(stderr, "\r  %6.1f s  %8ld operations  %7.0f ops/s", secs, done, done / secs);
+		if (stop_now || (duration == 0 && done >= total_tx))
+			break;
+	}
+	for (i = 0; i < nclients; i++)
+		pthread_join(clients[i].thread, NULL);
+	secs = now_s() - start;
+	if (tty && !quiet)
+		fprintf(stderr, "\n");
+
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < nclients; i++)
+	{
+		for (s = 0; s < NSLOTS; s++)
+			sum.slot[s] += clients[i].truth.slot[s];
+		sum.ops += clients[i].truth.ops;
+		sum.errors += clients[i].truth.errors;
+		sum.lost += clients[i].truth.lost;
+		sum.unknown += clients[i].truth.unknown;
+	}
+
+	if (json_path != NULL)
+	{
+		FILE	   *f = strcmp(json_path, "-") == 0 ? stdout : fopen(json_path, "w");
+
+		if (f == NULL)
+		{
+			fprintf(stderr, "c5load: could not write \"%s\": %s\n", json_path, strerror(errno));
+			return 1;
+		}
+		write_json(f, &sum, secs);
+		if (f != stdout)
+			fclose(f);
+	}
+	if (!quiet)
+		fprintf(json_path && strcmp(json_path, "-") == 0 ? stderr : stdout,
+				"c5load: %lld operations in %.1f s (%.0f/s), %d clients, seed %u: "
+				"%lld paid, %lld refunds, %lld refund-ins, %lld leads created, %lld throttled; "
+				"%lld rolled back; %lld connections lost, %lld outcomes unknown\n",
+				(long long) sum.ops, secs, sum.ops / secs, nclients, seed,
+				(long long) sum.slot[S_PAID + R_SUCCESS],
+				(long long) (sum.slot[S_REFUND_FULL] + sum.slot[S_REFUND_PARTIAL]),
+				(long long) sum.slot[S_REFUND_IN], (long long) sum.slot[S_LEAD_CREATED],
+				(long long) sum.slot[S_LEAD_THROTTLED], (long long) sum.errors,
+				(long long) sum.lost, (long long) sum.unknown);
+	return (sum.unknown > 0 || sum.lost > 0) ? 1 : 0;
+}
