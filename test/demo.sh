@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end: build and install c5metrics, start a throwaway
 # cluster with the extension preloaded, load the reference shop, drive a
-# short workload over every flow (successes and each kind of failure), and
-# show the metrics as psql and as Prometheus see them.
+# short workload over every flow (successes and each kind of failure) with
+# c5load, and show the metrics as psql and as Prometheus see them.
 #
 #   bash test/demo.sh           # everything, then stops the cluster
 #   bash test/demo.sh --keep    # leaves the cluster running, says how to stop it
@@ -49,62 +49,15 @@ psql_demo() {
 		-v ON_ERROR_STOP=0 "$@"
 }
 
-say "Loading the reference shop and driving the workload..."
-psql_demo -v VERBOSITY=terse <<'SQL' 2>&1 | sed 's/^/    /'
-\set VERBOSITY terse
-CREATE EXTENSION c5metrics;
-SELECT c5metrics.create_reference_schema('shop');
-INSERT INTO shop.products (sku, name, price) VALUES ('NIGHT', 'Night cream', 25), ('SERUM', 'Serum', 40);
-INSERT INTO shop.stock_lots (product_id, expires_on, quantity_on_hand) VALUES
-  (1, current_date + 20, 30), (1, current_date + 90, 30), (2, current_date + 60, 20),
-  (2, current_date - 3, 100);
-INSERT INTO shop.sales (total) SELECT 65 FROM generate_series(1, 40);
-INSERT INTO shop.sale_items (sale_id, product_id, quantity, unit_price)
-SELECT s, 1, 1, 25 FROM generate_series(1, 40) s
-UNION ALL SELECT s, 2, 1, 40 FROM generate_series(1, 40) s;
-UPDATE shop.sale_items SET quantity = 50 WHERE sale_id = 17 AND product_id = 2;
+say "Loading the reference shop..."
+c5_as_user test/c5load/c5load -d "host=$dir port=$port user=postgres dbname=postgres" \
+	--init --transactions=0 || die "c5load --init failed"
 
--- Flow 1: sales become paid and consume stock first-expired-first-out.
--- One transaction per payment, as the application makes them.
-SELECT format('SELECT shop.pay_sale(%s)', s) FROM generate_series(1, 16) s \gexec
--- more serum than there is: insufficient stock, rejected
-SELECT shop.pay_sale(17);
--- a checkout abandoned by the application: rolled back
-BEGIN; SELECT shop.pay_sale(18); ROLLBACK;
--- paid by a manual fix without consuming stock: "missing"
-UPDATE shop.sales SET status = 'paid' WHERE id = 19;
--- a status the table refuses
-UPDATE shop.sales SET status = 'shipped' WHERE id = 20;
--- a slow payment: over the 0.5 s consume-latency objective
-BEGIN; SELECT shop.pay_sale(21); SELECT pg_sleep(0.6); COMMIT;
-
--- Flow 2: refunds, full and partial, with restock; duplicates; over-refund.
-SELECT shop.refund_sale(1, 65, 'full', 'rf-1', true);
-SELECT shop.refund_sale(2, 20, 'partial', 'rf-2');
-SELECT shop.refund_sale(2, 20, 'partial', 'rf-2');            -- retry: unique violation
-INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key)
-VALUES (2, 20, 'partial', 'rf-2') ON CONFLICT DO NOTHING;      -- retry: skipped
-SELECT shop.refund_sale(3, 500, 'partial', 'rf-3');           -- over-refund: blocked
-BEGIN; SELECT shop.refund_sale(4, 10, 'partial', 'rf-4'); ROLLBACK;
--- refund-in with no refund and beyond what was consumed
-INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
-VALUES ('refund_in', 1, 5, 9);
-
--- Flow 3: public leads, then a burst from one address with the throttle on.
-INSERT INTO shop.public_leads (email, source_ip)
-SELECT 'visitor' || g || '@example.com', ('192.0.2.' || g)::inet FROM generate_series(1, 8) g;
-INSERT INTO shop.public_leads (email, source_ip) VALUES ('not-an-email', '192.0.2.50');
-SET c5metrics.lead_throttle = on;
-SELECT format('INSERT INTO shop.public_leads (email, source_ip) VALUES (%L, %L)',
-              'bot' || i || '@example.com', '198.51.100.66')
-  FROM generate_series(1, 8) i \gexec
-
--- Two-phase commit: counted when COMMIT PREPARED runs.
-BEGIN;
-SELECT shop.pay_sale(22);
-PREPARE TRANSACTION 'demo-2pc';
-COMMIT PREPARED 'demo-2pc';
-SQL
+say "Driving the workload with c5load: 4 clients, every flow, injected failures..."
+c5_as_user test/c5load/c5load -d "host=$dir port=$port user=postgres dbname=postgres" \
+	--throttle --clients=4 --transactions=${C5_DEMO_TRANSACTIONS:-4000} --seed=1 \
+	--json="$dir/ground-truth.json" || die "c5load failed"
+say "(its ground truth, what the clients saw happen, is in $dir/ground-truth.json)"
 
 say ""
 say "=== c5metrics.metrics: the business series that are not zero ==="
