@@ -35,6 +35,26 @@
 
 #include <libpq-fe.h>
 
+/*
+ * What is driven: quoted table and column names, and the values written.
+ * Filled for the reference schema, or from a mapping file (--map) for a
+ * user's own tables.
+ */
+typedef struct Map
+{
+	bool		reference;		/* pay with pay_sale(): items, FEFO, stock */
+	char		sales[256], s_id[128], s_status[128], s_total[128];
+	char		pending[64], paid[64], cancelled[64];
+	char		stock[256], m_type[128], m_sale[128], m_qty[128];
+	char		m_extra_cols[256], m_extra_vals[256];	/* ", col" / ", value" */
+	char		consume[64], refund_in[64];
+	char		refunds[256], r_sale[128], r_amount[128], r_type[128], r_key[128];
+	bool		uuid_keys;
+	char		leads[256], l_email[128], l_ip[128];
+} Map;
+
+static Map map;
+
 /* ---- ground truth: the series an outcome moves ---- */
 
 enum
@@ -94,12 +114,14 @@ series_name(int s, char *metric, size_t mlen, char *labels, size_t llen)
 
 	if (s >= S_PAID && s < S_PAID + NR)
 	{
-		snprintf(buf, sizeof(buf), "{\"from_status\": \"pending\", \"to_status\": \"paid\", \"result\": \"%s\"}", rname[s - S_PAID]);
+		snprintf(buf, sizeof(buf), "{\"from_status\": \"%s\", \"to_status\": \"%s\", \"result\": \"%s\"}",
+				 map.pending, map.paid, rname[s - S_PAID]);
 		SET("sales_transition_total", buf);
 	}
 	else if (s >= S_CANCELLED && s < S_CANCELLED + NR)
 	{
-		snprintf(buf, sizeof(buf), "{\"from_status\": \"pending\", \"to_status\": \"cancelled\", \"result\": \"%s\"}", rname[s - S_CANCELLED]);
+		snprintf(buf, sizeof(buf), "{\"from_status\": \"%s\", \"to_status\": \"%s\", \"result\": \"%s\"}",
+				 map.pending, map.cancelled, rname[s - S_CANCELLED]);
 		SET("sales_transition_total", buf);
 	}
 	else if (s >= S_CONSUME && s < S_CONSUME + NR + 1)
@@ -196,6 +218,8 @@ static int	weight[NOPS] = {40, 3, 3, 3, 2, 2, 10, 4, 3, 3, 3, 3, 3, 10, 2, 2};
 
 static const char *conninfo = "dbname=postgres";
 static const char *schema = "shop";
+static const char *map_path = NULL;
+
 static int	nclients = 4;
 static double duration = 0;
 static long total_tx = 1000;
@@ -230,6 +254,8 @@ usage(FILE *f)
 			"Usage: c5load [OPTION]...\n\n"
 			"  -d, --dbname=CONNINFO   connection string (default \"dbname=postgres\")\n"
 			"  -S, --schema=NAME       reference schema to drive (default \"shop\")\n"
+			"  -M, --map=FILE          drive your own tables, named in a mapping file\n"
+			"                          (see test/c5load/README.md)\n"
 			"      --init              create the schema if missing and seed products and stock\n"
 			"  -c, --clients=N         concurrent clients (default 4)\n"
 			"  -t, --transactions=N    total operations (default 1000; 0 with --init: set up only)\n"
@@ -293,6 +319,183 @@ parse_mix(const char *spec)
 		weight[i] = (int) parse_long(eq + 1, "weight", 0);
 	}
 	free(copy);
+}
+
+/* ---- the mapping ---- */
+
+/* "a.b" -> "a"."b", doubling embedded quotes */
+static void
+quote_name(char *out, size_t len, const char *name)
+{
+	size_t		n = 0;
+	const char *p;
+
+	out[n++] = '"';
+	for (p = name; *p && n + 4 < len; p++)
+	{
+		if (*p == '.')
+		{
+			out[n++] = '"';
+			out[n++] = '.';
+			out[n++] = '"';
+		}
+		else if (*p == '"')
+		{
+			out[n++] = '"';
+			out[n++] = '"';
+		}
+		else
+			out[n++] = *p;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+}
+
+/* a string literal's contents: only letters, digits and a few signs */
+static void
+copy_value(char *out, size_t len, const char *v)
+{
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. ") != strlen(v))
+		die_usage("mapping value \"%s\" may only hold letters, digits, _ - . and spaces", v);
+	snprintf(out, len, "%s", v);
+}
+
+static void
+map_reference(void)
+{
+	char		t[128];
+
+	map.reference = true;
+	snprintf(t, sizeof(t), "%s.sales", schema);
+	quote_name(map.sales, sizeof(map.sales), t);
+	quote_name(map.s_id, sizeof(map.s_id), "id");
+	quote_name(map.s_status, sizeof(map.s_status), "status");
+	quote_name(map.s_total, sizeof(map.s_total), "total");
+	strcpy(map.pending, "pending");
+	strcpy(map.paid, "paid");
+	strcpy(map.cancelled, "cancelled");
+	snprintf(t, sizeof(t), "%s.stock_movements", schema);
+	quote_name(map.stock, sizeof(map.stock), t);
+	quote_name(map.m_type, sizeof(map.m_type), "movement_type");
+	quote_name(map.m_sale, sizeof(map.m_sale), "sale_id");
+	quote_name(map.m_qty, sizeof(map.m_qty), "quantity");
+	strcpy(map.m_extra_cols, ", product_id");
+	strcpy(map.m_extra_vals, ", 1");
+	strcpy(map.consume, "consume");
+	strcpy(map.refund_in, "refund_in");
+	snprintf(t, sizeof(t), "%s.refunds", schema);
+	quote_name(map.refunds, sizeof(map.refunds), t);
+	quote_name(map.r_sale, sizeof(map.r_sale), "sale_id");
+	quote_name(map.r_amount, sizeof(map.r_amount), "amount");
+	quote_name(map.r_type, sizeof(map.r_type), "refund_type");
+	quote_name(map.r_key, sizeof(map.r_key), "idempotency_key");
+	snprintf(t, sizeof(t), "%s.public_leads", schema);
+	quote_name(map.leads, sizeof(map.leads), t);
+	quote_name(map.l_email, sizeof(map.l_email), "email");
+	quote_name(map.l_ip, sizeof(map.l_ip), "source_ip");
+}
+
+/*
+ * A mapping file: "key = value" lines, # comments.  Keys: sales.table,
+ * sales.id, sales.status, sales.total, sales.pending, sales.paid,
+ * sales.cancelled, stock.table, stock.type, stock.sale, stock.quantity,
+ * stock.consume, stock.refund_in, refunds.table, refunds.sale,
+ * refunds.amount, refunds.type, refunds.key, refunds.key_format (text or
+ * uuid), leads.table, leads.email, leads.ip.  Names default to the
+ * reference schema's.
+ */
+static void
+map_file(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[512];
+	int			lineno = 0;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "c5load: could not read mapping file \"%s\": %s\n", path, strerror(errno));
+		exit(2);
+	}
+	map_reference();
+	map.reference = false;
+	map.m_extra_cols[0] = map.m_extra_vals[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+	{
+		char	   *k = line,
+				   *v,
+				   *e;
+
+		lineno++;
+		if ((e = strchr(line, '#')) != NULL)
+			*e = '\0';
+		while (*k == ' ' || *k == '\t')
+			k++;
+		for (e = k + strlen(k); e > k && strchr(" \t\r\n", e[-1]); e--)
+			e[-1] = '\0';
+		if (*k == '\0')
+			continue;
+		v = strchr(k, '=');
+		if (v == NULL)
+		{
+			fprintf(stderr, "c5load: %s:%d: expected key = value\n", path, lineno);
+			exit(2);
+		}
+		for (e = v; e > k && strchr(" \t=", e[-1]); e--)
+			;
+		*v++ = '\0';
+		*e = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+#define NAME(key, field) else if (strcmp(k, key) == 0) quote_name(map.field, sizeof(map.field), v)
+#define VALUE(key, field) else if (strcmp(k, key) == 0) copy_value(map.field, sizeof(map.field), v)
+		if (0)
+			;
+		NAME("sales.table", sales);
+		NAME("sales.id", s_id);
+		NAME("sales.status", s_status);
+		NAME("sales.total", s_total);
+		VALUE("sales.pending", pending);
+		VALUE("sales.paid", paid);
+		VALUE("sales.cancelled", cancelled);
+		NAME("stock.table", stock);
+		NAME("stock.type", m_type);
+		NAME("stock.sale", m_sale);
+		NAME("stock.quantity", m_qty);
+		VALUE("stock.consume", consume);
+		VALUE("stock.refund_in", refund_in);
+		NAME("refunds.table", refunds);
+		NAME("refunds.sale", r_sale);
+		NAME("refunds.amount", r_amount);
+		NAME("refunds.type", r_type);
+		NAME("refunds.key", r_key);
+		NAME("leads.table", leads);
+		NAME("leads.email", l_email);
+		NAME("leads.ip", l_ip);
+		else if (strcmp(k, "refunds.key_format") == 0 && strcmp(v, "uuid") == 0)
+			map.uuid_keys = true;
+		else if (strcmp(k, "refunds.key_format") == 0 && strcmp(v, "text") == 0)
+			map.uuid_keys = false;
+		else
+		{
+			fprintf(stderr, "c5load: %s:%d: unknown key \"%s\"\n", path, lineno, k);
+			exit(2);
+		}
+#undef NAME
+#undef VALUE
+	}
+	fclose(f);
+	/* insufficient stock needs the reference schema's FEFO stock */
+	weight[OP_PAY_INSUFFICIENT] = 0;
+}
+
+/* A unique idempotency key, as text or as a UUID. */
+static void
+make_key(char *out, size_t len, int client, long n)
+{
+	if (map.uuid_keys)
+		snprintf(out, len, "%08x-%04x-4000-8000-%012lx", seed, client & 0xffff, (unsigned long) n);
+	else
+		snprintf(out, len, "c5load-%u-%d-%ld", seed, client, n);
 }
 
 /* ---- helpers ---- */
@@ -417,10 +620,11 @@ static long
 new_sale(Client *c, int product, bool paid)
 {
 	long		id = query_long(c->conn,
-								"INSERT INTO %s.sales (total, status) VALUES (100, '%s') RETURNING id",
-								schema, paid ? "paid" : "pending");
+								"INSERT INTO %s (%s, %s) VALUES (100, '%s') RETURNING %s",
+								map.sales, map.s_total, map.s_status,
+								paid ? map.paid : map.pending, map.s_id);
 
-	if (id > 0 && !paid &&
+	if (id > 0 && !paid && map.reference &&
 		!must(c, c->conn, "INSERT INTO %s.sale_items (sale_id, product_id, quantity, unit_price) "
 			  "VALUES (%ld, %d, 1, 100)", schema, id, product))
 		return -1;
@@ -428,6 +632,23 @@ new_sale(Client *c, int product, bool paid)
 }
 
 /* ---- the operations ---- */
+
+/*
+ * The statement that pays a sale: the reference schema's pay_sale()
+ * (transition, then FEFO consumption); on mapped tables, the transition and
+ * one consume movement.
+ */
+static void
+pay_sql(char *sql, size_t len, long id)
+{
+	if (map.reference)
+		snprintf(sql, len, "SELECT %s.pay_sale(%ld)", schema, id);
+	else
+		snprintf(sql, len, "UPDATE %s SET %s = '%s' WHERE %s = %ld; "
+				 "INSERT INTO %s (%s, %s, %s) VALUES ('%s', %ld, 1)",
+				 map.sales, map.s_status, map.paid, map.s_id, id,
+				 map.stock, map.m_type, map.m_sale, map.m_qty, map.consume, id);
+}
 
 /* Count a pay_sale of product 1 (in stock) or 2 (none) that ended with result r. */
 static void
@@ -445,12 +666,12 @@ static bool
 op_pay(Client *c, int product)
 {
 	long		id = new_sale(c, product, false);
-	char		sql[256];
+	char		sql[1024];
 	const char *err;
 
 	if (id < 0)
 		return false;
-	snprintf(sql, sizeof(sql), "SELECT %s.pay_sale(%ld)", schema, id);
+	pay_sql(sql, sizeof(sql), id);
 	err = run(c, c->conn, sql, NULL, 0);
 	if (err && strcmp(err, "lost") == 0)
 		return false;
@@ -468,9 +689,11 @@ static bool
 op_pay_rollback(Client *c)
 {
 	long		id = new_sale(c, 1, false);
+	char		sql[1024];
 
+	pay_sql(sql, sizeof(sql), id);
 	if (id < 0 || !must(c, c->conn, "BEGIN") ||
-		!must(c, c->conn, "SELECT %s.pay_sale(%ld)", schema, id) ||
+		!must(c, c->conn, "%s", sql) ||
 		!must(c, c->conn, "ROLLBACK"))
 		return false;
 	count_pay(c, 1, R_FAILURE);
@@ -483,12 +706,16 @@ op_pay_savepoint(Client *c)
 {
 	long		a = new_sale(c, 1, false);
 	long		b = new_sale(c, 1, false);
+	char		sqla[1024],
+				sqlb[1024];
 
+	pay_sql(sqla, sizeof(sqla), a);
+	pay_sql(sqlb, sizeof(sqlb), b);
 	if (a < 0 || b < 0 || !must(c, c->conn, "BEGIN") ||
 		!must(c, c->conn, "SAVEPOINT s") ||
-		!must(c, c->conn, "SELECT %s.pay_sale(%ld)", schema, a) ||
+		!must(c, c->conn, "%s", sqla) ||
 		!must(c, c->conn, "ROLLBACK TO SAVEPOINT s") ||
-		!must(c, c->conn, "SELECT %s.pay_sale(%ld)", schema, b) ||
+		!must(c, c->conn, "%s", sqlb) ||
 		!must(c, c->conn, "COMMIT"))
 		return false;
 	count_pay(c, 1, R_FAILURE);
@@ -510,12 +737,14 @@ op_serialization(Client *c)
 	char		sql[256];
 
 	if (id < 0 || !must(c, c->aux, "BEGIN ISOLATION LEVEL REPEATABLE READ") ||
-		!must(c, c->aux, "SELECT status FROM %s.sales WHERE id = %ld", schema, id) ||
-		!must(c, c->conn, "UPDATE %s.sales SET status = 'cancelled' WHERE id = %ld", schema, id))
+		!must(c, c->aux, "SELECT %s FROM %s WHERE %s = %ld", map.s_status, map.sales, map.s_id, id) ||
+		!must(c, c->conn, "UPDATE %s SET %s = '%s' WHERE %s = %ld",
+			  map.sales, map.s_status, map.cancelled, map.s_id, id))
 		return false;
 	count(c, S_CANCELLED + R_SUCCESS);
 	flow(c, F_SALES, R_SUCCESS);
-	snprintf(sql, sizeof(sql), "UPDATE %s.sales SET status = 'paid' WHERE id = %ld", schema, id);
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = '%s' WHERE %s = %ld",
+			 map.sales, map.s_status, map.paid, map.s_id, id);
 	err = run(c, c->aux, sql, NULL, 0);
 	if (err && strcmp(err, "lost") == 0)
 		return false;
@@ -543,10 +772,11 @@ op_lock_timeout(Client *c)
 	char		sql[256];
 
 	if (id < 0 || !must(c, c->aux, "BEGIN") ||
-		!must(c, c->aux, "SELECT 1 FROM %s.sales WHERE id = %ld FOR UPDATE", schema, id) ||
+		!must(c, c->aux, "SELECT 1 FROM %s WHERE %s = %ld FOR UPDATE", map.sales, map.s_id, id) ||
 		!must(c, c->conn, "SET lock_timeout = '20ms'"))
 		return false;
-	snprintf(sql, sizeof(sql), "UPDATE %s.sales SET status = 'paid' WHERE id = %ld", schema, id);
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = '%s' WHERE %s = %ld",
+			 map.sales, map.s_status, map.paid, map.s_id, id);
 	err = run(c, c->conn, sql, NULL, 0);
 	if (err && strcmp(err, "lost") == 0)
 		return false;
@@ -574,9 +804,9 @@ refund(Client *c, long sale, int amount, bool full, const char *key, bool on_con
 	int			base = full ? S_REFUND_FULL : S_REFUND_PARTIAL;
 
 	snprintf(sql, sizeof(sql),
-			 "INSERT INTO %s.refunds (sale_id, amount, refund_type, idempotency_key) "
-			 "VALUES (%ld, %d, '%s', '%s')%s",
-			 schema, sale, amount, full ? "full" : "partial", key,
+			 "INSERT INTO %s (%s, %s, %s, %s) VALUES (%ld, %d, '%s', '%s')%s",
+			 map.refunds, map.r_sale, map.r_amount, map.r_type, map.r_key,
+			 sale, amount, full ? "full" : "partial", key,
 			 on_conflict ? " ON CONFLICT DO NOTHING" : "");
 	err = run(c, c->conn, sql, NULL, 0);
 	if (err && strcmp(err, "lost") == 0)
@@ -614,7 +844,7 @@ op_refund(Client *c, Op op)
 
 	if (sale < 0)
 		return false;
-	snprintf(key, sizeof(key), "c5load-%u-%d-%ld", seed, c->id, c->serial++);
+	make_key(key, sizeof(key), c->id, c->serial++);
 	switch (op)
 	{
 		case OP_REFUND:
@@ -625,7 +855,7 @@ op_refund(Client *c, Op op)
 			/* 60 of 100, then 60 more: over the remainder */
 			if (!refund(c, sale, 60, false, key, false))
 				return false;
-			strcat(key, "-b");
+			make_key(key, sizeof(key), c->id, c->serial++);
 			return refund(c, sale, 60, false, key, false);
 		case OP_REFUND_DUP:
 		case OP_REFUND_DUP_ON_CONFLICT:
@@ -651,15 +881,17 @@ op_refund_in(Client *c, bool mismatch)
 
 	if (sale < 0)
 		return false;
-	snprintf(key, sizeof(key), "c5load-in-%u-%d-%ld", seed, c->id, c->serial++);
+	make_key(key, sizeof(key), c->id, c->serial++);
 	if (!must(c, c->conn, "BEGIN") ||
-		!must(c, c->conn, "INSERT INTO %s.stock_movements (movement_type, product_id, sale_id, quantity) "
-			  "VALUES ('consume', 1, %ld, 1)", schema, sale) ||
+		!must(c, c->conn, "INSERT INTO %s (%s, %s, %s%s) VALUES ('%s', %ld, 1%s)",
+			  map.stock, map.m_type, map.m_sale, map.m_qty, map.m_extra_cols,
+			  map.consume, sale, map.m_extra_vals) ||
 		(with_refund &&
-		 !must(c, c->conn, "INSERT INTO %s.refunds (sale_id, amount, refund_type, idempotency_key) "
-			   "VALUES (%ld, 10, 'partial', '%s')", schema, sale, key)) ||
-		!must(c, c->conn, "INSERT INTO %s.stock_movements (movement_type, product_id, sale_id, quantity) "
-			  "VALUES ('refund_in', 1, %ld, %d)", schema, sale, qty) ||
+		 !must(c, c->conn, "INSERT INTO %s (%s, %s, %s, %s) VALUES (%ld, 10, 'partial', '%s')",
+			   map.refunds, map.r_sale, map.r_amount, map.r_type, map.r_key, sale, key)) ||
+		!must(c, c->conn, "INSERT INTO %s (%s, %s, %s%s) VALUES ('%s', %ld, %d%s)",
+			  map.stock, map.m_type, map.m_sale, map.m_qty, map.m_extra_cols,
+			  map.refund_in, sale, qty, map.m_extra_vals) ||
 		!must(c, c->conn, "COMMIT"))
 		return false;
 	count(c, S_REFUND_IN + R_SUCCESS);
@@ -683,8 +915,8 @@ lead(Client *c, const char *email, const char *ip)
 	char		detail[256] = "";
 	const char *err;
 
-	snprintf(sql, sizeof(sql), "INSERT INTO %s.public_leads (email, source_ip) VALUES ('%s', '%s')",
-			 schema, email, ip);
+	snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, %s) VALUES ('%s', '%s')",
+			 map.leads, map.l_email, map.l_ip, email, ip);
 	err = run(c, c->conn, sql, detail, sizeof(detail));
 	if (err && strcmp(err, "lost") == 0)
 		return false;
@@ -922,6 +1154,7 @@ main(int argc, char **argv)
 	static struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
 		{"schema", required_argument, NULL, 'S'},
+		{"map", required_argument, NULL, 'M'},
 		{"clients", required_argument, NULL, 'c'},
 		{"transactions", required_argument, NULL, 't'},
 		{"time", required_argument, NULL, 'T'},
@@ -943,7 +1176,7 @@ main(int argc, char **argv)
 				s;
 	bool		tty = isatty(2);
 
-	while ((opt = getopt_long(argc, argv, "d:S:c:t:T:s:m:j:qh", long_options, NULL)) != -1)
+	while ((opt = getopt_long(argc, argv, "d:S:M:c:t:T:s:m:j:qh", long_options, NULL)) != -1)
 	{
 		switch (opt)
 		{
@@ -954,6 +1187,9 @@ main(int argc, char **argv)
 				schema = optarg;
 				if (strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema))
 					die_usage("schema name \"%s\" must be lower-case letters, digits and _", schema);
+				break;
+			case 'M':
+				map_path = optarg;
 				break;
 			case 'c':
 				nclients = (int) parse_long(optarg, "clients", 1);
@@ -992,6 +1228,12 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument \"%s\"", argv[optind]);
+	if (map_path != NULL && do_init)
+		die_usage("%s", "--init creates the reference schema; it does not go with --map");
+	if (map_path != NULL)
+		map_file(map_path);
+	else
+		map_reference();
 
 	if (do_init && !init_schema())
 		return 1;

@@ -125,5 +125,37 @@ isnt($node->safe_psql('postgres', 'SELECT count(*) FROM shop.refunds'),
 $truth->{series}[0]{value}++;
 is(scalar(mismatches()), 1, 'and one doubled event makes the counter check fail');
 
+# A user's own tables through a mapping file: the Django-style example.
+$node->safe_psql('postgres', q{
+	CREATE TABLE sales_sale (id bigserial PRIMARY KEY, state varchar(20) NOT NULL,
+	                         grand_total numeric(12,2) NOT NULL);
+	CREATE TABLE inventory_stockmovement (id bigserial PRIMARY KEY, kind varchar(16) NOT NULL,
+	                                      sale_id bigint, qty integer NOT NULL);
+	CREATE TABLE refunds_refund (id bigserial PRIMARY KEY, sale_id bigint NOT NULL,
+	                             amount numeric(12,2) NOT NULL, kind varchar(16) NOT NULL,
+	                             idem_key uuid NOT NULL UNIQUE);
+	CREATE TABLE leads_publiclead (id bigserial PRIMARY KEY, email varchar(254) NOT NULL, ip_address inet);
+	SELECT c5metrics.track_sales('sales_sale', status_column => 'state', paid_value => 'PAID');
+	SELECT c5metrics.track_stock('inventory_stockmovement', type_column => 'kind', consume_value => 'OUT',
+	                             refund_in_value => 'RETURN', quantity_column => 'qty',
+	                             refunds_table => 'refunds_refund');
+	SELECT c5metrics.track_refunds('refunds_refund', type_column => 'kind', key_column => 'idem_key',
+	                               sales_table => 'sales_sale', sales_total_column => 'grand_total');
+	SELECT c5metrics.track_leads('leads_publiclead', ip_column => 'ip_address');
+	SELECT c5metrics.reset();
+});
+my $map = dirname(__FILE__) . '/../c5load/django.map';
+$ok = IPC::Run::run([ $c5load, '-d', $conninfo, "--map=$map", '--throttle', '--clients=4',
+		'--transactions=3000', '--seed=7', "--json=$json_file" ], '>', \$out, '2>', \$err);
+ok($ok, 'c5load drives the Django-style tables through django.map') or diag($err);
+$truth = decode_json(slurp_file($json_file));
+is($truth->{unknown_outcomes}, 0, 'every outcome is known');
+@bad = mismatches();
+is(scalar(@bad), 0, 'every counter equals the ground truth on the user\'s own tables') or diag(join("\n", @bad));
+is($node->safe_psql('postgres', 'SELECT count(*) FROM refunds_refund'),
+	truth_of('sale_refunds_total', type => 'full', result => 'success')
+	  + truth_of('sale_refunds_total', type => 'partial', result => 'success'),
+	'refund rows = refund successes');
+
 $node->stop;
 done_testing();
