@@ -385,7 +385,6 @@ typedef struct C5Trig
 	void	   *plan[2];		/* guard or check plans (SPIPlanPtr) */
 } C5Trig;
 
-extern void c5m_triggers_init(void);
 extern void c5m_resolve_col(Relation rel, const char *name, C5Col *col);
 extern bool c5m_col_text(const C5Col *col, Datum d, bool isnull,
 						 const char **s, int *len, char *buf);

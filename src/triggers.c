@@ -68,12 +68,6 @@ PG_FUNCTION_INFO_V1(c5metrics_leads_trigger);
 
 static void invalidate_trig_cache(Datum arg, Oid relid);
 
-void
-c5m_triggers_init(void)
-{
-	/* the cache itself is built in each backend, on first use */
-}
-
 static void
 invalidate_trig_cache(Datum arg, Oid relid)
 {
