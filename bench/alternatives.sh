@@ -16,6 +16,8 @@
 #                 prometheus-postgres-exporter computes the business
 #                 metrics with count(*) ... GROUP BY over the tables at
 #                 every scrape (--extend.query-path; default collectors off)
+#   B' shopng     B with its refunds attached without sales_table (no
+#                 over-refund guard), in the refund rate rounds only
 #
 # Measurements, every one beside A in the same run:
 #
@@ -23,11 +25,13 @@
 #     a fresh pending sale with one item: the paid transition and FEFO
 #     consumption) and the refund flow (refund_sale() on a fresh paid sale,
 #     a unique idempotency key each), at 1 and 4 clients, with
-#     synchronous_commit = off.  Short rounds, the four variants in turn,
+#     synchronous_commit = off.  Short rounds, the variants in turn,
 #     ABCD then DCBA (a linear drift cancels over each pair of rounds);
 #     median, min and max tps, and the ratio to A.  In each round of B, C
 #     and D their metrics are read once, half-way: /metrics of c5metrics,
-#     the counters table with psql, the exporter's /metrics.
+#     the counters table with psql, the exporter's /metrics.  Beside them,
+#     deterministically: instructions per transaction of both flows under
+#     callgrind (single-user backend, the difference of two runs).
 #  2. Per-row capture cost of a bulk INSERT ... SELECT of consume
 #     movements: instructions per row with callgrind, the method of
 #     bench/capture_cost.sh ((Ir(N rows) - Ir(0 rows)) / N in a single-user
@@ -69,8 +73,8 @@ ROUND_SECONDS=${ROUND_SECONDS:-5}
 CLIENT_COUNTS=${CLIENT_COUNTS:-"1 4"}
 CG_ROWS=${CG_ROWS:-20000}			# callgrind statement rows (as capture_cost.sh)
 CG_SMALL=${CG_SMALL:-2000}			# a second, smaller statement: how C grows
-TX_N1=100							# transactions of the two per-transaction runs
-TX_N2=600
+TX_N1=50							# transactions of the two per-transaction runs
+TX_N2=300
 TX_PRE=5000							# refunds already in the template's tables
 WALL_SIZES=${WALL_SIZES:-"10000 50000 200000"}
 WALL_ROUNDS=${WALL_ROUNDS:-3}
