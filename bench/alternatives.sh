@@ -238,8 +238,9 @@ if ((${#missing[@]})); then
 fi
 exporter_version=""
 if ((do_tps || do_scrape)); then
-	exporter_version=$("$EXPORTER" --version 2>&1 | awk '/version/ { print $3; exit }')
-	"$EXPORTER" --help 2>&1 | grep -q -- '--extend.query-path' ||
+	exporter_version=$("$EXPORTER" --version 2>&1 | awk '!v && /version/ { v = $3 } END { print v }')
+	# not "| grep -q": with pipefail, the exporter's SIGPIPE would fail the test
+	[[ $("$EXPORTER" --help 2>&1) == *--extend.query-path* ]] ||
 		die "$EXPORTER has no --extend.query-path"
 fi
 
@@ -539,7 +540,7 @@ single_opts=(-c "shared_preload_libraries=c5metrics")
 single_value()				# datadir sql
 {
 	echo "$2" | as_pg "$BINDIR/postgres" --single -D "$1" "${single_opts[@]}" bench 2>&1 |
-		sed -n 's/^[[:space:]]*1: [a-z_]* = "\([^"]*\)".*/\1/p' | head -n 1
+		sed -n 's/^[[:space:]]*1: [a-z_]* = "\([^"]*\)".*/\1/p' | awk 'NR == 1'	# reads all: no SIGPIPE
 }
 
 make_template()
@@ -600,7 +601,7 @@ backend_pid()				# title (as in "postgres: <title>")
 	pm=$(head -n 1 "$server_dir/postmaster.pid")
 	ps -o pid=,args= --ppid "$pm" | awk -v t="postgres: $1" '
 		{ pid = $1; sub(/^ *[0-9]+ +/, "") }
-		$0 == t || index($0, t " ") == 1 { print pid; exit }'
+		!found && ($0 == t || index($0, t " ") == 1) { print pid; found = 1 }'
 }
 
 # "VmRSS VmHWM RssAnon" in kB
