@@ -49,6 +49,29 @@ INSERT INTO app_refunds (sale_id, amount, refund_type, idempotency_key) VALUES (
 INSERT INTO app_refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 8, 'partial', 'p2');
 RESET ROLE;
 
+-- The owner of a refunds table must be able to read the sales table it is
+-- guarded against: attaching says so, with the GRANT to run.
+SET ROLE c5_app;
+CREATE TABLE app.refunds (id serial, sale_id int, amount numeric, refund_type text,
+                          idempotency_key text UNIQUE);
+SELECT c5metrics.track_refunds('app.refunds', sales_table => 'app_sales');
+RESET ROLE;
+-- Read access revoked after attaching: the guard stands aside (counted as
+-- a lost event) rather than fail the refund.
+GRANT SELECT ON app_sales TO c5_app;
+SET ROLE c5_app;
+SELECT c5metrics.track_refunds('app.refunds', sales_table => 'app_sales');
+RESET ROLE;
+REVOKE SELECT ON app_sales FROM c5_app;
+SELECT c5metrics.reset();
+SET ROLE c5_app;
+INSERT INTO app.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 80, 'partial', 'q1');
+RESET ROLE;
+SELECT metric, value FROM c5metrics.metrics
+ WHERE metric IN ('c5metrics_events_lost_total', 'sale_refund_over_refund_attempts_total');
+SELECT c5metrics.untrack('app.refunds');
+DROP TABLE app.refunds;
+
 -- Every function written in SQL or PL/pgSQL pins its search_path; only the
 -- functions that must are SECURITY DEFINER.
 SELECT p.proname, l.lanname

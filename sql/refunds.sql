@@ -72,3 +72,23 @@ SELECT metric, labels ->> 'le' AS le, value FROM c5metrics.metrics
  WHERE metric LIKE 'sale_refund_duration_seconds%'
    AND (labels ->> 'le' IN ('0.8', '+Inf') OR metric LIKE '%count')
  ORDER BY 1, 2;
+
+-- The guard reads through an index on the refunds' sale column when there
+-- is one, else scans the table; amounts of another numeric type than the
+-- sale's total compare as numeric; earlier rows of the same statement
+-- count.
+CREATE TABLE plain_sales (sale_no int PRIMARY KEY, amount_due numeric(10,2));
+CREATE TABLE plain_refunds (sale_no bigint, cents_back int, kind text);
+SELECT c5metrics.track_refunds('plain_refunds', sale_column => 'sale_no', amount_column => 'cents_back',
+                               type_column => 'kind', key_column => NULL,
+                               sales_table => 'plain_sales', sales_id_column => 'sale_no',
+                               sales_total_column => 'amount_due');
+INSERT INTO plain_sales VALUES (1, 10.50), (2, 5);
+SELECT c5metrics.reset();
+INSERT INTO plain_refunds VALUES (1, 6, 'partial'), (1, 4, 'partial');
+INSERT INTO plain_refunds VALUES (1, 1, 'partial');
+-- 3 + 3 > 5: the second row of one statement sees the first
+INSERT INTO plain_refunds VALUES (2, 3, 'partial'), (2, 3, 'partial');
+SELECT * FROM nz;
+SELECT c5metrics.untrack('plain_refunds');
+DROP TABLE plain_refunds, plain_sales;

@@ -24,3 +24,14 @@ SELECT * FROM nz;
 SELECT c5metrics.reset();
 COMMIT PREPARED 'c5-no-such';
 SELECT * FROM nz;
+
+-- A refund-in movement with no refund: checked at PREPARE (when the whole
+-- transaction is visible), counted when COMMIT PREPARED finishes it.
+SELECT c5metrics.reset();
+BEGIN;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
+VALUES ('refund_in', 1, 401, 1);
+PREPARE TRANSACTION 'c5-tp-3';
+SELECT * FROM nz;
+COMMIT PREPARED 'c5-tp-3';
+SELECT * FROM nz;

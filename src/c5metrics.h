@@ -37,6 +37,8 @@
 
 /* Custom SQLSTATEs raised by the opt-in guards (documented in README). */
 #define C5M_ERRCODE_OVER_REFUND		MAKE_SQLSTATE('C','5','M','0','1')
+/* objsubid of the over-refund guard's sale locks in pg_locks (advisory) */
+#define C5M_GUARD_LOCK_TAG			197
 #define C5M_ERRCODE_LEAD_THROTTLED	MAKE_SQLSTATE('C','5','M','0','2')
 
 /* Business flows: the `flow` / `location` label. */
@@ -321,7 +323,6 @@ extern void c5m_note_refund_attempt(C5Level *lv, C5RefundType type);
 extern void c5m_note_refund_inserted(C5Level *lv, C5RefundType type);
 extern void c5m_note_refund_table(C5Level *lv, const char *nspname, const char *relname);
 extern void c5m_note_guard(C5Level *lv, int sqlerrcode);
-extern void c5m_note_refund_in(C5Level *lv);
 extern void c5m_note_mismatch(C5Level *lv, C5Mismatch type);
 extern void c5m_note_lead(C5Level *lv);
 extern void c5m_note_flow(C5Level *lv, C5Flow flow);
@@ -369,6 +370,8 @@ typedef struct C5Value
 
 #define C5M_MAX_ALLOWED 64		/* allowed statuses per sales table */
 
+typedef struct C5Guard C5Guard;	/* the over-refund guard's lookups */
+
 typedef struct C5Trig
 {
 	Oid			tgoid;			/* hash key: the trigger's OID */
@@ -382,7 +385,7 @@ typedef struct C5Trig
 	C5Value		v[2];			/* configured values */
 	int			nallowed;
 	C5Value		allowed[C5M_MAX_ALLOWED];
-	void	   *plan[2];		/* guard or check plans (SPIPlanPtr) */
+	C5Guard    *guard;		/* refunds with a sales table (guards.c) */
 } C5Trig;
 
 extern void c5m_resolve_col(Relation rel, const char *name, C5Col *col);
@@ -395,8 +398,13 @@ struct TriggerData;
 extern Size c5m_throttle_shmem_size(void);
 extern void c5m_throttle_shmem_init(void);
 extern void c5m_trig_release(C5Trig *t);
+extern void c5m_guard_invalidate(C5Guard *g, Oid relid);
 extern void c5m_refund_guard_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
 extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
+extern void c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype,
+								bool *over, bool *norefund);
+extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
+							   Datum sale, bool isnull);
 
 /* src/persist.c */
 extern void c5m_persist_load(void);

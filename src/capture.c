@@ -42,6 +42,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/datum.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -56,6 +57,17 @@ typedef struct C5Trans
 	int			idx;			/* counter index of the success series */
 	int64		n;
 } C5Trans;
+
+/* A sale whose refund-in movements are checked at commit (guards.c). */
+typedef struct C5Check
+{
+	Oid			tgoid;			/* the stock trigger that saw them */
+	uint32		salekey;
+	Datum		sale;			/* a by-reference value is a copy of ours */
+	Oid			saletype;
+	int16		typlen;
+	bool		typbyval;
+} C5Check;
 
 typedef struct C5Paid
 {
@@ -86,6 +98,9 @@ struct C5Level
 	TimestampTz paid_more_at;	/* earliest of them */
 	uint64	   *consumed;		/* bloom filter of consumed sales, or NULL */
 	TimestampTz first_consume;	/* earliest consume movement, or 0 */
+	int			nchecks;
+	int			maxchecks;
+	C5Check    *checks;			/* refund-in sales to check at commit */
 };
 
 /* Local state */
@@ -312,11 +327,88 @@ c5m_note_guard(C5Level *lv, int sqlerrcode)
 	lv->guard_code = sqlerrcode;
 }
 
-void
-c5m_note_refund_in(C5Level *lv)
+/* Keep one sale to check at commit, once per trigger and sale. */
+static void
+add_check(C5Level *lv, const C5Check *c)
 {
+	int			i;
+
+	for (i = 0; i < lv->nchecks; i++)
+		if (lv->checks[i].salekey == c->salekey && lv->checks[i].tgoid == c->tgoid &&
+			datum_image_eq(lv->checks[i].sale, c->sale, c->typbyval, c->typlen))
+		{
+			if (!c->typbyval)
+				pfree(DatumGetPointer(c->sale));
+			return;
+		}
+	if (!grow((void **) &lv->checks, &lv->maxchecks, lv->nchecks, sizeof(C5Check)))
+	{
+		if (!c->typbyval)
+			pfree(DatumGetPointer(c->sale));
+		c5m_note_lost();
+		return;
+	}
+	lv->checks[lv->nchecks++] = *c;
+}
+
+/*
+ * A refund-in movement of `sale` (NULL: none), seen by stock trigger
+ * `tgoid`; the sale is checked for mismatches at commit.
+ */
+void
+c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col, Datum sale, bool isnull)
+{
+	C5Check		c;
+
 	lv->flows |= 1 << C5_FLOW_STOCK;
 	lv->refund_in++;
+	if (isnull)
+		return;
+	c.tgoid = tgoid;
+	c.salekey = c5m_sale_key(col, sale);
+	c.saletype = col->typid;
+	c.typlen = col->typlen;
+	c.typbyval = col->typbyval;
+	c.sale = sale;
+	if (!col->typbyval)
+	{
+		Size		len = datumGetSize(sale, false, col->typlen);
+		void	   *copy = buffer_alloc(len);
+
+		if (copy == NULL)
+		{
+			c5m_note_lost();
+			return;
+		}
+		memcpy(copy, DatumGetPointer(sale), len);
+		c.sale = PointerGetDatum(copy);
+	}
+	add_check(lv, &c);
+}
+
+/*
+ * Before commit (or PREPARE), with every subtransaction ended: check the
+ * sales that got refund-in movements.  The check cannot fail the commit
+ * (c5m_refund_in_check).
+ */
+static void
+run_checks(C5Level *lv)
+{
+	int			i;
+	bool		over,
+				norefund;
+
+	for (i = 0; i < lv->nchecks; i++)
+	{
+		C5Check    *c = &lv->checks[i];
+
+		c5m_refund_in_check(c->tgoid, c->sale, c->saletype, &over, &norefund);
+		if (over)
+			c5m_note_mismatch(lv, C5_MISMATCH_OVER_RESTOCK);
+		if (norefund)
+			c5m_note_mismatch(lv, C5_MISMATCH_NO_REFUND);
+	}
+	lv->nchecks = 0;
 }
 
 void
@@ -348,6 +440,13 @@ c5m_note_flow(C5Level *lv, C5Flow flow)
 static void
 free_level(C5Level *lv, bool keep_bloom)
 {
+	int			i;
+
+	for (i = 0; i < lv->nchecks; i++)
+		if (!lv->checks[i].typbyval)
+			pfree(DatumGetPointer(lv->checks[i].sale));
+	if (lv->checks != NULL)
+		pfree(lv->checks);
 	if (lv->trans != NULL)
 		pfree(lv->trans);
 	if (lv->paid != NULL)
@@ -400,6 +499,9 @@ merge_into_parent(C5Level *lv)
 	if (lv->first_consume != 0 &&
 		(p->first_consume == 0 || lv->first_consume < p->first_consume))
 		p->first_consume = lv->first_consume;
+	for (i = 0; i < lv->nchecks; i++)
+		add_check(p, &lv->checks[i]);	/* the copies change hands */
+	lv->nchecks = 0;
 	if (lv->consumed != NULL && p->consumed == NULL)
 	{
 		p->consumed = lv->consumed;		/* handed over, not copied */
@@ -661,6 +763,11 @@ c5m_xact_callback(XactEvent event, void *arg)
 
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (cur_level != NULL && cur_level->nchecks > 0)
+				run_checks(cur_level);
+			return;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (cur_level != NULL)

@@ -28,10 +28,27 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/hash.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "utils/fmgroids.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
+#include "parser/parse_coerce.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/numeric.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -65,12 +82,6 @@ typedef struct C5Throttle
 
 static C5Throttle *throttle = NULL;
 
-/* Sales already checked for refund-in mismatches in this transaction. */
-static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
-static HTAB *checked = NULL;	/* in TopTransactionContext */
-
-PG_FUNCTION_INFO_V1(c5metrics_refund_in_check);
-
 Size
 c5m_throttle_shmem_size(void)
 {
@@ -103,9 +114,8 @@ c5m_trig_release(C5Trig *t)
 {
 	int			i;
 
-	for (i = 0; i < lengthof(t->plan); i++)
-		if (t->plan[i] != NULL)
-			SPI_freeplan((SPIPlanPtr) t->plan[i]);
+	if (t->guard != NULL)
+		pfree(t->guard);
 	for (i = 0; i < lengthof(t->v); i++)
 		if (t->v[i].text != NULL)
 			pfree(t->v[i].text);
@@ -230,6 +240,297 @@ c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
 
 /* ---- over-refund guard ---- */
 
+/*
+ * How the guard finds rows by one column's value: through a valid btree
+ * index whose first key column it is, else by a sequential scan.
+ */
+typedef struct C5Lookup
+{
+	AttrNumber	attnum;
+	Oid			indexid;		/* InvalidOid: scan the table */
+	RegProcedure eqproc;		/* column = value */
+	Oid			subtype;		/* the value's type */
+	Oid			collation;
+} C5Lookup;
+
+/*
+ * What the guard resolved once per refunds trigger: how to find a sale's
+ * refunds, a refund by its key and the sale itself, and how to read the
+ * amounts as numeric.  Rebuilt when either table's relcache entry is
+ * invalidated (c5m_guard_invalidate).
+ */
+struct C5Guard
+{
+	bool		valid;
+	bool		usable;			/* false: the guard cannot run, see build_guard */
+	Oid			sales;
+	C5Lookup	by_sale;		/* refunds.sale = $sale */
+	C5Lookup	by_key;			/* refunds.key = $key (attnum 0: no key) */
+	C5Lookup	sale;			/* sales.id = $sale */
+	AttrNumber	total;			/* sales.total */
+	FmgrInfo	amount_cast;	/* refunds.amount -> numeric (fn_oid 0: none) */
+	FmgrInfo	total_cast;		/* sales.total -> numeric */
+};
+
+void
+c5m_guard_invalidate(C5Guard *g, Oid relid)
+{
+	if (g != NULL && (relid == InvalidOid || relid == g->sales))
+		g->valid = false;
+}
+
+/* Resolve a lookup of `rel`'s column `attnum` by a value of type `valtype`. */
+static bool
+resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			opclass;
+	Oid			opr;
+
+	lk->attnum = attnum;
+	lk->indexid = InvalidOid;
+	lk->subtype = valtype;
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = idx->rd_index;
+
+		opr = InvalidOid;
+		if (idx->rd_rel->relam == BTREE_AM_OID && ix->indisvalid &&
+			ix->indkey.values[0] == attnum &&
+			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
+			opr = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0],
+									  valtype, BTEqualStrategyNumber);
+		if (OidIsValid(opr))
+		{
+			lk->indexid = RelationGetRelid(idx);
+			lk->eqproc = get_opcode(opr);
+			lk->collation = idx->rd_indcollation[0];
+		}
+		index_close(idx, AccessShareLock);
+		if (OidIsValid(lk->indexid))
+			break;
+	}
+	list_free(indexes);
+	if (OidIsValid(lk->indexid))
+		return true;
+
+	/* no index: the column type's default btree equality */
+	opclass = GetDefaultOpClass(att->atttypid, BTREE_AM_OID);
+	if (!OidIsValid(opclass))
+		return false;
+	opr = get_opfamily_member(get_opclass_family(opclass), get_opclass_input_type(opclass),
+							  valtype, BTEqualStrategyNumber);
+	if (!OidIsValid(opr))
+		return false;
+	lk->eqproc = get_opcode(opr);
+	lk->collation = att->attcollation;
+	return true;
+}
+
+/* A function reading a value of `typid` as numeric; fn_oid 0 if it is one. */
+static bool
+resolve_cast(Oid typid, FmgrInfo *cast)
+{
+	Oid			funcid = InvalidOid;
+	CoercionPathType path;
+
+	memset(cast, 0, sizeof(*cast));
+	path = find_coercion_pathway(NUMERICOID, getBaseType(typid), COERCION_EXPLICIT, &funcid);
+	if (path == COERCION_PATH_RELABELTYPE)
+		return true;
+	if (path != COERCION_PATH_FUNC || !OidIsValid(funcid))
+		return false;
+	fmgr_info_cxt(funcid, cast, TopMemoryContext);
+	return true;
+}
+
+/*
+ * Resolve the guard of refunds trigger `t` against its sales table, open
+ * and locked by the caller.  Unusable when a column is gone, an amount has
+ * no cast to numeric, or the refunds table's owner may not read the sales
+ * table: the guard must never raise anything but its own error.
+ */
+static void
+build_guard(C5Trig *t, TriggerData *td, Relation sales, C5Guard *g)
+{
+	char	  **a = td->tg_trigger->tgargs;
+	C5Col		id,
+				total;
+
+	g->valid = true;
+	g->usable = false;
+	c5m_resolve_col(sales, a[5], &id);
+	c5m_resolve_col(sales, a[6], &total);
+	if (id.attnum <= 0 || total.attnum <= 0 ||
+		pg_class_aclcheck(RelationGetRelid(sales), t->owner, ACL_SELECT) != ACLCHECK_OK)
+		return;
+	g->total = total.attnum;
+	g->by_key.attnum = 0;
+	if (!resolve_lookup(td->tg_relation, t->c[0].attnum, t->c[0].typid, &g->by_sale) ||
+		!resolve_lookup(sales, id.attnum, t->c[0].typid, &g->sale) ||
+		(t->c[3].attnum > 0 &&
+		 !resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key)) ||
+		!resolve_cast(t->c[1].typid, &g->amount_cast) ||
+		!resolve_cast(total.typid, &g->total_cast))
+		return;
+	g->usable = true;
+}
+
+static Numeric
+as_numeric(FmgrInfo *cast, Datum d)
+{
+	if (OidIsValid(cast->fn_oid))
+		d = FunctionCall1(cast, d);
+	return DatumGetNumeric(d);
+}
+
+/* Begin a scan of `rel` for rows whose lookup column equals `value`. */
+static SysScanDesc
+lookup_begin(Relation rel, C5Lookup *lk, Datum value, Snapshot snap, ScanKey key)
+{
+	ScanKeyEntryInitialize(key, 0, lk->attnum, BTEqualStrategyNumber, lk->subtype,
+						   lk->collation, lk->eqproc, value);
+	return systable_beginscan(rel, lk->indexid, OidIsValid(lk->indexid), snap, 1, key);
+}
+
+/*
+ * refunds, BEFORE INSERT: block (or, with the guard off, only count) a
+ * refund that exceeds its sale's remainder.
+ *
+ * Two refunds of one sale are serialized by a lock on the sale held to the
+ * end of the transaction: a lock-manager lock, not a row lock, so it
+ * writes nothing.  It shows in pg_locks as locktype 'advisory' with
+ * classid = the sales table, objid = a hash of the sale id and objsubid =
+ * C5M_GUARD_LOCK_TAG; deadlock detection and lock_timeout apply as to any
+ * lock.  Holding it, the guard reads the sale and its refunds with a fresh
+ * snapshot, after a command-counter increment so that earlier rows of the
+ * same statement count: whatever committed before the lock was granted is
+ * seen, at every isolation level.  It reads through the tables' indexes
+ * (or scans them), with no query and no privilege check at run time; the
+ * refunds table's owner must be able to read the sales table (checked when
+ * resolved, and at attach).
+ */
+void
+c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
+{
+	Datum		sale,
+				amount,
+				keyval = (Datum) 0;
+	bool		isnull,
+				keynull = true;
+	Relation	sales;
+	C5Guard    *g;
+	LOCKTAG		tag;
+	Snapshot	snap;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	Numeric		total = NULL;
+	Numeric		sum;
+	Numeric		remainder;
+	bool		over;
+
+	sale = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
+	if (isnull)
+		return;
+	amount = slot_getattr(td->tg_trigslot, t->c[1].attnum, &isnull);
+	if (isnull)
+		return;
+	if (t->c[3].attnum > 0)
+		keyval = slot_getattr(td->tg_trigslot, t->c[3].attnum, &keynull);
+
+	sales = try_table_open(atooid(td->tg_trigger->tgargs[4]), AccessShareLock);
+	if (sales == NULL)
+	{
+		/* the sales table is gone: nothing to guard against */
+		c5m_note_lost();
+		return;
+	}
+	if (t->guard == NULL)
+		t->guard = MemoryContextAllocZero(TopMemoryContext, sizeof(C5Guard));
+	g = t->guard;
+	g->sales = RelationGetRelid(sales);
+	if (!g->valid)
+		build_guard(t, td, sales, g);
+	if (!g->usable)
+	{
+		table_close(sales, AccessShareLock);
+		c5m_note_lost();
+		return;
+	}
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, g->sales, c5m_sale_key(&t->c[0], sale),
+						 C5M_GUARD_LOCK_TAG);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+
+	scan = lookup_begin(sales, &g->sale, sale, snap, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Datum		d = heap_getattr(tup, g->total, RelationGetDescr(sales), &isnull);
+
+		if (!isnull)
+			total = as_numeric(&g->total_cast, d);
+	}
+	systable_endscan(scan);
+	if (total == NULL)
+	{
+		UnregisterSnapshot(snap);
+		table_close(sales, AccessShareLock);
+		return;
+	}
+
+	sum = int64_to_numeric(0);
+	scan = lookup_begin(td->tg_relation, &g->by_sale, sale, snap, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Datum		d = heap_getattr(tup, t->c[1].attnum,
+									 RelationGetDescr(td->tg_relation), &isnull);
+
+		if (!isnull)
+			sum = DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum),
+													  NumericGetDatum(as_numeric(&g->amount_cast, d))));
+	}
+	systable_endscan(scan);
+
+	remainder = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(total),
+													NumericGetDatum(sum)));
+	over = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+											 NumericGetDatum(as_numeric(&g->amount_cast, amount)),
+											 NumericGetDatum(remainder))) > 0;
+
+	/* a retry with a key already used is a conflict, not an over-refund */
+	if (over && !keynull && g->by_key.attnum > 0)
+	{
+		scan = lookup_begin(td->tg_relation, &g->by_key, keyval, snap, &key);
+		over = !HeapTupleIsValid(systable_getnext(scan));
+		systable_endscan(scan);
+	}
+	UnregisterSnapshot(snap);
+	table_close(sales, AccessShareLock);
+	if (!over)
+		return;
+
+	c5m_count(c5m_shared->layout.over_refund, 1);
+	if (!c5m_refund_guard)
+		return;
+	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);
+	ereport(ERROR,
+			(errcode(C5M_ERRCODE_OVER_REFUND),
+			 errmsg("refund exceeds the refundable remainder of its sale"),
+			 errdetail("The sale has %s left to refund.",
+					   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(remainder)))),
+			 errhint("Refund at most the remainder. To only count such refunds, set c5metrics.refund_guard to off."),
+			 errtable(td->tg_relation)));
+}
+
+/* ---- refund-in consistency, checked at commit ---- */
+
 static char *
 qualified_name(Oid relid)
 {
@@ -240,231 +541,114 @@ qualified_name(Oid relid)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
 }
 
-/*
- * Plans: [0] locks the sale row; [1] answers whether the key exists
- * already, the remainder as text, and whether the amount exceeds it.
- */
-static bool
-prepare_guard(C5Trig *t, TriggerData *td)
+static Oid
+rel_owner(Oid relid)
 {
-	char	  **a = td->tg_trigger->tgargs;
-	Oid			sales = atooid(a[4]);
-	char	   *sales_name = qualified_name(sales);
-	char	   *refunds_name = qualified_name(t->relid);
-	Oid			argtypes[3];
-	StringInfoData q;
-	SPIPlanPtr	plan;
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
 
-	if (sales_name == NULL || refunds_name == NULL)
-		return false;
-	argtypes[0] = t->c[0].typid;
-	argtypes[1] = t->c[1].typid;
-	argtypes[2] = t->c[3].attnum > 0 ? t->c[3].typid : TEXTOID;
-
-	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT 1 FROM %s s WHERE s.%s = $1 FOR UPDATE OF s",
-					 sales_name, quote_identifier(a[5]));
-	plan = SPI_prepare(q.data, 1, argtypes);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		return false;
-	t->plan[0] = plan;
-
-	resetStringInfo(&q);
-	appendStringInfoString(&q, "SELECT ");
-	if (t->c[3].attnum > 0)
-		appendStringInfo(&q, "EXISTS (SELECT 1 FROM %s x WHERE x.%s = $3)",
-						 refunds_name, quote_identifier(a[3]));
-	else
-		appendStringInfoString(&q, "$3::text IS NULL AND false");
-	appendStringInfo(&q, ", r.remainder::text, r.remainder < $2 FROM "
-					 "(SELECT (SELECT s.%s FROM %s s WHERE s.%s = $1) - "
-					 "(SELECT coalesce(sum(x.%s), 0) FROM %s x WHERE x.%s = $1) "
-					 "AS remainder) r",
-					 quote_identifier(a[6]), sales_name, quote_identifier(a[5]),
-					 quote_identifier(a[1]), refunds_name, quote_identifier(a[0]));
-	plan = SPI_prepare(q.data, 3, argtypes);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		return false;
-	t->plan[1] = plan;
-	return true;
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
 }
 
+/*
+ * Check one sale's refund-in movements, inserted through stock trigger
+ * `tgoid`, before its transaction commits (capture.c runs this for every
+ * such sale at PRE_COMMIT, when the whole transaction is visible): more put
+ * back than was consumed (over_restock), or put back with no refund
+ * (no_refund).  It may not fail the commit, so it works in a subtransaction
+ * whose errors are counted as lost events and dropped -- except a cancel or
+ * shutdown, which must win.  A trigger dropped since is skipped.
+ */
 void
-c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
+c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
 {
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', 'n'};
-	bool		isnull;
-	Oid			save_userid;
-	int			save_sec;
-	bool		dup = false;
-	bool		over = false;
-	char	   *remainder = NULL;
-
-	values[0] = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
-	if (isnull)
-		return;
-	values[1] = slot_getattr(td->tg_trigslot, t->c[1].attnum, &isnull);
-	if (isnull)
-		return;
-	values[2] = (Datum) 0;
-	if (t->c[3].attnum > 0)
-	{
-		values[2] = slot_getattr(td->tg_trigslot, t->c[3].attnum, &isnull);
-		nulls[2] = isnull ? 'n' : ' ';
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(t->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (t->plan[0] == NULL && !prepare_guard(t, td))
-	{
-		/* the sales table is gone: nothing to guard against */
-		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec);
-		c5m_note_lost();
-		return;
-	}
-	SPI_execute_plan((SPIPlanPtr) t->plan[0], values, nulls, false, 0);
-	if (SPI_execute_plan((SPIPlanPtr) t->plan[1], values, nulls, false, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		dup = DatumGetBool(SPI_getbinval(row, desc, 1, &isnull)) && !isnull;
-		over = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)) && !isnull;
-		remainder = SPI_getvalue(row, desc, 2);
-		if (remainder != NULL)
-			remainder = pstrdup(remainder);
-	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec);
-
-	/* a retry with a key already used is a conflict, not an over-refund */
-	if (dup || !over)
-		return;
-
-	c5m_count(c5m_shared->layout.over_refund, 1);
-	if (!c5m_refund_guard)
-		return;
-	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);
-	ereport(ERROR,
-			(errcode(C5M_ERRCODE_OVER_REFUND),
-			 errmsg("refund exceeds the refundable remainder of its sale"),
-			 errdetail("The sale has %s left to refund.", remainder ? remainder : "nothing"),
-			 errhint("Refund at most the remainder. To only count such refunds, set c5metrics.refund_guard to off."),
-			 errtable(td->tg_relation)));
-}
-
-/* ---- refund-in consistency, checked at commit ---- */
-
-/*
- * stock movements: a deferred constraint trigger on refund-in rows.  Runs
- * at commit, when the whole transaction is visible, and counts
- * stock_refund_in_mismatch_total once per sale: more put back than was
- * consumed (over_restock), or put back with no refund (no_refund).  It may
- * not fail the commit, so its queries run in a subtransaction whose errors
- * are counted and dropped -- except a cancel or shutdown, which must win.
- */
-Datum
-c5metrics_refund_in_check(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	char	  **a;
-	C5Col		type,
-				sale;
-	Datum		saleval;
-	bool		isnull;
-	uint32		key;
-	volatile bool over = false;
-	volatile bool norefund = false;
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool o = false;
+	volatile bool n = false;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || td->tg_trigger->tgnargs < 7)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"c5metrics_refund_in_check\" must be attached by c5metrics.track_stock()")));
-	a = td->tg_trigger->tgargs;
-	if (!c5m_registry_ready())
-		return PointerGetDatum(NULL);
-
-	c5m_resolve_col(td->tg_relation, a[3], &sale);
-	c5m_resolve_col(td->tg_relation, a[0], &type);
-	if (sale.attnum <= 0 || type.attnum <= 0)
-	{
-		c5m_note_lost();
-		return PointerGetDatum(NULL);
-	}
-	saleval = slot_getattr(td->tg_trigslot, sale.attnum, &isnull);
-	if (isnull)
-		return PointerGetDatum(NULL);
-
-	key = c5m_sale_key(&sale, saleval);
-
+	*over = *norefund = false;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
+		Relation	tgrel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		char	   *a[7];
+		int			nargs = 0;
+		Oid			tgrelid = InvalidOid;
+		Oid			owner;
 		Oid			save_userid;
 		int			save_sec;
 		char	   *stock;
 		char	   *refunds;
 		StringInfoData q;
-		Oid			argtype = sale.typid;
-		bool		found;
+		bool		isnull;
 
-		/* once per sale and transaction; the set outlives this subtransaction */
-		if (checked == NULL || checked_lxid != MyProc->lxid)
+		/* the trigger's arguments say which columns and values to check */
+		tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(tgoid));
+		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+		if (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			HASHCTL		ctl;
+			Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+			bytea	   *args = DatumGetByteaPP(fastgetattr(tup, Anum_pg_trigger_tgargs,
+														   RelationGetDescr(tgrel), &isnull));
+			char	   *p = VARDATA_ANY(args);
 
-			ctl.keysize = sizeof(uint32);
-			ctl.entrysize = sizeof(uint32);
-			ctl.hcxt = TopTransactionContext;
-			checked = hash_create("c5metrics refund-in checks", 64, &ctl,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-			checked_lxid = MyProc->lxid;
+			tgrelid = tg->tgrelid;
+			for (nargs = 0; !isnull && nargs < Min(tg->tgnargs, lengthof(a)); nargs++)
+			{
+				a[nargs] = pstrdup(p);
+				p += strlen(p) + 1;
+			}
 		}
-		hash_search(checked, &key, HASH_ENTER, &found);
-		if (found)
-		{
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcontext);
-			CurrentResourceOwner = oldowner;
-			return PointerGetDatum(NULL);
-		}
-		stock = qualified_name(RelationGetRelid(td->tg_relation));
-		refunds = qualified_name(atooid(a[5]));
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
 
-		initStringInfo(&q);
-		appendStringInfo(&q,
-						 "SELECT (SELECT coalesce(sum(m.%s) FILTER (WHERE m.%s = %s), 0) < "
-						 "coalesce(sum(m.%s) FILTER (WHERE m.%s = %s), 0) "
-						 "FROM %s m WHERE m.%s = $1)",
-						 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
-						 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),
-						 stock, quote_identifier(a[3]));
-		if (refunds != NULL)
-			appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s = $1)",
-							 refunds, quote_identifier(a[6]));
-
-		GetUserIdAndSecContext(&save_userid, &save_sec);
-		SetUserIdAndSecContext(td->tg_relation->rd_rel->relowner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-		SPI_connect();
-		if (SPI_execute_with_args(q.data, 1, &argtype, &saleval, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
+		stock = nargs == lengthof(a) ? qualified_name(tgrelid) : NULL;
+		if (stock != NULL)
 		{
-			over = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+			refunds = qualified_name(atooid(a[5]));
+			initStringInfo(&q);
+			appendStringInfo(&q,
+							 "SELECT (SELECT coalesce(sum(m.%s) FILTER (WHERE m.%s = %s), 0) < "
+							 "coalesce(sum(m.%s) FILTER (WHERE m.%s = %s), 0) "
+							 "FROM %s m WHERE m.%s = $1)",
+							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
+							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),
+							 stock, quote_identifier(a[3]));
 			if (refunds != NULL)
-				norefund = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull;
+				appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s = $1)",
+								 refunds, quote_identifier(a[6]));
+
+			/* like foreign-key checks, as the stock table's owner */
+			owner = rel_owner(tgrelid);
+			GetUserIdAndSecContext(&save_userid, &save_sec);
+			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+								   SECURITY_NOFORCE_RLS);
+			/* at commit there is no snapshot left: take one */
+			PushActiveSnapshot(GetTransactionSnapshot());
+			SPI_connect();
+			if (SPI_execute_with_args(q.data, 1, &saletype, &sale, NULL, true, 1) == SPI_OK_SELECT &&
+				SPI_processed == 1)
+			{
+				o = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+				if (refunds != NULL)
+					n = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull;
+			}
+			SPI_finish();
+			PopActiveSnapshot();
+			SetUserIdAndSecContext(save_userid, save_sec);
 		}
-		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec);
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
@@ -484,20 +668,9 @@ c5metrics_refund_in_check(PG_FUNCTION_ARGS)
 		CurrentResourceOwner = oldowner;
 		FreeErrorData(edata);
 		c5m_note_lost();
-		return PointerGetDatum(NULL);
+		return;
 	}
 	PG_END_TRY();
-
-	{
-		C5Level    *lv = c5m_level();
-
-		if (lv != NULL)
-		{
-			if (over)
-				c5m_note_mismatch(lv, C5_MISMATCH_OVER_RESTOCK);
-			if (norefund)
-				c5m_note_mismatch(lv, C5_MISMATCH_NO_REFUND);
-		}
-	}
-	return PointerGetDatum(NULL);
+	*over = o;
+	*norefund = n;
 }

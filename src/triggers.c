@@ -76,8 +76,11 @@ invalidate_trig_cache(Datum arg, Oid relid)
 
 	hash_seq_init(&status, trig_cache);
 	while ((t = hash_seq_search(&status)) != NULL)
+	{
 		if (relid == InvalidOid || t->relid == relid)
 			t->valid = false;
+		c5m_guard_invalidate(t->guard, relid);
+	}
 	last_trig = NULL;
 }
 
@@ -528,7 +531,11 @@ c5metrics_stock_trigger(PG_FUNCTION_ARGS)
 		c5m_note_consume(lv, isnull ? 0 : c5m_sale_key(&t->c[1], sale));
 	}
 	else if (value_is(&t->c[0], type, isnull, &t->v[1]))
-		c5m_note_refund_in(lv);
+	{
+		Datum		sale = slot_getattr(td->tg_trigslot, t->c[1].attnum, &isnull);
+
+		c5m_note_refund_in(lv, td->tg_trigger->tgoid, &t->c[1], sale, isnull);
+	}
 	else
 		c5m_note_flow(lv, C5_FLOW_STOCK);
 	return PointerGetDatum(td->tg_trigtuple);
