@@ -13,14 +13,15 @@ OBJS = \
 	src/guards.o \
 	src/exposition.o \
 	src/sqlfuncs.o \
-	src/persist.o
+	src/persist.o \
+	src/sli.o
 
 EXTENSION = c5metrics
-DATA = sql/c5metrics--1.0.sql
+DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales stock refunds leads rollback twophase \
-	exposition privileges baddata cardinality reference
+	exposition privileges baddata cardinality reference sli
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check
 ISOLATION = concurrency

@@ -41,6 +41,8 @@ CREATE FUNCTION _sales_stmt_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'c5metrics_sales_stmt_trigger' LANGUAGE C;
 CREATE FUNCTION _stock_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'c5metrics_stock_trigger' LANGUAGE C;
+CREATE FUNCTION _refund_in_check() RETURNS trigger
+AS 'MODULE_PATHNAME', 'c5metrics_refund_in_check' LANGUAGE C;
 CREATE FUNCTION _refunds_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'c5metrics_refunds_trigger' LANGUAGE C;
 CREATE FUNCTION _refunds_after_trigger() RETURNS trigger
@@ -266,6 +268,10 @@ BEGIN
                             refunds_sale_column);
   EXECUTE format('CREATE TRIGGER zz_c5metrics_stock BEFORE INSERT ON %s '
                  'FOR EACH ROW EXECUTE FUNCTION @extschema@._stock_trigger(%s)', tbl, args);
+  EXECUTE format('CREATE CONSTRAINT TRIGGER zz_c5metrics_stock_refund_in_check AFTER INSERT ON %s '
+                 'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.%I::text = %L) '
+                 'EXECUTE FUNCTION @extschema@._refund_in_check(%s)',
+                 tbl, type_column, refund_in_value, args);
   PERFORM @extschema@._sync_tracked();
 END
 $$;
@@ -309,11 +315,11 @@ BEGIN
     PERFORM @extschema@._check_column(sales_table, sales_id_column, 'sales_id_column', 'any');
     PERFORM @extschema@._check_column(sales_table, sales_total_column, 'sales_total_column', 'number');
     SELECT relowner::regrole INTO owner FROM pg_class WHERE oid = tbl;
-    IF NOT has_table_privilege(owner, sales_table, 'SELECT') THEN
-      RAISE EXCEPTION 'owner % of table % cannot read %', owner, tbl, sales_table
+    IF NOT has_table_privilege(owner, sales_table, 'SELECT, UPDATE') THEN
+      RAISE EXCEPTION 'owner % of table % cannot lock rows of %', owner, tbl, sales_table
         USING ERRCODE = 'insufficient_privilege',
-              DETAIL = 'The over-refund guard reads the sale for the refunds table''s owner.',
-              HINT = format('GRANT SELECT ON %s TO %s;', sales_table, owner);
+              DETAIL = 'The over-refund guard locks the sale row as the refunds table''s owner.',
+              HINT = format('GRANT SELECT, UPDATE ON %s TO %s;', sales_table, owner);
     END IF;
     args := args || ', ' || @extschema@._args(sales_table::oid::text, sales_id_column,
                                               sales_total_column);

@@ -92,3 +92,11 @@ INSERT INTO plain_refunds VALUES (2, 3, 'partial'), (2, 3, 'partial');
 SELECT * FROM nz;
 SELECT c5metrics.untrack('plain_refunds');
 DROP TABLE plain_refunds, plain_sales;
+
+-- One statement may refund any number of sales: the guard's locks are row
+-- locks, which take no lock-table entry (64 per connection by default).
+INSERT INTO shop.sales (id, total, status) SELECT g, 10, 'paid' FROM generate_series(10001, 30000) g;
+SELECT c5metrics.reset();
+INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key)
+SELECT g, 10, 'full', 'bulk-' || g FROM generate_series(10001, 30000) g;
+SELECT * FROM nz WHERE metric IN ('sale_refunds_total', 'sale_refund_over_refund_attempts_total');

@@ -180,6 +180,62 @@ c5m_define_settings(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
+	{
+		static const char *const names[C5_NSLOS] = {
+			"sale_paid_availability", "stock_consume_latency", "refund_availability",
+			"refund_latency", "leads_availability"
+		};
+		static const char *const descr[C5_NSLOS] = {
+			"Objective of the sale -> paid availability SLO, in percent.",
+			"Objective of the stock consume latency SLO (consumption within 0.5 s), in percent.",
+			"Objective of the refund availability SLO, in percent.",
+			"Objective of the refund latency SLO (refund within 0.8 s), in percent.",
+			"Objective of the public leads availability SLO, in percent."
+		};
+		int			i;
+
+		for (i = 0; i < C5_NSLOS; i++)
+			DefineCustomRealVariable(psprintf("c5metrics.objective_%s", names[i]),
+									 descr[i],
+									 "Read by c5metrics.sli and c5metrics.error_budget.",
+									 &c5m_objective[i],
+									 c5m_objective[i], 50.0, 99.9999,
+									 PGC_SUSET, 0,
+									 NULL, NULL, NULL);
+	}
+
+	DefineCustomIntVariable("c5metrics.budget_window",
+							"Sets the error-budget window of every SLO, in days.",
+							NULL,
+							&c5m_budget_days,
+							30, 1, 30,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("c5metrics.sli_paid_status",
+							   "Sets the to_status whose transitions the sale -> paid SLO counts.",
+							   "The paid value of the tracked sales tables, as it appears in sales_transition_total.",
+							   &c5m_paid_status,
+							   "paid",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.sli_sample_interval",
+							"Sets how often the SLI history is sampled.",
+							NULL,
+							&c5m_sli_sample_interval,
+							10, 1, 10,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.sli_checkpoint_interval",
+							"Sets how often the SLI history is written to disk.",
+							"A crash loses at most this much history.",
+							&c5m_sli_checkpoint_interval,
+							60, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("c5metrics.save",
 							 "Saves the registry across server shutdowns.",
 							 NULL,
@@ -292,9 +348,10 @@ c5m_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(add_size(c5m_registry_shmem_size(),
-									c5m_throttle_shmem_size()));
-	RequestNamedLWLockTranche("c5metrics", 2);
+	RequestAddinShmemSpace(add_size(add_size(c5m_registry_shmem_size(),
+											 c5m_throttle_shmem_size()),
+									c5m_sli_shmem_size()));
+	RequestNamedLWLockTranche("c5metrics", 3);
 }
 
 static void
@@ -305,4 +362,5 @@ c5m_shmem_startup(void)
 
 	c5m_registry_shmem_init();
 	c5m_throttle_shmem_init();
+	c5m_sli_shmem_init();
 }

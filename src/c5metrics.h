@@ -37,8 +37,6 @@
 
 /* Custom SQLSTATEs raised by the opt-in guards (documented in README). */
 #define C5M_ERRCODE_OVER_REFUND		MAKE_SQLSTATE('C','5','M','0','1')
-/* objsubid of the over-refund guard's sale locks in pg_locks (advisory) */
-#define C5M_GUARD_LOCK_TAG			197
 #define C5M_ERRCODE_LEAD_THROTTLED	MAKE_SQLSTATE('C','5','M','0','2')
 
 /* Business flows: the `flow` / `location` label. */
@@ -409,6 +407,22 @@ extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
 /* src/persist.c */
 extern void c5m_persist_load(void);
 extern void c5m_persist_save(int code, Datum arg);
+extern bool c5m_shut_down_cleanly(void);
+
+/* src/sli.c: the SLI ring */
+#define C5_NSLOS 5
+extern double c5m_objective[C5_NSLOS];
+extern int	c5m_budget_days;
+extern char *c5m_paid_status;
+extern int	c5m_sli_sample_interval;
+extern int	c5m_sli_checkpoint_interval;
+extern Size c5m_sli_shmem_size(void);
+extern void c5m_sli_shmem_init(void);
+extern void c5m_sli_tick(void);
+extern long c5m_sli_next_tick_ms(void);
+extern void c5m_sli_save(void);
+extern double c5m_bucket_quantile(double q, const double *bounds,
+								  const double *cum, int nb);
 
 /*
  * A copy of the registry, taken by c5m_snapshot_take() (registry.c): every

@@ -32,6 +32,8 @@
 #include "access/hash.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "catalog/index.h"
@@ -44,7 +46,6 @@
 #include "commands/defrem.h"
 #include "executor/spi.h"
 #include "parser/parse_coerce.h"
-#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/numeric.h"
 #include "utils/snapmgr.h"
@@ -397,21 +398,66 @@ lookup_begin(Relation rel, C5Lookup *lk, Datum value, Snapshot snap, ScanKey key
 }
 
 /*
+ * Lock the sale row FOR NO KEY UPDATE, following its update chain as
+ * SELECT ... FOR NO KEY UPDATE does (and, like it, waiting for another
+ * refund of the sale to finish; under REPEATABLE READ a sale updated
+ * meanwhile is a serialization failure), and read its total from the
+ * locked version.  NULL when there is no such sale, or no total.  A row
+ * lock takes no lock-table entry, so a statement may refund any number of
+ * sales; and it does not block foreign-key checks (FOR KEY SHARE).
+ */
+static Numeric
+lock_sale(Relation sales, C5Guard *g, Datum sale)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ItemPointerData tid;
+	bool		found = false;
+	TupleTableSlot *slot;
+	TM_FailureData tmfd;
+	Numeric		total = NULL;
+
+	scan = lookup_begin(sales, &g->sale, sale, snap, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		tid = tup->t_self;
+		found = true;
+	}
+	systable_endscan(scan);
+	if (found)
+	{
+		slot = table_slot_create(sales, NULL);
+		if (table_tuple_lock(sales, &tid, snap, slot, GetCurrentCommandId(false),
+							 LockTupleNoKeyExclusive, LockWaitBlock,
+							 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) == TM_Ok)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, g->total, &isnull);
+
+			if (!isnull)
+				total = DatumGetNumericCopy(NumericGetDatum(as_numeric(&g->total_cast, d)));
+		}
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	UnregisterSnapshot(snap);
+	return total;
+}
+
+/*
  * refunds, BEFORE INSERT: block (or, with the guard off, only count) a
  * refund that exceeds its sale's remainder.
  *
- * Two refunds of one sale are serialized by a lock on the sale held to the
- * end of the transaction: a lock-manager lock, not a row lock, so it
- * writes nothing.  It shows in pg_locks as locktype 'advisory' with
- * classid = the sales table, objid = a hash of the sale id and objsubid =
- * C5M_GUARD_LOCK_TAG; deadlock detection and lock_timeout apply as to any
- * lock.  Holding it, the guard reads the sale and its refunds with a fresh
- * snapshot, after a command-counter increment so that earlier rows of the
- * same statement count: whatever committed before the lock was granted is
- * seen, at every isolation level.  It reads through the tables' indexes
- * (or scans them), with no query and no privilege check at run time; the
- * refunds table's owner must be able to read the sales table (checked when
- * resolved, and at attach).
+ * Two refunds of one sale are serialized on the sale row, locked FOR NO
+ * KEY UPDATE to the end of the transaction (lock_sale).  Holding it, the
+ * guard sums the sale's refunds with a fresh snapshot, after a command-
+ * counter increment so that earlier rows of the same statement count:
+ * whatever committed before the lock was granted is seen, at every
+ * isolation level.  It reads through the tables' indexes (or scans them),
+ * with no query and no privilege check at run time; the refunds table's
+ * owner must be able to read the sales table (checked when resolved, and
+ * at attach).
  */
 void
 c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
@@ -423,7 +469,6 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 				keynull = true;
 	Relation	sales;
 	C5Guard    *g;
-	LOCKTAG		tag;
 	Snapshot	snap;
 	SysScanDesc scan;
 	ScanKeyData key;
@@ -462,29 +507,16 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 		return;
 	}
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, g->sales, c5m_sale_key(&t->c[0], sale),
-						 C5M_GUARD_LOCK_TAG);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-
 	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetLatestSnapshot());
-
-	scan = lookup_begin(sales, &g->sale, sale, snap, &key);
-	if (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Datum		d = heap_getattr(tup, g->total, RelationGetDescr(sales), &isnull);
-
-		if (!isnull)
-			total = as_numeric(&g->total_cast, d);
-	}
-	systable_endscan(scan);
+	total = lock_sale(sales, g, sale);
 	if (total == NULL)
 	{
-		UnregisterSnapshot(snap);
 		table_close(sales, AccessShareLock);
 		return;
 	}
 
+	/* a snapshot taken after the lock sees what the lock waited for */
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	sum = int64_to_numeric(0);
 	scan = lookup_begin(td->tg_relation, &g->by_sale, sale, snap, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
@@ -673,4 +705,22 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 	PG_END_TRY();
 	*over = o;
 	*norefund = n;
+}
+
+/*
+ * The deferred constraint trigger of version 1.0, still attached in a
+ * database whose extension has not been updated (ALTER EXTENSION c5metrics
+ * UPDATE drops it).  The stock trigger now notes refund-in movements and
+ * they are checked before commit, so this trigger has nothing left to do.
+ */
+PG_FUNCTION_INFO_V1(c5metrics_refund_in_check);
+
+Datum
+c5metrics_refund_in_check(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"c5metrics_refund_in_check\" must be fired as a trigger")));
+	return PointerGetDatum(NULL);
 }

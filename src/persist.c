@@ -76,8 +76,8 @@ get(C5File *cf, void *p, size_t len)
  * postmaster with code 0, but leaves the control file "in production":
  * the next start runs crash recovery, and so should our counters.
  */
-static bool
-shut_down_cleanly(void)
+bool
+c5m_shut_down_cleanly(void)
 {
 	bool		crc_ok;
 	ControlFileData *control = get_controlfile(DataDir, &crc_ok);
@@ -99,7 +99,7 @@ c5m_persist_save(int code, Datum arg)
 	int			i;
 
 	/* after a crash, shared memory cannot be trusted: save nothing */
-	if (code != 0 || c5m_shared == NULL || !shut_down_cleanly())
+	if (code != 0 || c5m_shared == NULL || !c5m_shut_down_cleanly())
 		return;
 	if (!c5m_save)
 	{

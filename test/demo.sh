@@ -40,6 +40,7 @@ port = $port
 max_prepared_transactions = 4
 c5metrics.listen_addresses = '127.0.0.1'
 c5metrics.port = $http_port
+c5metrics.sli_sample_interval = 1
 EOF
 c5_as_user pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null ||
 	die "the server did not start; see $dir/server.log"
@@ -77,7 +78,21 @@ say ""
 say "=== GET /readyz ==="
 curl -s --max-time 5 "http://127.0.0.1:$http_port/readyz"
 say ""
-say "(The SLI view is not built yet: see the README.)"
+sleep 2	# one more SLI sample after the last transaction
+say ""
+say "=== c5metrics.sli: the SLOs over the last 5 minutes and 1 hour (history started with this cluster) ==="
+psql_demo <<'SQL'
+SELECT slo, window_name, good, total, round(sli::numeric, 4) AS sli, objective,
+       round(burn_rate::numeric, 1) AS burn_rate, round(coverage::numeric, 3) AS coverage
+  FROM c5metrics.sli WHERE window_name IN ('5m', '1h') ORDER BY slo, window_seconds;
+SQL
+say ""
+say "=== c5metrics.error_budget: budget over 30 days, and the burn-rate alerts that hold now ==="
+psql_demo <<'SQL'
+SELECT slo, good, total, round(budget_consumed::numeric, 2) AS consumed,
+       page_1h_5m, page_6h_30m, ticket_1d_2h, ticket_3d_6h, alerting
+  FROM c5metrics.error_budget ORDER BY slo;
+SQL
 
 if $keep; then
 	say ""

@@ -609,6 +609,8 @@ void
 c5m_http_main(Datum arg)
 {
 	WaitEventSet *set;
+	MemoryContext tick_context;
+	MemoryContext oldcontext;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -622,6 +624,8 @@ c5m_http_main(Datum arg)
 
 	apply_settings(true);
 	set = build_wait_set();
+	tick_context = AllocSetContextCreate(TopMemoryContext, "c5metrics sli tick",
+										 ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
@@ -639,6 +643,8 @@ c5m_http_main(Datum arg)
 		/* near the limit, libmicrohttpd may have dropped its listening socket */
 		if (nconns >= c5h_config.max_connections - 1 && timeout > 50)
 			timeout = 50;
+		/* the SLI history is sampled from this loop too */
+		timeout = Min(timeout, c5m_sli_next_tick_ms());
 
 		(void) WaitEventSetWait(set, timeout, events, lengthof(events),
 								PG_WAIT_EXTENSION);
@@ -657,5 +663,9 @@ c5m_http_main(Datum arg)
 
 		for (i = 0; i < ndaemons; i++)
 			MHD_run(daemons[i]);
+		oldcontext = MemoryContextSwitchTo(tick_context);
+		c5m_sli_tick();
+		MemoryContextSwitchTo(oldcontext);
+		MemoryContextReset(tick_context);
 	}
 }
