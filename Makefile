@@ -21,7 +21,7 @@ DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales stock refunds leads rollback twophase \
-	exposition privileges baddata cardinality reference sli
+	exposition privileges baddata cardinality reference sli security
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check
 ISOLATION = concurrency

@@ -110,6 +110,44 @@ BEGIN
 END
 $$;
 
+-- The tracked view decodes trigger arguments as text in the database
+-- encoding (1.0 showed backslashes doubled and non-ASCII bytes as octal).
+CREATE OR REPLACE VIEW tracked AS
+SELECT t.tgrelid::regclass AS table_name,
+       CASE p.proname
+            WHEN '_sales_trigger' THEN 'sales'
+            WHEN '_stock_trigger' THEN 'stock'
+            WHEN '_refunds_trigger' THEN 'refunds'
+            WHEN '_leads_trigger' THEN 'leads'
+       END AS flow,
+       CASE p.proname
+            WHEN '_sales_trigger' THEN jsonb_build_object(
+                'status_column', a[1], 'paid_value', a[2], 'id_column', a[3],
+                'allowed_statuses', to_jsonb(a[4:]))
+            WHEN '_stock_trigger' THEN jsonb_build_object(
+                'type_column', a[1], 'consume_value', a[2], 'refund_in_value', a[3],
+                'sale_column', a[4], 'quantity_column', a[5],
+                'refunds_table', nullif(a[6], '0')::oid::regclass::text,
+                'refunds_sale_column', a[7])
+            WHEN '_refunds_trigger' THEN jsonb_build_object(
+                'sale_column', a[1], 'amount_column', a[2], 'type_column', a[3],
+                'key_column', nullif(a[4], ''),
+                'sales_table', a[5]::oid::regclass::text, 'sales_id_column', a[6],
+                'sales_total_column', a[7])
+            WHEN '_leads_trigger' THEN jsonb_build_object(
+                'ip_column', nullif(a[1], ''), 'email_column', nullif(a[2], ''))
+       END AS config
+  FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+ CROSS JOIN LATERAL (
+       -- each argument is stored NUL-terminated, in the database encoding
+       SELECT array_agg(convert_from(decode(x.m[1], 'hex'), pg_catalog.getdatabaseencoding())
+                        ORDER BY x.n)
+         FROM regexp_matches(encode(t.tgargs, 'hex'), '((?:[0-9a-f]{2})*?)00', 'g')
+              WITH ORDINALITY AS x(m, n)) AS args(a)
+ WHERE p.pronamespace = '@extschema@'::regnamespace
+   AND p.proname IN ('_sales_trigger', '_stock_trigger', '_refunds_trigger', '_leads_trigger');
+
 -- ---------------------------------------------------------------------
 -- SLIs, error budgets and burn rates (README section 6b)
 -- ---------------------------------------------------------------------

@@ -56,3 +56,14 @@ INSERT INTO shop.sales (id, total, status) SELECT g, 10, 'paid' FROM generate_se
 INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
 SELECT 'refund_in', 2, g, 1 FROM generate_series(1000, 1099) g, generate_series(1, 2);
 SELECT labels, value FROM nz WHERE metric = 'stock_refund_in_mismatch_total';
+
+-- The check sees the committing statement's own rows, with no foreign key
+-- to have made them visible first (autocommit).
+CREATE TABLE bare_moves (movement_type text, sale_id bigint, quantity int);
+SELECT c5metrics.track_stock('bare_moves');
+SELECT c5metrics.reset();
+INSERT INTO bare_moves VALUES ('consume', 1, 2);
+INSERT INTO bare_moves VALUES ('refund_in', 1, 5);
+SELECT labels, value FROM nz WHERE metric = 'stock_refund_in_mismatch_total';
+SELECT c5metrics.untrack('bare_moves');
+DROP TABLE bare_moves;

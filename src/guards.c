@@ -55,6 +55,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
@@ -617,6 +618,7 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		int			nargs = 0;
 		Oid			tgrelid = InvalidOid;
 		Oid			owner;
+		int			nestlevel;
 		Oid			save_userid;
 		int			save_sec;
 		char	   *stock;
@@ -651,15 +653,21 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		{
 			refunds = qualified_name(atooid(a[5]));
 			initStringInfo(&q);
+			/*
+			 * Every operator and function is qualified, and search_path is
+			 * pinned below: this runs as the table's owner, and the session
+			 * that inserted the rows must not get its own operators called.
+			 */
 			appendStringInfo(&q,
-							 "SELECT (SELECT coalesce(sum(m.%s) FILTER (WHERE m.%s = %s), 0) < "
-							 "coalesce(sum(m.%s) FILTER (WHERE m.%s = %s), 0) "
-							 "FROM %s m WHERE m.%s = $1)",
+							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
+							 "OPERATOR(pg_catalog.<) "
+							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
+							 "FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1)",
 							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
 							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),
 							 stock, quote_identifier(a[3]));
 			if (refunds != NULL)
-				appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s = $1)",
+				appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s OPERATOR(pg_catalog.=) $1)",
 								 refunds, quote_identifier(a[6]));
 
 			/* like foreign-key checks, as the stock table's owner */
@@ -667,7 +675,15 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 			GetUserIdAndSecContext(&save_userid, &save_sec);
 			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 								   SECURITY_NOFORCE_RLS);
-			/* at commit there is no snapshot left: take one */
+			nestlevel = NewGUCNestLevel();
+			(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			/*
+			 * At commit there is no snapshot left: take one, after a
+			 * command-counter increment so that the last statement's rows
+			 * are seen.
+			 */
+			CommandCounterIncrement();
 			PushActiveSnapshot(GetTransactionSnapshot());
 			SPI_connect();
 			if (SPI_execute_with_args(q.data, 1, &saletype, &sale, NULL, true, 1) == SPI_OK_SELECT &&
@@ -679,6 +695,7 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 			}
 			SPI_finish();
 			PopActiveSnapshot();
+			AtEOXact_GUC(true, nestlevel);
 			SetUserIdAndSecContext(save_userid, save_sec);
 		}
 
