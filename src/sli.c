@@ -25,8 +25,9 @@
  * its length, and less by up to the tier's granularity.  The latest sample
  * is kept apart ("head") and rewritten every tick.
  *
- * Concurrency: one writer at a time (the worker's tick, a test's feed, the
- * checkpoint's copy) under the ring's LWLock; readers take no lock.  Each slot has
+ * Concurrency: one writer at a time (the worker's tick, a test's feed)
+ * under the ring's LWLock, which the checkpoint holds shared while it
+ * writes the ring out; readers take no lock.  Each slot has
  * a sequence counter, odd while it is written: a reader copies the slot
  * and keeps the copy only if the counter was even and unchanged.
  *
@@ -426,10 +427,10 @@ void
 c5m_sli_save(void)
 {
 	C5SliFileHeader hdr;
-	C5SliRing  *copy;
 	pg_crc32c	crc;
 	FILE	   *f;
 	bool		ok;
+	bool		locked = IsUnderPostmaster;	/* the postmaster saves alone */
 
 	if (ring == NULL)
 		return;
@@ -441,25 +442,32 @@ c5m_sli_save(void)
 	hdr.nbuckets = c5m_shared->layout.nbuckets;
 	memcpy(hdr.bounds, c5m_shared->bounds, sizeof(hdr.bounds));
 
-	/* a consistent copy: writers are held off for one memcpy */
-	copy = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(C5SliRing));
-	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
-	memcpy(copy, ring, sizeof(C5SliRing));
-	LWLockRelease(ring->lock);
+	f = AllocateFile(SLI_FILE_TMP, PG_BINARY_W);
+	if (f == NULL)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not write c5metrics file \"%s\": %m", SLI_FILE_TMP)));
+		return;
+	}
 
+	/*
+	 * Written straight from shared memory, writers held off (readers never
+	 * wait): no private copy of the ring in the worker.
+	 */
+	if (locked)
+		LWLockAcquire(ring->lock, LW_SHARED);
 	INIT_CRC32C(crc);
 	COMP_CRC32C(crc, &hdr, sizeof(hdr));
-	COMP_CRC32C(crc, copy, sizeof(C5SliRing));
+	COMP_CRC32C(crc, ring, sizeof(C5SliRing));
 	FIN_CRC32C(crc);
-
-	f = AllocateFile(SLI_FILE_TMP, PG_BINARY_W);
-	ok = f != NULL &&
-		fwrite(&hdr, 1, sizeof(hdr), f) == sizeof(hdr) &&
-		fwrite(copy, 1, sizeof(C5SliRing), f) == sizeof(C5SliRing) &&
+	ok = fwrite(&hdr, 1, sizeof(hdr), f) == sizeof(hdr) &&
+		fwrite(ring, 1, sizeof(C5SliRing), f) == sizeof(C5SliRing) &&
 		fwrite(&crc, 1, sizeof(crc), f) == sizeof(crc);
-	if (f != NULL && FreeFile(f) != 0)
+	if (locked)
+		LWLockRelease(ring->lock);
+	if (FreeFile(f) != 0)
 		ok = false;
-	pfree(copy);
 	if (!ok)
 	{
 		ereport(LOG,
