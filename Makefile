@@ -75,3 +75,17 @@ clean-c5load:
 	rm -f $(C5LOAD)
 
 .PHONY: clean-c5load
+
+# The suites against c5metrics.so and c5metrics_http.so built with
+# AddressSanitizer and UBSan, zero reports allowed (test/sanitize.sh; run
+# as root: it works in a private copy of the PostgreSQL installation under
+# /tmp and installs nothing into the system one).  Every suite by default;
+# `make sanitize-check SANITIZE_FLAGS=--quick` for the default run's subset.
+# `make valgrind-check`: the HTTP worker's request path under valgrind.
+sanitize-check:
+	bash test/sanitize.sh $(SANITIZE_FLAGS)
+
+valgrind-check:
+	bash test/valgrind-worker.sh
+
+.PHONY: sanitize-check valgrind-check
