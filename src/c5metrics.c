@@ -212,14 +212,6 @@ c5m_define_settings(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
-	DefineCustomStringVariable("c5metrics.sli_paid_status",
-							   "Sets the to_status whose transitions the sale -> paid SLO counts.",
-							   "The paid value of the tracked sales tables, as it appears in sales_transition_total.",
-							   &c5m_paid_status,
-							   "paid",
-							   PGC_SIGHUP, 0,
-							   NULL, NULL, NULL);
-
 	DefineCustomIntVariable("c5metrics.sli_sample_interval",
 							"Sets how often the SLI history is sampled.",
 							NULL,

@@ -285,6 +285,7 @@ extern void c5m_http_count(C5HttpPath path, C5HttpCode code);
 extern void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
+extern void c5m_tracked_note(Oid dboid, Oid relid, int flow);
 extern struct C5Snapshot *c5m_snapshot_take(void);
 
 static inline void
@@ -413,7 +414,6 @@ extern bool c5m_shut_down_cleanly(void);
 #define C5_NSLOS 5
 extern double c5m_objective[C5_NSLOS];
 extern int	c5m_budget_days;
-extern char *c5m_paid_status;
 extern int	c5m_sli_sample_interval;
 extern int	c5m_sli_checkpoint_interval;
 extern Size c5m_sli_shmem_size(void);

@@ -437,6 +437,52 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
 }
 
 /*
+ * A trigger of a tracked table fired in this database: make sure the
+ * shared list knows the table.  The attach functions keep the list, but a
+ * promoted standby (or a server whose saved registry was lost) starts
+ * with an empty one, and /readyz reads it.  Called once per trigger and
+ * backend, when the trigger cache entry is built; a full list is left as
+ * it is.
+ */
+void
+c5m_tracked_note(Oid dboid, Oid relid, int flow)
+{
+	int			i,
+				free_slot = -1;
+
+	LWLockAcquire(c5m_shared->lock, LW_SHARED);
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+	{
+		C5TrackedEntry *e = &c5m_shared->tracked[i];
+
+		if (e->flow == flow && e->relid == relid && e->dboid == dboid)
+		{
+			LWLockRelease(c5m_shared->lock);
+			return;
+		}
+	}
+	LWLockRelease(c5m_shared->lock);
+
+	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+	{
+		C5TrackedEntry *e = &c5m_shared->tracked[i];
+
+		if (e->flow == flow && e->relid == relid && e->dboid == dboid)
+			break;
+		if (e->flow < 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (i == C5M_MAX_TRACKED && free_slot >= 0)
+	{
+		c5m_shared->tracked[free_slot].dboid = dboid;
+		c5m_shared->tracked[free_slot].relid = relid;
+		c5m_shared->tracked[free_slot].flow = flow;
+	}
+	LWLockRelease(c5m_shared->lock);
+}
+
+/*
  * Copy the registry for a reader: counters read atomically, the status
  * dictionary and tracked list under the lock held shared, each histogram
  * under its spinlock.

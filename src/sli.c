@@ -166,7 +166,6 @@ static C5SliRing *ring = NULL;
 double		c5m_objective[C5_NSLOS] = {99.9, 95.0, 99.5, 95.0, 99.0};
 static const double c5m_latency_threshold[2] = {0.5, 0.8};	/* DESIGN §6 */
 int			c5m_budget_days = 30;
-char	   *c5m_paid_status = NULL;
 int			c5m_sli_sample_interval = 10;
 int			c5m_sli_checkpoint_interval = 60;
 
@@ -289,28 +288,22 @@ raw_values(const C5Snapshot *s, uint64 *good, uint64 *total,
 		   uint64 (*cum)[C5M_MAX_BUCKETS + 1])
 {
 	const C5Layout *l = &s->l;
-	int			from,
-				to,
-				t,
+	int			t,
 				h,
 				i;
 
 	memset(good, 0, N_AV * sizeof(uint64));
 	memset(total, 0, N_AV * sizeof(uint64));
 
-	/* transitions into the paid status (c5metrics.sli_paid_status) */
-	for (to = 0; to < s->nstatus_used; to++)
-	{
-		if (c5m_paid_status == NULL || strcmp(s->names[to], c5m_paid_status) != 0)
-			continue;
-		for (from = 0; from < s->nstatus_used; from++)
-		{
-			int			idx = l->transitions + (from * l->nstatus + to) * C5_NRESULTS;
-
-			good[AV_PAID] += s->ctr[idx + C5_SUCCESS];
-			total[AV_PAID] += s->ctr[idx + C5_SUCCESS] + s->ctr[idx + C5_FAILURE];
-		}
-	}
+	/*
+	 * sale -> paid: every sale reaching its table's paid status, whatever
+	 * that status is called; committed ones are good (consumed or not),
+	 * failed ones bad, rejected ones neither -- as the Prometheus rules
+	 * count sales_paid_stock_consume_total, a family whose series exist
+	 * from the start.
+	 */
+	good[AV_PAID] = s->ctr[l->paid_consume + C5_SUCCESS] + s->ctr[l->paid_consume + C5_CONSUME_MISSING];
+	total[AV_PAID] = good[AV_PAID] + s->ctr[l->paid_consume + C5_FAILURE];
 	for (t = 0; t < C5_NREFUNDTYPES; t++)
 	{
 		int			idx = l->refunds + t * C5_NRESULTS;

@@ -243,6 +243,8 @@ get_trig(TriggerData *td, C5Flow flow)
 				t->ok = false;
 		}
 		t->valid = true;
+		if (t->ok)
+			c5m_tracked_note(MyDatabaseId, t->relid, flow);
 	}
 	last_trig = t;
 	if (!t->ok)

@@ -6,7 +6,10 @@
 #   - the TAP tests (test/t/, PostgreSQL::Test::Cluster): persistence,
 #     settings, exposition checks, the HTTP listener with curl, Prometheus
 #     and a standby, and the hostile-client suite;
-#   - a short fuzzing pass (test/fuzz/) under ASan and UBSan.
+#   - a short fuzzing pass (test/fuzz/) under ASan and UBSan;
+#   - the monitoring pack (monitoring/): promtool checks and unit tests of
+#     the rules, amtool checks of the Alertmanager configuration and its
+#     routes (test/check-monitoring.sh; the live alert drill is a TAP test).
 # Run it as root on a fresh machine: it installs what is missing, builds,
 # installs, and runs the clusters as an unprivileged user.  The last line
 # is "tests: N passed, N failed"; the exit status is 0 only if all passed.
@@ -15,7 +18,7 @@ cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh
 
 c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 libmicrohttpd-dev zlib1g-dev curl openssl \
-	libipc-run-perl prometheus
+	libipc-run-perl prometheus prometheus-alertmanager
 c5_ensure_user
 export PATH="$PGBIN:$PATH"
 c5_build_install
@@ -75,6 +78,51 @@ fuzz_out=$(bash test/fuzz/run.sh) || status=1
 say "$fuzz_out"
 p=$(sed -n 's/^fuzz: \([0-9]*\) passed.*/\1/p' <<<"$fuzz_out")
 f=$(sed -n 's/^fuzz: .*, \([0-9]*\) failed$/\1/p' <<<"$fuzz_out")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
+# The monitoring pack: every rule file linted, every rule unit-tested, the
+# Alertmanager configuration checked and its routes tested (only failures
+# and the count are shown).
+say ""
+say "=== monitoring ==="
+mon_out=$(bash test/check-monitoring.sh) || status=1
+say "$(grep -v '^ok ' <<<"$mon_out")"
+p=$(sed -n 's/^monitoring: \([0-9]*\) passed.*/\1/p' <<<"$mon_out")
+f=$(sed -n 's/^monitoring: .*, \([0-9]*\) failed$/\1/p' <<<"$mon_out")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
+# Sanitizers: the capture, exposition and worker suites against the
+# extension built with AddressSanitizer and UBSan, zero reports allowed
+# (test/sanitize.sh; without --quick it runs every suite, ~12 min), then
+# the worker's request path under valgrind (test/valgrind-worker.sh).
+say ""
+say "=== sanitize ==="
+san_out=$(bash test/sanitize.sh --quick) || status=1
+say "$san_out"
+p=$(sed -n 's/^sanitize: \([0-9]*\) passed.*/\1/p' <<<"$san_out")
+f=$(sed -n 's/^sanitize: .*, \([0-9]*\) failed$/\1/p' <<<"$san_out")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
+say ""
+say "=== valgrind ==="
+vg_out=$(bash test/valgrind-worker.sh) || status=1
+say "$vg_out"
+p=$(sed -n 's/^valgrind-worker: \([0-9]*\) passed.*/\1/p' <<<"$vg_out")
+f=$(sed -n 's/^valgrind-worker: .*, \([0-9]*\) failed$/\1/p' <<<"$vg_out")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
+# Dashboards: JSON, panels, PromQL (promtool) and metric names against the
+# exposition of a throwaway cluster (test/check-dashboards.sh --help).
+say ""
+say "=== dashboards ==="
+dash_out=$(bash test/check-dashboards.sh --live) || status=1
+say "$dash_out"
+p=$(sed -n 's/^dashboards: \([0-9]*\) passed.*/\1/p' <<<"$dash_out")
+f=$(sed -n 's/^dashboards: .*, \([0-9]*\) failed$/\1/p' <<<"$dash_out")
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-1}))
 

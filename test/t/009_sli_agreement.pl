@@ -119,9 +119,8 @@ my $at = $rows{sale_paid_availability}{at};
 my $w = '5m';
 my %promql = (
 	sale_paid_availability =>
-	  qq{sum(increase(sales_transition_total{to_status="paid",result="success"}[$w]))
-	     / (sum(increase(sales_transition_total{to_status="paid",result="success"}[$w]))
-	        + sum(increase(sales_transition_total{to_status="paid",result="failure"}[$w])))},
+	  qq{sum(increase(sales_paid_stock_consume_total{result=~"success|missing"}[$w]))
+	     / sum(increase(sales_paid_stock_consume_total{result=~"success|missing|failure"}[$w]))},
 	stock_consume_latency =>
 	  qq{sum(increase(sales_paid_stock_consume_duration_seconds_bucket{le="0.5"}[$w]))
 	     / sum(increase(sales_paid_stock_consume_duration_seconds_count[$w]))},
