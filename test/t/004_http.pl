@@ -8,37 +8,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $checker = dirname(__FILE__) . '/../check-exposition.pl';
 my $om_accept = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,'
   . 'text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-
-# GET (or another method) with curl: (status, headers, body).
-sub http
-{
-	my ($url, @args) = @_;
-	my ($out, $err) = ('', '');
-	my $hdr = "$PostgreSQL::Test::Utils::tmp_check/curl_headers";
-	unlink $hdr;
-	IPC::Run::run([ 'curl', '-s', '-S', '--max-time', '10', '-D', $hdr, @args, $url ],
-		'>', \$out, '2>', \$err);
-	my $headers = -e $hdr ? slurp_file($hdr) : '';
-	my ($code) = $headers =~ m{^HTTP/\S+ (\d+)}m;
-	return ($code // 0, $headers, $out);
-}
-
-# Retry a condition for up to $secs seconds.
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + ($secs // 20);
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(100_000);
-	}
-	return 0;
-}
 
 sub without_self_metrics
 {
@@ -54,23 +30,13 @@ $node->append_conf('postgresql.conf',
 $node->start;
 my $base = "http://127.0.0.1:$port";
 
-# The worker does not connect to a database, so it is not in
-# pg_stat_activity: find it among the postmaster's children.
-sub worker_pid
-{
-	my ($n) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'ps', '-o', 'pid=,args=', '--ppid', $n->{_pid} ], '>', \$out, '2>', \$err);
-	my ($pid) = $out =~ /^\s*(\d+) postgres: .*c5metrics http listener/m;
-	return $pid;
-}
-ok(eventually(sub { (http("$base/healthz"))[0] == 200 }), 'the worker serves after start');
+ok(eventually(sub { (http_get("$base/healthz"))[0] == 200 }), 'the worker serves after start');
 ok($node->log_contains(qr/c5metrics http: listening on "127.0.0.1" port $port/), 'it logs where it listens');
 my $worker_pid = worker_pid($node);
 like($worker_pid, qr/^\d+$/, 'the worker\'s process is known');
 
 # Nothing tracked yet: not ready, and it says why.
-my ($code, $headers, $body) = http("$base/readyz");
+my ($code, $headers, $body) = http_get("$base/readyz");
 is($code, 503, '/readyz is 503 with no tracked table');
 like($body, qr/"failing":"tracked_tables"/, 'and names the failing check');
 
@@ -84,16 +50,16 @@ $node->safe_psql('postgres', q{
 	SELECT shop.pay_sale(s) FROM generate_series(1, 3) s;
 });
 
-($code, $headers, $body) = http("$base/readyz");
+($code, $headers, $body) = http_get("$base/readyz");
 is($code, 200, '/readyz is 200 once tables are tracked');
 like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"ok","role":"primary"\}\}$/m,
 	'/readyz lists its checks');
-($code, $headers, $body) = http("$base/healthz");
+($code, $headers, $body) = http_get("$base/healthz");
 is($body, qq{{"status":"healthy"}\n}, '/healthz answers healthy');
 like($headers, qr{^Content-Type: application/json}mi, 'as JSON');
 
 # /metrics: the text format, byte for byte what exposition() returns.
-($code, $headers, $body) = http("$base/metrics");
+($code, $headers, $body) = http_get("$base/metrics");
 is($code, 200, 'GET /metrics is 200');
 like($headers, qr{^Content-Type: text/plain; version=0\.0\.4; charset=utf-8\r?$}mi, 'text format 0.0.4 by default');
 my $sql_text = $node->safe_psql('postgres', 'SELECT c5metrics.exposition()');
@@ -108,7 +74,7 @@ ok(IPC::Run::run([ 'perl', $checker ], '<', $file, '>', \$out, '2>', \$err),
 	'the scrape passes our exposition checks') or diag($out);
 
 # OpenMetrics when the Accept header prefers it, as Prometheus 2.42 sends it.
-($code, $headers, $body) = http("$base/metrics", '-H', "Accept: $om_accept");
+($code, $headers, $body) = http_get("$base/metrics", '-H', "Accept: $om_accept");
 like($headers, qr{^Content-Type: application/openmetrics-text; version=1\.0\.0; charset=utf-8\r?$}mi,
 	'OpenMetrics when preferred');
 like($body, qr/# EOF\n\z/, 'it ends with # EOF');
@@ -116,26 +82,26 @@ like($body, qr/^# TYPE sales_transition counter$/m, 'counter families are named 
 like($body, qr/^sales_transition_total\{/m, 'samples keep _total');
 like($body, qr/^# TYPE c5metrics_build info$/m, 'build info is an info family');
 like($body, qr/_bucket\{le="1\.0"\}/, 'bucket bounds are canonical floats');
-($code, $headers) = http("$base/metrics", '-H', 'Accept: text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5');
+($code, $headers) = http_get("$base/metrics", '-H', 'Accept: text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5');
 like($headers, qr{^Content-Type: text/plain}mi, 'text when text is preferred');
-($code, $headers) = http("$base/metrics?format=openmetrics");
+($code, $headers) = http_get("$base/metrics?format=openmetrics");
 like($headers, qr{^Content-Type: application/openmetrics-text}mi, '?format=openmetrics overrides');
 
 # gzip when allowed, identical once decompressed.
-($code, $headers, $body) = http("$base/metrics", '-H', 'Accept-Encoding: gzip', '--compressed');
+($code, $headers, $body) = http_get("$base/metrics", '-H', 'Accept-Encoding: gzip', '--compressed');
 like($headers, qr{^Content-Encoding: gzip\r?$}mi, 'gzip when Accept-Encoding allows it');
 like($body, qr/^sales_transition_total\{from_status="pending",to_status="paid",result="success"\} 3$/m,
 	'and it decompresses to the metrics');
-($code, $headers) = http("$base/metrics", '-H', 'Accept-Encoding: gzip;q=0, identity');
+($code, $headers) = http_get("$base/metrics", '-H', 'Accept-Encoding: gzip;q=0, identity');
 unlike($headers, qr{^Content-Encoding}mi, 'no gzip when refused');
 
 # HEAD, unknown paths, wrong methods.
-($code, $headers, $body) = http("$base/metrics", '-I');
+($code, $headers, $body) = http_get("$base/metrics", '-I');
 is($code, 200, 'HEAD /metrics is 200');
 is($body =~ /sales_transition_total\{/ ? 1 : 0, 0, 'HEAD has no body');
-($code) = http("$base/nope");
+($code) = http_get("$base/nope");
 is($code, 404, 'unknown path: 404');
-($code, $headers) = http("$base/metrics", '-X', 'POST', '-d', 'x=1');
+($code, $headers) = http_get("$base/metrics", '-X', 'POST', '-d', 'x=1');
 is($code, 405, 'POST: 405');
 like($headers, qr{^Allow: GET, HEAD\r?$}mi, 'with Allow');
 
@@ -162,7 +128,7 @@ like($headers, qr{^Allow: GET, HEAD\r?$}mi, 'with Allow');
 }
 
 # The worker's own requests are counted.
-($code, $headers, $body) = http("$base/metrics");
+($code, $headers, $body) = http_get("$base/metrics");
 like($body, qr/^c5metrics_http_requests_total\{path="\/metrics",code="200"\} [1-9]\d*$/m, 'requests by path and code');
 like($body, qr/^c5metrics_http_requests_total\{path="other",code="404"\} 1$/m, 'the 404 too');
 like($body, qr/^c5metrics_http_render_duration_seconds_count [1-9]\d*$/m, 'render durations');
@@ -178,14 +144,14 @@ $node->safe_psql('postgres', qq{
 	ALTER SYSTEM SET c5metrics.http_auth_file = '$secrets/token';
 	SELECT pg_reload_conf();
 });
-ok(eventually(sub { (http("$base/metrics"))[0] == 401 }), 'without a token: 401');
-($code, $headers) = http("$base/metrics");
+ok(eventually(sub { (http_get("$base/metrics"))[0] == 401 }), 'without a token: 401');
+($code, $headers) = http_get("$base/metrics");
 like($headers, qr{^WWW-Authenticate: Bearer realm="c5metrics"}mi, 'with WWW-Authenticate');
-($code) = http("$base/metrics", '-H', 'Authorization: Bearer s3cret-token');
+($code) = http_get("$base/metrics", '-H', 'Authorization: Bearer s3cret-token');
 is($code, 200, 'with the token: 200');
-($code) = http("$base/metrics", '-H', 'Authorization: Bearer wrong');
+($code) = http_get("$base/metrics", '-H', 'Authorization: Bearer wrong');
 is($code, 401, 'a wrong token: 401');
-($code) = http("$base/healthz", '-H', 'Authorization: Bearer s3cret-token');
+($code) = http_get("$base/healthz", '-H', 'Authorization: Bearer s3cret-token');
 is($code, 200, 'every path takes the token');
 
 $node->safe_psql('postgres', 'CREATE ROLE c5_reader LOGIN');
@@ -203,7 +169,7 @@ $node->safe_psql('postgres', qq{
 ok(eventually(sub { $node->log_contains(qr/keeping the previous configuration/, $offset) }),
 	'a missing secret file is refused with a log line');
 ok($node->log_contains(qr/the file named by c5metrics.http_auth_file cannot be read/, $offset), 'naming the setting');
-($code) = http("$base/metrics", '-H', 'Authorization: Bearer s3cret-token');
+($code) = http_get("$base/metrics", '-H', 'Authorization: Bearer s3cret-token');
 is($code, 200, 'the previous credentials still work');
 
 # Basic auth.
@@ -213,15 +179,15 @@ $node->safe_psql('postgres', qq{
 	ALTER SYSTEM SET c5metrics.http_auth_file = '$secrets/basic';
 	SELECT pg_reload_conf();
 });
-ok(eventually(sub { (http("$base/metrics", '-u', 'prom:pa55word'))[0] == 200 }), 'basic credentials: 200');
-($code) = http("$base/metrics", '-u', 'prom:wrong');
+ok(eventually(sub { (http_get("$base/metrics", '-u', 'prom:pa55word'))[0] == 200 }), 'basic credentials: 200');
+($code) = http_get("$base/metrics", '-u', 'prom:wrong');
 is($code, 401, 'wrong basic credentials: 401');
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET c5metrics.http_auth;
 	ALTER SYSTEM RESET c5metrics.http_auth_file;
 	SELECT pg_reload_conf();
 });
-ok(eventually(sub { (http("$base/metrics"))[0] == 200 }), 'auth off again');
+ok(eventually(sub { (http_get("$base/metrics"))[0] == 200 }), 'auth off again');
 
 # TLS from a certificate and key file.
 my $openssl_ok = IPC::Run::run([ 'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
@@ -235,25 +201,25 @@ $node->safe_psql('postgres', qq{
 	SELECT pg_reload_conf();
 });
 my $https = "https://127.0.0.1:$port";
-ok(eventually(sub { (http("$https/metrics", '--cacert', "$secrets/cert.pem"))[0] == 200 }), 'HTTPS with the certificate');
-($code, $headers, $body) = http("$https/metrics", '--cacert', "$secrets/cert.pem");
+ok(eventually(sub { (http_get("$https/metrics", '--cacert', "$secrets/cert.pem"))[0] == 200 }), 'HTTPS with the certificate');
+($code, $headers, $body) = http_get("$https/metrics", '--cacert', "$secrets/cert.pem");
 like($body, qr/^sales_transition_total\{/m, 'serves the metrics over TLS');
-($code) = http("$base/metrics");
+($code) = http_get("$base/metrics");
 isnt($code, 200, 'plain HTTP is no longer served');
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM RESET c5metrics.http_tls_cert_file;
 	ALTER SYSTEM RESET c5metrics.http_tls_key_file;
 	SELECT pg_reload_conf();
 });
-ok(eventually(sub { (http("$base/metrics"))[0] == 200 }), 'plain HTTP again');
+ok(eventually(sub { (http_get("$base/metrics"))[0] == 200 }), 'plain HTTP again');
 
 # SIGHUP to a new port: the new one serves, the old one closes, nothing is lost.
 my $port2 = PostgreSQL::Test::Cluster::get_free_port();
 $node->safe_psql('postgres', qq{ALTER SYSTEM SET c5metrics.port = $port2; SELECT pg_reload_conf();});
-ok(eventually(sub { (http("http://127.0.0.1:$port2/metrics"))[0] == 200 }), 'the new port serves after reload');
-($code) = http("$base/metrics");
+ok(eventually(sub { (http_get("http://127.0.0.1:$port2/metrics"))[0] == 200 }), 'the new port serves after reload');
+($code) = http_get("$base/metrics");
 is($code, 0, 'the old port is closed');
-($code, $headers, $body) = http("http://127.0.0.1:$port2/metrics");
+($code, $headers, $body) = http_get("http://127.0.0.1:$port2/metrics");
 like($body, qr/^sales_transition_total\{from_status="pending",to_status="paid",result="success"\} 3$/m,
 	'the registry is intact');
 is(worker_pid($node), $worker_pid, 'the same worker process throughout');
@@ -285,7 +251,7 @@ my $prom = IPC::Run::start(
 my $api = "http://127.0.0.1:$prom_port/api/v1";
 my $query = sub {
 	my ($q) = @_;
-	my (undef, undef, $b) = http("$api/query", '-G', '--data-urlencode', "query=$q");
+	my (undef, undef, $b) = http_get("$api/query", '-G', '--data-urlencode', "query=$q");
 	return $b;
 };
 ok(eventually(sub { $query->('sum(up{job=~"c5metrics_.*"})') =~ /"value":\[[\d.]+,"2"\]/ }, 60),
@@ -311,15 +277,15 @@ $standby->init_from_backup($node, 'b1', has_streaming => 1);
 $standby->append_conf('postgresql.auto.conf', "c5metrics.port = $sport\n");
 $standby->start;
 my $sbase = "http://127.0.0.1:$sport";
-ok(eventually(sub { (http("$sbase/metrics"))[0] == 200 }), 'the standby serves /metrics');
-($code, $headers, $body) = http("$sbase/metrics");
+ok(eventually(sub { (http_get("$sbase/metrics"))[0] == 200 }), 'the standby serves /metrics');
+($code, $headers, $body) = http_get("$sbase/metrics");
 like($body, qr/^c5metrics_in_recovery 1$/m, 'and says it is in recovery');
-($code, $headers, $body) = http("$sbase/readyz");
+($code, $headers, $body) = http_get("$sbase/readyz");
 is($code, 200, 'the standby is ready');
 like($body, qr/"role":"standby"/, 'in the standby role');
 $node->safe_psql('postgres', q{SELECT shop.pay_sale(5)});
 $node->wait_for_catchup($standby);
-($code, $headers, $body) = http("$sbase/metrics");
+($code, $headers, $body) = http_get("$sbase/metrics");
 like($body, qr/^sales_transition_total\{from_status="other",to_status="other",result="success"\} 0$/m,
 	'triggers do not count on the standby');
 $standby->stop;
@@ -331,8 +297,8 @@ ok(!$node->log_contains(qr/c5metrics http listener.*(terminated|exited with exit
 kill 'TERM', $worker_pid;
 ok(eventually(sub { my $p = worker_pid($node); defined $p && $p != $worker_pid }, 30),
 	'a new worker starts after the old one is terminated');
-ok(eventually(sub { (http("$base/metrics"))[0] == 200 }, 20), 'and serves');
-($code, $headers, $body) = http("$base/metrics");
+ok(eventually(sub { (http_get("$base/metrics"))[0] == 200 }, 20), 'and serves');
+($code, $headers, $body) = http_get("$base/metrics");
 like($body, qr/^sales_transition_total\{from_status="pending",to_status="paid",result="success"\} 5$/m,
 	'the counters survived the worker\'s exit');
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the cluster was not restarted');

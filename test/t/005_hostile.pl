@@ -15,6 +15,9 @@ use Time::HiRes qw(time sleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 # a write to a socket the worker closed must fail, not kill the test
 $SIG{PIPE} = 'IGNORE';
@@ -71,26 +74,6 @@ sub counters
 		$c{"$1 $2"} = $3 if /^c5metrics_http_requests_total\{path="([^"]+)",code="(\d+)"\} (\d+)$/;
 	}
 	return \%c;
-}
-
-# The PID of the worker.  It connects to no database, so pg_stat_activity
-# does not list it: look for the postmaster's child by its title.
-sub worker_pid
-{
-	my ($pm) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
-	foreach my $stat (glob '/proc/[0-9]*/stat')
-	{
-		my ($pid) = $stat =~ m{/proc/(\d+)/};
-		open(my $fh, '<', $stat) or next;
-		my $line = <$fh> // '';
-		close $fh;
-		next unless $line =~ /\) \S+ (\d+) / && $1 == $pm;
-		open($fh, '<', "/proc/$pid/cmdline") or next;
-		my $cmd = <$fh> // '';
-		close $fh;
-		return $pid if $cmd =~ /c5metrics http listener/;
-	}
-	return undef;
 }
 
 # A connected, non-blocking socket to the worker.
@@ -210,7 +193,7 @@ for (1 .. 100)
 	sleep 0.1;
 }
 is($code, '200', 'the worker answers /healthz');
-my $pid = worker_pid();
+my $pid = worker_pid($node);
 ok(defined $pid, 'the worker process is found') or diag(`ps -ef`);
 $pid //= -1;
 
@@ -518,7 +501,7 @@ ok($ok, 'its body passes check-exposition.pl') or diag("$out$err");
 my @deaths = grep { /terminated by signal|was terminated|exited with exit code/ }
   split /\n/, slurp_file($node->logfile);
 is(scalar(@deaths), 0, 'no process died') or diag(join("\n", @deaths));
-is(worker_pid() // -2, $pid, 'the worker was never restarted');
+is(worker_pid($node) // -2, $pid, 'the worker was never restarted');
 
 # libmicrohttpd's own complaints (about garbage, oversized lines, TLS on the
 # plain port...) are attacker-driven: they go to DEBUG1, never to the log

@@ -9,6 +9,9 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 ok(-x $c5load, 'c5load is built') or BAIL_OUT('run make first');
@@ -49,66 +52,32 @@ is($truth->{lost_connections}, 0, 'no connection was lost');
 is($truth->{unknown_outcomes}, 0, 'every outcome is known');
 cmp_ok($truth->{rolled_back}, '>', 100, 'the run included many rollbacks');
 
-# Compare every series c5load says it moved with the registry.
-sub mismatches
-{
-	my @bad;
-	my %actual;
-	foreach my $row (split /\n/, $node->safe_psql('postgres',
-			q{SELECT metric || ' ' || labels::text || '=' || value FROM c5metrics.metrics}))
-	{
-		my ($k, $v) = $row =~ /^(.*)=([^=]*)$/;
-		$actual{$k} = $v;
-	}
-	foreach my $s (@{ $truth->{series} })
-	{
-		my $labels = $node->safe_psql('postgres',
-			"SELECT '" . encode_json($s->{labels}) . "'::jsonb::text");
-		my $k = "$s->{metric} $labels";
-		my $got = $actual{$k} // 0;
-		push @bad, "$k: c5metrics $got, ground truth $s->{value}" if $got != $s->{value};
-	}
-	return @bad;
-}
-
-my @bad = mismatches();
+my @bad = mismatches($node, $truth);
 is(scalar(@bad), 0, 'every business counter equals the ground truth (' . scalar(@{ $truth->{series} }) . ' series)')
   or diag(join("\n", @bad));
 
-sub truth_of
-{
-	my ($metric, %labels) = @_;
-	foreach my $s (@{ $truth->{series} })
-	{
-		next unless $s->{metric} eq $metric;
-		next if grep { ($s->{labels}{$_} // '') ne $labels{$_} } keys %labels;
-		return $s->{value};
-	}
-	return 0;
-}
-
 # The tables' own truth.
 my $sales_paid = $node->safe_psql('postgres', 'SELECT count(*) FROM shop.sales WHERE paid_at IS NOT NULL');
-is($sales_paid, truth_of('sales_transition_total', to_status => 'paid', result => 'success'),
+is($sales_paid, truth_of($truth, 'sales_transition_total', to_status => 'paid', result => 'success'),
 	'committed paid sales in the table = paid successes');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM shop.sales WHERE status = 'cancelled'}),
-	truth_of('sales_transition_total', to_status => 'cancelled', result => 'success'),
+	truth_of($truth, 'sales_transition_total', to_status => 'cancelled', result => 'success'),
 	'cancelled sales in the table = cancellations');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM shop.refunds'),
-	truth_of('sale_refunds_total', type => 'full', result => 'success')
-	  + truth_of('sale_refunds_total', type => 'partial', result => 'success'),
+	truth_of($truth, 'sale_refunds_total', type => 'full', result => 'success')
+	  + truth_of($truth, 'sale_refunds_total', type => 'partial', result => 'success'),
 	'refund rows = refund successes');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM shop.stock_movements WHERE movement_type = 'refund_in'}),
-	truth_of('stock_refund_in_total', result => 'success'), 'refund-in rows = refund-in successes');
+	truth_of($truth, 'stock_refund_in_total', result => 'success'), 'refund-in rows = refund-in successes');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM shop.public_leads'),
-	truth_of('public_leads_requests_total', result => 'created'), 'lead rows = leads created');
+	truth_of($truth, 'public_leads_requests_total', result => 'created'), 'lead rows = leads created');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM shop.stock_movements m
 	JOIN shop.sales s ON s.id = m.sale_id WHERE m.movement_type = 'consume' AND s.paid_at IS NOT NULL}),
-	truth_of('sales_paid_stock_consume_total', result => 'success'), 'consumed paid sales = consume successes');
+	truth_of($truth, 'sales_paid_stock_consume_total', result => 'success'), 'consumed paid sales = consume successes');
 is($node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics WHERE metric = 'c5metrics_events_lost_total'}),
 	'0', 'c5metrics lost no event');
-cmp_ok(truth_of('public_leads_throttled_total', scope => 'ip'), '>', 0, 'the throttle was hit');
-cmp_ok(truth_of('flow_transactions_total', flow => 'sales', result => 'failure'), '>', 0,
+cmp_ok(truth_of($truth, 'public_leads_throttled_total', scope => 'ip'), '>', 0, 'the throttle was hit');
+cmp_ok(truth_of($truth, 'flow_transactions_total', flow => 'sales', result => 'failure'), '>', 0,
 	'failures were injected');
 
 # The check can fail: one committed refund the triggers never saw (replica
@@ -119,11 +88,11 @@ $node->safe_psql('postgres', q{
 	SELECT id, 1, 'partial', 'unseen' FROM shop.sales LIMIT 1;
 });
 isnt($node->safe_psql('postgres', 'SELECT count(*) FROM shop.refunds'),
-	truth_of('sale_refunds_total', type => 'full', result => 'success')
-	  + truth_of('sale_refunds_total', type => 'partial', result => 'success'),
+	truth_of($truth, 'sale_refunds_total', type => 'full', result => 'success')
+	  + truth_of($truth, 'sale_refunds_total', type => 'partial', result => 'success'),
 	'one lost event makes the table check fail');
 $truth->{series}[0]{value}++;
-is(scalar(mismatches()), 1, 'and one doubled event makes the counter check fail');
+is(scalar(mismatches($node, $truth)), 1, 'and one doubled event makes the counter check fail');
 
 # A user's own tables through a mapping file: the Django-style example.
 $node->safe_psql('postgres', q{
@@ -150,11 +119,11 @@ $ok = IPC::Run::run([ $c5load, '-d', $conninfo, "--map=$map", '--throttle', '--c
 ok($ok, 'c5load drives the Django-style tables through django.map') or diag($err);
 $truth = decode_json(slurp_file($json_file));
 is($truth->{unknown_outcomes}, 0, 'every outcome is known');
-@bad = mismatches();
+@bad = mismatches($node, $truth);
 is(scalar(@bad), 0, 'every counter equals the ground truth on the user\'s own tables') or diag(join("\n", @bad));
 is($node->safe_psql('postgres', 'SELECT count(*) FROM refunds_refund'),
-	truth_of('sale_refunds_total', type => 'full', result => 'success')
-	  + truth_of('sale_refunds_total', type => 'partial', result => 'success'),
+	truth_of($truth, 'sale_refunds_total', type => 'full', result => 'success')
+	  + truth_of($truth, 'sale_refunds_total', type => 'partial', result => 'success'),
 	'refund rows = refund successes');
 
 $node->stop;

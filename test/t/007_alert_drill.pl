@@ -18,6 +18,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $here = dirname(__FILE__);
 my $c5load = "$here/../c5load/c5load";
@@ -49,27 +52,8 @@ END
 }
 
 my $t_start = time();
-
-# Retry a condition for up to $secs seconds.
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + $secs;
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(250_000);
-	}
-	return $cond->();
-}
-
-sub http_get
-{
-	my ($url, @args) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'curl', '-s', '-S', '--max-time', '10', @args, $url ], '>', \$out, '2>', \$err);
-	return $out;
-}
+# eventually(): every 250 ms, and once more when the time is up.
+my @poll = (250_000, final_try => 1);
 
 # ---- the cluster ----
 
@@ -286,18 +270,11 @@ push @harnesses, IPC::Run::start(
 	'>', "$dir/prometheus/log", '2>&1');
 my $prom_api = "http://127.0.0.1:$prom_port/api/v1";
 
-sub promql
-{
-	my ($q) = @_;
-	my $r = eval { decode_json(http_get("$prom_api/query", '-G', '--data-urlencode', "query=$q")) };
-	return $r && $r->{status} eq 'success' ? $r->{data}{result} : [];
-}
-
 # Alerts in Prometheus with this name (and these labels): their states.
 sub prom_states
 {
 	my ($alert, %labels) = @_;
-	my $r = eval { decode_json(http_get("$prom_api/alerts")) } or return ();
+	my $r = eval { decode_json((http_get("$prom_api/alerts"))[2]) } or return ();
 	my @states;
 	ALERT: foreach my $a (@{ $r->{data}{alerts} })
 	{
@@ -312,16 +289,16 @@ sub prom_states
 }
 sub firing { return grep { $_ eq 'firing' } prom_states(@_) }
 
-ok(eventually(sub { @{ promql('up{job="c5metrics"} == 1') } == 1 }, 60), 'Prometheus scrapes the extension');
-ok(eventually(sub { http_get("http://127.0.0.1:$am_port/-/ready") =~ /OK/i }, 30), 'Alertmanager is ready');
+ok(eventually(sub { @{ prom_vector($prom_api, 'up{job="c5metrics"} == 1') } == 1 }, 60, @poll), 'Prometheus scrapes the extension');
+ok(eventually(sub { (http_get("http://127.0.0.1:$am_port/-/ready"))[2] =~ /OK/i }, 30, @poll), 'Alertmanager is ready');
 {
 	my $groups = () = join('', map { slurp_file($_) } glob("$dir/rules/*.yml")) =~ /^  - name: /mg;
 	my $loaded = 0;
 	eventually(sub {
-		my $r = eval { decode_json(http_get("$prom_api/rules")) };
+		my $r = eval { decode_json((http_get("$prom_api/rules"))[2]) };
 		$loaded = $r ? scalar @{ $r->{data}{groups} } : 0;
 		return $loaded == $groups;
-	}, 30);
+	}, 30, @poll);
 	is($loaded, $groups, "Prometheus loaded every rule group ($groups)");
 }
 
@@ -355,7 +332,7 @@ ok(eventually(sub { http_get("http://127.0.0.1:$am_port/-/ready") =~ /OK/i }, 30
 		return grep { !/:/ && !/^(?:and|or|unless|bool)$/ } $e =~ /\b([a-zA-Z_][a-zA-Z0-9_:]*)\b(?!\s*\()/g;
 	}
 	my @missing = sort keys %names;
-	ok(eventually(sub { @missing = grep { !@{ promql("count({__name__=\"$_\"})") } } @missing; !@missing }, 20),
+	ok(eventually(sub { @missing = grep { !@{ prom_vector($prom_api, "count({__name__=\"$_\"})") } } @missing; !@missing }, 20, @poll),
 		'every metric the rules name is scraped from the extension (' . scalar(keys %names) . ': '
 		  . join(' ', sort keys %names) . ')')
 	  or diag("missing: @missing");
@@ -372,7 +349,7 @@ my @pending = split ' ', $node->safe_psql('postgres', q{
 });
 is(scalar(@pending), 24, '24 pending sales are set aside');
 load('400 paid sales, no failure', '--clients=2', '--transactions=400', '--mix=pay=1');
-ok(eventually(sub { @{ promql('sum(increase(sales_paid_stock_consume_total{result="success"}[1m])) > 0') } }, 30),
+ok(eventually(sub { @{ prom_vector($prom_api, 'sum(increase(sales_paid_stock_consume_total{result="success"}[1m])) > 0') } }, 30, @poll),
 	'Prometheus sees the paid sales');
 my @watched = qw(SalePaidTransitionFailures StockConsumeFailures FlowHighFailureRate OverRefundBlockedSpike
   SalePaidSLOFastBurn);
@@ -399,8 +376,8 @@ is($node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics
 sub fires_and_is_delivered
 {
 	my ($alert, $to, %labels) = @_;
-	ok(eventually(sub { firing($alert, %labels) }, 90), "$alert fires in Prometheus");
-	ok(eventually(sub { delivered_to($alert, 'firing') eq $to }, 60), "$alert is delivered to $to")
+	ok(eventually(sub { firing($alert, %labels) }, 90, @poll), "$alert fires in Prometheus");
+	ok(eventually(sub { delivered_to($alert, 'firing') eq $to }, 60, @poll), "$alert is delivered to $to")
 	  or diag('got: ' . delivered_to($alert, 'firing'));
 }
 fires_and_is_delivered('OverRefundBlockedSpike', 'slack');
@@ -449,11 +426,11 @@ sleep 3;
 is(delivered_to('OverRefundBlockedSpike', 'firing'), 'slack', 'a warning never pages');
 
 # The sales flow pages already: its warnings are held back.
-ok(eventually(sub { firing('SalePaidSLOSlowBurn') }, 60), 'SalePaidSLOSlowBurn, a warning of the sales flow, fires too');
+ok(eventually(sub { firing('SalePaidSLOSlowBurn') }, 60, @poll), 'SalePaidSLOSlowBurn, a warning of the sales flow, fires too');
 ok(eventually(sub {
-	my $r = eval { decode_json(http_get("$am_api/alerts", '-G', '--data-urlencode', 'filter=alertname="SalePaidSLOSlowBurn"')) };
+	my $r = eval { decode_json((http_get("$am_api/alerts", '-G', '--data-urlencode', 'filter=alertname="SalePaidSLOSlowBurn"'))[2]) };
 	$r && @$r && !grep { $_->{status}{state} ne 'suppressed' || !@{ $_->{status}{inhibitedBy} } } @$r;
-}, 30), 'Alertmanager holds it back, inhibited by the critical alerts of the sales flow');
+}, 30, @poll), 'Alertmanager holds it back, inhibited by the critical alerts of the sales flow');
 sleep 3;
 is(delivered_to('SalePaidSLOSlowBurn', 'firing'), '', 'so it is not sent while they fire');
 
@@ -462,23 +439,23 @@ is(delivered_to('SalePaidSLOSlowBurn', 'firing'), '', 'so it is not sent while t
 load('6000 paid sales, no failure', '--clients=4', '--transactions=6000', '--mix=pay=1');
 foreach my $alert (qw(SalePaidTransitionFailures StockConsumeFailures FlowHighFailureRate SalePaidSLOFastBurn))
 {
-	ok(eventually(sub { !prom_states($alert) }, 120), "$alert resolves in Prometheus once the failures stop");
+	ok(eventually(sub { !prom_states($alert) }, 120, @poll), "$alert resolves in Prometheus once the failures stop");
 }
 foreach my $alert (qw(SalePaidTransitionFailures StockConsumeFailures FlowHighFailureRate SalePaidSLOFastBurn))
 {
-	ok(eventually(sub { delivered_to($alert, 'resolved') eq 'pagerduty,slack' }, 60),
+	ok(eventually(sub { delivered_to($alert, 'resolved') eq 'pagerduty,slack' }, 60, @poll),
 		"its resolution reaches PagerDuty and Slack ($alert)") or diag('got: ' . delivered_to($alert, 'resolved'));
 }
 # The slow burn over three days is still true: once the criticals are gone,
 # the warning is no longer inhibited and goes to Slack, and only there.
-ok(eventually(sub { delivered_to('SalePaidSLOSlowBurn', 'firing') eq 'slack' }, 60),
+ok(eventually(sub { delivered_to('SalePaidSLOSlowBurn', 'firing') eq 'slack' }, 60, @poll),
 	'with the criticals resolved, the sales slow burn is delivered, to Slack only');
 
 my $left = $t_burst + 330 - time();
 note(sprintf('waiting up to %.0f s for the over-refund burst to leave the 5-minute window', $left));
-ok(eventually(sub { !prom_states('OverRefundBlockedSpike') }, $left > 30 ? $left : 30),
+ok(eventually(sub { !prom_states('OverRefundBlockedSpike') }, $left > 30 ? $left : 30, @poll),
 	'OverRefundBlockedSpike resolves once no attempt was seen for 5 minutes');
-ok(eventually(sub { delivered_to('OverRefundBlockedSpike', 'resolved') eq 'slack' }, 60),
+ok(eventually(sub { delivered_to('OverRefundBlockedSpike', 'resolved') eq 'slack' }, 60, @poll),
 	'its resolution reaches Slack, not PagerDuty');
 
 # ---- everything stops ----

@@ -12,6 +12,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
@@ -26,26 +29,6 @@ max_connections = 40
 });
 $node->start;
 my $conninfo = $node->connstr('postgres');
-
-sub http_get
-{
-	my ($url, @args) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'curl', '-s', '-S', '--max-time', '10', @args, $url ], '>', \$out, '2>', \$err);
-	return $out;
-}
-
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + ($secs // 30);
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(200_000);
-	}
-	return 0;
-}
 
 my ($out, $err) = ('', '');
 IPC::Run::run([ $c5load, '-d', $conninfo, '--init', '-t', '0', '-q' ], '>', \$out, '2>', \$err)
@@ -69,17 +52,7 @@ my $prom = IPC::Run::start(
 	'>', "$prom_dir/stdout.log", '2>', "$prom_dir/stderr.log");
 my $api = "http://127.0.0.1:$prom_port/api/v1";
 
-# A PromQL instant query at time $at: its single value, or undef.
-sub promql
-{
-	my ($q, $at) = @_;
-	my $b = http_get("$api/query", '-G', '--data-urlencode', "query=$q", '--data-urlencode', "time=$at");
-	my $r = eval { decode_json($b) };
-	return undef unless $r && $r->{status} eq 'success' && @{ $r->{data}{result} };
-	my $v = $r->{data}{result}[0]{value}[1];
-	return $v eq 'NaN' ? undef : $v;
-}
-ok(eventually(sub { (promql('up{job="c5metrics"}', time()) // 0) == 1 }, 60),
+ok(eventually(sub { (prom_value($api, 'up{job="c5metrics"}', time()) // 0) == 1 }, 60, 200_000),
 	'Prometheus scrapes the worker');
 
 # The workload: pay failures (explicit rollbacks, serialization failures,
@@ -89,19 +62,6 @@ ok(IPC::Run::run([ $c5load, '-d', $conninfo, '--clients=4', '--time=40', '--seed
 		"--json=$json_file" ], '>', \$out, '2>', \$err),
 	'c5load ran for 40 s') or diag($err);
 my $truth = decode_json(slurp_file($json_file));
-
-sub truth_of
-{
-	my ($metric, %labels) = @_;
-	my $sum = 0;
-	foreach my $s (@{ $truth->{series} })
-	{
-		next unless $s->{metric} eq $metric;
-		next if grep { ($s->{labels}{$_} // '') ne $labels{$_} } keys %labels;
-		$sum += $s->{value};
-	}
-	return $sum;
-}
 
 # Let a sample and a scrape after the last event happen.
 sleep(4);
@@ -137,19 +97,19 @@ my %promql = (
 	        + sum(increase(public_leads_requests_total{result="failure"}[$w])))},
 );
 
-my $paid_ok = truth_of('sales_transition_total', to_status => 'paid', result => 'success');
-my $paid_failed = truth_of('sales_transition_total', to_status => 'paid', result => 'failure');
+my $paid_ok = truth_of($truth, 'sales_transition_total', to_status => 'paid', result => 'success');
+my $paid_failed = truth_of($truth, 'sales_transition_total', to_status => 'paid', result => 'failure');
 cmp_ok($paid_failed, '>', 0, "the workload failed $paid_failed paid transitions of " . ($paid_ok + $paid_failed));
 my %truth_sli = (
 	sale_paid_availability => $paid_ok / ($paid_ok + $paid_failed),
 	refund_availability => do {
-		my $s = truth_of('sale_refunds_total', result => 'success');
-		my $f = truth_of('sale_refunds_total', result => 'failure');
+		my $s = truth_of($truth, 'sale_refunds_total', result => 'success');
+		my $f = truth_of($truth, 'sale_refunds_total', result => 'failure');
 		$s + $f ? $s / ($s + $f) : undef;
 	},
 	leads_availability => do {
-		my $s = truth_of('public_leads_requests_total', result => 'created');
-		my $f = truth_of('public_leads_requests_total', result => 'failure');
+		my $s = truth_of($truth, 'public_leads_requests_total', result => 'created');
+		my $f = truth_of($truth, 'public_leads_requests_total', result => 'failure');
 		$s + $f ? $s / ($s + $f) : undef;
 	},
 );
@@ -158,7 +118,7 @@ my $compared = 0;
 foreach my $slo (sort keys %promql)
 {
 	my $mine = $rows{$slo}{sli};
-	my $theirs = promql($promql{$slo}, $at);
+	my $theirs = prom_value($api, $promql{$slo}, $at);
 	if ($mine eq '' || !defined $theirs)
 	{
 		ok($mine eq '' && !defined $theirs, "$slo: no traffic on either side");
@@ -179,7 +139,7 @@ cmp_ok($rows{sale_paid_availability}{sli}, '<', 0.999, 'the paid SLI shows the i
 # The burn rate the view reports is the one the rules would compute.
 my $burn = $node->safe_psql('postgres',
 	q{SELECT burn_rate FROM c5metrics.sli WHERE slo = 'sale_paid_availability' AND window_name = '5m'});
-my $prom_burn = promql("(1 - ($promql{sale_paid_availability})) / (1 - 0.999)", $at);
+my $prom_burn = prom_value($api, "(1 - ($promql{sale_paid_availability})) / (1 - 0.999)", $at);
 cmp_ok(abs($burn - $prom_burn), '<=', 10, "burn rate $burn against PromQL's $prom_burn (1 point of SLI is 10x)");
 
 $prom->kill_kill;

@@ -24,6 +24,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 my $checker = dirname(__FILE__) . '/../check-exposition.pl';
@@ -42,30 +45,6 @@ my $seed = 100;
 
 # ---- helpers ----
 
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + ($secs // 20);
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(100_000);
-	}
-	return 0;
-}
-
-# GET a URL with curl: (code, body); code 0 when nothing answered.
-sub http_get
-{
-	my ($node, $url) = @_;
-	my $file = $node->basedir . '/curl.out';
-	my ($out, $err) = ('', '');
-	unlink $file;
-	IPC::Run::run([ 'curl', '-sS', '--noproxy', '*', '-m', '5', '-o', $file, '-w', '%{http_code}', $url ],
-		'>', \$out, '2>', \$err);
-	return ($out =~ /^(\d+)$/ ? $1 + 0 : 0, -e $file ? slurp_file($file) : '');
-}
-
 sub exposition_ok
 {
 	my ($node, $text) = @_;
@@ -77,15 +56,6 @@ sub exposition_ok
 	my $ok = IPC::Run::run([ 'perl', $checker ], '<', $file, '>', \$out, '2>', \$err);
 	diag($out) unless $ok;
 	return $ok;
-}
-
-sub worker_pid
-{
-	my ($node) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'ps', '-o', 'pid=,args=', '--ppid', $node->{_pid} ], '>', \$out, '2>', \$err);
-	my ($pid) = $out =~ /^\s*(\d+) postgres: .*c5metrics http listener/m;
-	return $pid;
 }
 
 sub metric
@@ -162,24 +132,6 @@ sub run_load
 	return finish_load(start_load($node, @opts), $what);
 }
 
-# Ground-truth series that differ from the registry, metrics matching
-# $skip aside.
-sub mismatches
-{
-	my ($node, $truth, $skip) = @_;
-	my $json = encode_json($truth->{series});
-	$json =~ s/'/''/g;
-	$skip //= '^$';
-	my $rows = $node->safe_psql('postgres', qq{
-		SELECT s ->> 'metric' || ' ' || (s -> 'labels')::text || ': c5metrics '
-		       || coalesce(m.value::text, 'no series') || ', ground truth ' || (s ->> 'value')
-		  FROM jsonb_array_elements('$json'::jsonb) s
-		  LEFT JOIN c5metrics.metrics m ON m.metric = s ->> 'metric' AND m.labels = s -> 'labels'
-		 WHERE coalesce(m.value, 0) <> (s ->> 'value')::float8
-		   AND s ->> 'metric' !~ '$skip'});
-	return grep { $_ ne '' } split /\n/, $rows;
-}
-
 sub all_equal
 {
 	my ($node, $truth, $what, $skip) = @_;
@@ -202,19 +154,6 @@ sub transitions_kept
 		              WHERE metric = 'sales_transition_total' GROUP BY 1) m ON m.res = r});
 	is($got, join(',', map { "$_=" . ($t{$_} // 0) } qw(failure rejected success)),
 		"$what: every transition is counted, per result");
-}
-
-sub truth_of
-{
-	my ($truth, $metric, %labels) = @_;
-	my $sum = 0;
-	foreach my $s (@{ $truth->{series} })
-	{
-		next unless $s->{metric} eq $metric;
-		next if grep { ($s->{labels}{$_} // '') ne $labels{$_} } keys %labels;
-		$sum += $s->{value};
-	}
-	return $sum;
 }
 
 sub no_crash
@@ -267,7 +206,7 @@ $node->safe_psql('postgres', q{
 # then serve on a usable port, at the smallest limits (1 connection,
 # 100 ms per request, 1 s idle), and scrape while the load runs
 $node->safe_psql('postgres', "ALTER SYSTEM SET c5metrics.port = $port; SELECT pg_reload_conf();");
-ok(eventually(sub { (http_get($node, "http://127.0.0.1:$port/healthz"))[0] == 200 }),
+ok(eventually(sub { (http_get("http://127.0.0.1:$port/healthz", '--max-time', '5'))[0] == 200 }),
 	'A: after a reload to a free port the listener serves');
 
 my $run = start_load($node, '--throttle', '--transactions=1500');
@@ -275,7 +214,7 @@ my ($scrapes, $served, $last_body, $readers) = (0, 0, '', 0);
 while ($run->{h}->pumpable)
 {
 	$run->{h}->pump_nb;
-	my ($code, $body) = http_get($node, "http://127.0.0.1:$port/metrics");
+	my ($code, undef, $body) = http_get("http://127.0.0.1:$port/metrics", '--max-time', '5');
 	$scrapes++;
 	($served, $last_body) = ($served + 1, $body) if $code == 200;
 	my ($ret) = $node->psql('postgres', q{SELECT count(*) FROM c5metrics.sli;
@@ -315,7 +254,7 @@ ok($node->log_contains(qr/ignoring c5metrics file "pg_stat\/c5metrics.stat": c5m
 	'B: the registry saved with another layout is ignored with a LOG line');
 $node->safe_psql('postgres', "ALTER SYSTEM SET c5metrics.port = $port;
 	ALTER SYSTEM SET c5metrics.listen_addresses = '127.0.0.1'; SELECT pg_reload_conf();");
-ok(eventually(sub { (http_get($node, "http://127.0.0.1:$port/healthz"))[0] == 200 }), 'B: the listener serves');
+ok(eventually(sub { (http_get("http://127.0.0.1:$port/healthz", '--max-time', '5'))[0] == 200 }), 'B: the listener serves');
 $truth = run_load($node, 'B (maximum settings)', '--throttle', '--transactions=1500');
 is(truth_of($truth, 'public_leads_requests_total', result => 'throttled'), 0,
 	'B: at a million leads per minute nothing is throttled');
@@ -326,7 +265,7 @@ is($node->safe_psql('postgres', q{SELECT string_agg(metric || '=' || value, ',' 
 	 GROUP BY metric) s}),
 	'c5metrics_events_lost_total=0,c5metrics_label_overflow_total=0,c5metrics_series_overflow_total=0',
 	'B: nothing overflowed and nothing was lost');
-my ($code, $body) = http_get($node, "http://127.0.0.1:$port/metrics");
+my ($code, undef, $body) = http_get("http://127.0.0.1:$port/metrics", '--max-time', '5');
 ok($code == 200 && exposition_ok($node, $body), 'B: /metrics serves a consistent exposition');
 
 # ======================================================================
@@ -372,7 +311,7 @@ my $limit = metric($node, 'c5metrics_series_limit');
 is($limit, '500', 'C: the series cap is 500');
 is(metric($node, 'c5metrics_series'), $limit, 'C: many statuses and exception types fill it');
 cmp_ok(metric($node, 'c5metrics_series_overflow_total'), '>', 0, 'C: and overflow it');
-($code, $body) = http_get($node, "http://127.0.0.1:$port/readyz");
+($code, undef, $body) = http_get("http://127.0.0.1:$port/readyz", '--max-time', '5');
 ok($code == 503 && $body =~ /"failing":"series"/, '/readyz reports the full cap');
 $node->safe_psql('postgres', 'SELECT c5metrics.reset()');
 $truth = run_load($node, 'C (series cap exhausted)', '--throttle', '--transactions=1500');
@@ -387,7 +326,7 @@ is($node->safe_psql('postgres', q{SELECT sum(value) FROM c5metrics.metrics WHERE
 	'C: the workload\'s exceptions (new types) are all in exception_type="other"');
 cmp_ok(metric($node, 'exceptions_total'), '>', 0, 'C: and counted there');
 is(metric($node, 'c5metrics_events_lost_total'), '0', 'C: no event lost');
-($code, $body) = http_get($node, "http://127.0.0.1:$port/metrics");
+($code, undef, $body) = http_get("http://127.0.0.1:$port/metrics", '--max-time', '5');
 ok($code == 200 && exposition_ok($node, $body), 'C: /metrics serves a consistent exposition at the cap');
 no_crash($node);
 $node->stop;
@@ -400,14 +339,14 @@ $node = new_node('faults_files', "c5metrics.port = $port\nc5metrics.sli_sample_i
 $node->start;
 IPC::Run::run([ $c5load, '-d', $node->connstr('postgres'), '--init', '-t', '0', '-q' ], '>', \$out, '2>', \$err)
   or diag($err);
-ok(eventually(sub { (http_get($node, "http://127.0.0.1:$port/healthz"))[0] == 200 }), 'D: the listener serves');
+ok(eventually(sub { (http_get("http://127.0.0.1:$port/healthz", '--max-time', '5'))[0] == 200 }), 'D: the listener serves');
 my $pid = worker_pid($node);
 $run = start_load($node, '--throttle', '--time=8');
 usleep(1_000_000);
 kill 'TERM', $pid;
 my $t0 = time();
 ok(eventually(sub { my $p = worker_pid($node); defined $p && $p != $pid
-	  && (http_get($node, "http://127.0.0.1:$port/metrics"))[0] == 200 }, 15),
+	  && (http_get("http://127.0.0.1:$port/metrics", '--max-time', '5'))[0] == 200 }, 15),
 	'D: the worker killed under load comes back and serves');
 note(sprintf('worker back after %.1f s', time() - $t0));
 $pid = worker_pid($node);
@@ -416,7 +355,7 @@ $truth = finish_load($run, 'D (worker killed twice under load)');
 ok(eventually(sub { my $p = worker_pid($node); defined $p && $p != $pid }, 15), 'D: the worker is back again');
 all_equal($node, $truth, 'D');
 is(metric($node, 'c5metrics_events_lost_total'), '0', 'D: no event lost');
-ok(eventually(sub { ($code, $body) = http_get($node, "http://127.0.0.1:$port/metrics"); $code == 200 }),
+ok(eventually(sub { ($code, undef, $body) = http_get("http://127.0.0.1:$port/metrics", '--max-time', '5'); $code == 200 }),
 	'D: /metrics serves');
 ok(exposition_ok($node, $body), 'D: a consistent exposition');
 

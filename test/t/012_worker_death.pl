@@ -16,6 +16,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 my $checker = dirname(__FILE__) . '/../check-exposition.pl';
@@ -32,37 +35,6 @@ c5metrics.port = $port
 $node->start;
 my $url = "http://127.0.0.1:$port/metrics";
 
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + ($secs // 20);
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(50_000);
-	}
-	return 0;
-}
-
-sub http_get
-{
-	my ($u) = @_;
-	my $file = $node->basedir . '/curl.out';
-	my ($out, $err) = ('', '');
-	unlink $file;
-	IPC::Run::run([ 'curl', '-sS', '--noproxy', '*', '-m', '5', '-o', $file, '-w', '%{http_code}', $u ],
-		'>', \$out, '2>', \$err);
-	return ($out =~ /^(\d+)$/ ? $1 + 0 : 0, -e $file ? slurp_file($file) : '');
-}
-
-sub worker_pid
-{
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'ps', '-o', 'pid=,args=', '--ppid', $node->{_pid} ], '>', \$out, '2>', \$err);
-	my ($pid) = $out =~ /^\s*(\d+) postgres: .*c5metrics http listener/m;
-	return $pid;
-}
-
 # The exposition without the worker's own request counters, which count
 # the scrapes themselves.
 sub business
@@ -78,8 +50,8 @@ IPC::Run::run([ $c5load, '-d', $node->connstr('postgres'), '--init', '-t', '0', 
 ok(IPC::Run::run([ $c5load, '-d', $node->connstr('postgres'), '--throttle', '-t', '1500', '-q', '--seed=3' ],
 		'>', \$out, '2>', \$err), 'a mixed workload ran') or diag($err);
 
-ok(eventually(sub { (http_get($url))[0] == 200 }), 'the worker serves');
-my ($code, $before) = http_get($url);
+ok(eventually(sub { (http_get($url, '--max-time', '5'))[0] == 200 }, 20, 50_000), 'the worker serves');
+my ($code, undef, $before) = http_get($url, '--max-time', '5');
 my $sql_before = $node->safe_psql('postgres', 'SELECT c5metrics.exposition()');
 like($before, qr/^sales_transition_total\{from_status="pending",to_status="paid",result="success"\} [1-9]/m,
 	'the business counters are non-zero');
@@ -88,12 +60,12 @@ my $pm_start = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()')
 my $session = $node->background_psql('postgres');
 my $backend = $session->query_safe('SELECT pg_backend_pid()');
 
-my $pid = worker_pid();
+my $pid = worker_pid($node);
 like($pid, qr/^\d+$/, 'the worker is a child of the postmaster');
 my $offset = -s $node->logfile;
 kill 'TERM', $pid;
 my $t0 = time();
-ok(eventually(sub { my $p = worker_pid(); defined $p && $p != $pid && (http_get($url))[0] == 200 }, 20),
+ok(eventually(sub { my $p = worker_pid($node); defined $p && $p != $pid && (http_get($url, '--max-time', '5'))[0] == 200 }, 20, 50_000),
 	'a new worker serves /metrics');
 my $elapsed = time() - $t0;
 cmp_ok($elapsed, '<', 10, sprintf('within 10 s of the SIGTERM (%.1f s; the restart interval is 5 s)', $elapsed));
@@ -103,7 +75,7 @@ ok(!$node->log_contains(qr/terminating any other active server processes|server 
 	'and restarted nothing else');
 
 my $after;
-($code, $after) = http_get($url);
+($code, undef, $after) = http_get($url, '--max-time', '5');
 is($code, 200, '/metrics answers 200');
 is(business($after), business($before), 'every business series is identical over HTTP before and after');
 is(business($node->safe_psql('postgres', 'SELECT c5metrics.exposition()')), business($sql_before),
@@ -124,7 +96,7 @@ my ($n_before) = $before =~ /^flow_transactions_total\{flow="sales",result="succ
 my $n_sql = $node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics
 	WHERE metric = 'flow_transactions_total' AND labels = '{"flow": "sales", "result": "success"}'});
 cmp_ok($n_sql, '>', $n_before, 'is counted');
-($code, $after) = http_get($url);
+($code, undef, $after) = http_get($url, '--max-time', '5');
 like($after, qr/^flow_transactions_total\{flow="sales",result="success"\} $n_sql$/m,
 	'and served by the new worker');
 

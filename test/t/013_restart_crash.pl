@@ -19,6 +19,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 my $checker = dirname(__FILE__) . '/../check-exposition.pl';
@@ -41,36 +44,6 @@ my $url = "http://127.0.0.1:$port/metrics";
 my $json = JSON::PP->new->canonical;
 
 # ---- helpers ----
-
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + ($secs // 20);
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(100_000);
-	}
-	return 0;
-}
-
-sub http_get
-{
-	my $file = $node->basedir . '/curl.out';
-	my ($out, $err) = ('', '');
-	unlink $file;
-	IPC::Run::run([ 'curl', '-sS', '--noproxy', '*', '-m', '5', '-o', $file, '-w', '%{http_code}', $url ],
-		'>', \$out, '2>', \$err);
-	return ($out =~ /^(\d+)$/ ? $1 + 0 : 0, -e $file ? slurp_file($file) : '');
-}
-
-sub worker_pid
-{
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'ps', '-o', 'pid=,args=', '--ppid', $node->{_pid} ], '>', \$out, '2>', \$err);
-	my ($pid) = $out =~ /^\s*(\d+) postgres: .*c5metrics http listener/m;
-	return $pid;
-}
 
 sub sql_exposition { return $node->safe_psql('postgres', 'SELECT c5metrics.exposition()') . "\n"; }
 
@@ -228,7 +201,7 @@ cmp_ok($node->safe_psql('postgres', q{SELECT sum(value) FROM c5metrics.metrics W
 	'<', $counted, 'the counters started over');
 consistent(sql_exposition(), 'after the crash, in SQL');
 my ($code, $body);
-ok(eventually(sub { ($code, $body) = http_get(); $code == 200 }), 'the worker serves');
+ok(eventually(sub { ($code, undef, $body) = http_get($url, '--max-time', '5'); $code == 200 }), 'the worker serves');
 consistent($body, 'after the crash, over HTTP');
 my $sli_after = sli_30d();
 my @older = grep {
@@ -244,7 +217,7 @@ sli_sane('after the crash');
 # the whole cluster.
 # ======================================================================
 $reset_before = reset_time();
-my $pid = worker_pid();
+my $pid = worker_pid($node);
 $run = start_load('--time=5');
 usleep(1_500_000);
 my $offset = -s $node->logfile;
@@ -258,7 +231,7 @@ $truth = finish_load($run);
 cmp_ok($truth->{lost_connections}, '>', 0, 'the clients lost their connections: the cost of a worker crash');
 cmp_ok(reset_time(), '>', $reset_before, 'the stats-reset time moved forward');
 consistent(sql_exposition(), 'after the worker crash, in SQL');
-ok(eventually(sub { my $p = worker_pid(); defined $p && $p != $pid && (($code, $body) = http_get())[0] == 200 }, 20),
+ok(eventually(sub { my $p = worker_pid($node); defined $p && $p != $pid && (($code, undef, $body) = http_get($url, '--max-time', '5'))[0] == 200 }, 20),
 	'a new worker serves');
 consistent($body, 'after the worker crash, over HTTP');
 sli_sane('after the worker crash');

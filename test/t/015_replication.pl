@@ -18,6 +18,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $t_start = time();
 my $here = dirname(__FILE__);
@@ -25,31 +28,6 @@ my $c5load = "$here/../c5load/c5load";
 my $rules_src = "$here/../../monitoring/prometheus";
 my $dash_src = "$here/../../monitoring/grafana/dashboards";
 ok(-x $c5load, 'c5load is built') or BAIL_OUT('run make first');
-
-sub http
-{
-	my ($url, @args) = @_;
-	my ($out, $err) = ('', '');
-	my $hdr = "$PostgreSQL::Test::Utils::tmp_check/curl_headers_015";
-	unlink $hdr;
-	IPC::Run::run([ 'curl', '-s', '-S', '--max-time', '10', '-D', $hdr, @args, $url ],
-		'>', \$out, '2>', \$err);
-	my $headers = -e $hdr ? slurp_file($hdr) : '';
-	my ($code) = $headers =~ m{^HTTP/\S+ (\d+)}m;
-	return ($code // 0, $out);
-}
-
-sub eventually
-{
-	my ($cond, $secs) = @_;
-	my $until = time() + ($secs // 20);
-	while (time() < $until)
-	{
-		return 1 if $cond->();
-		usleep(200_000);
-	}
-	return 0;
-}
 
 # The samples of a text exposition: { "name{l=\"v\",...}" => value } with the
 # labels in sorted order, so that Prometheus' answers can be keyed alike.
@@ -109,7 +87,7 @@ my $pbase = "http://127.0.0.1:$pport";
 my $sbase = "http://127.0.0.1:$sport";
 my $pinst = "127.0.0.1:$pport";
 my $sinst = "127.0.0.1:$sport";
-ok(eventually(sub { (http("$pbase/metrics"))[0] == 200 && (http("$sbase/metrics"))[0] == 200 }),
+ok(eventually(sub { (http_get("$pbase/metrics"))[0] == 200 && (http_get("$sbase/metrics"))[0] == 200 }, 20, 200_000),
 	'both nodes serve /metrics on their own port');
 
 # Schema, tracking and seed data on the primary; they replicate.
@@ -125,7 +103,7 @@ IPC::Run::run([ $c5load, '-d', $primary->connstr('postgres'), '--throttle', '--c
 		'--transactions=600', '--seed=14', '-q' ], '>', \$out, '2>', \$err)
   or BAIL_OUT("c5load warm-up failed: $err");
 $primary->safe_psql('postgres', 'SELECT c5metrics.reset()');
-my $pmetrics0 = parse_exposition((http("$pbase/metrics"))[1]);
+my $pmetrics0 = parse_exposition((http_get("$pbase/metrics"))[2]);
 $primary->wait_for_catchup($standby);
 my $ntracked = $primary->safe_psql('postgres', 'SELECT count(*) FROM c5metrics.tracked');
 cmp_ok($ntracked, '>', 0, "$ntracked tables tracked on the primary");
@@ -164,11 +142,7 @@ my $api = "http://127.0.0.1:$prom_port/api/v1";
 sub promq
 {
 	my ($q, $at) = @_;
-	my (undef, $b) = http("$api/query", '-G', '--data-urlencode', "query=$q",
-		defined $at ? ('--data-urlencode', "time=$at") : ());
-	my $r = eval { decode_json($b) };
-	return undef unless $r && $r->{status} eq 'success';
-	my $d = $r->{data};
+	my $d = prom_query($api, $q, $at) or return undef;
 	return { '' => $d->{result}[1] } if $d->{resultType} eq 'scalar';
 	my %v;
 	foreach my $s (@{ $d->{result} })
@@ -189,13 +163,13 @@ sub promv
 	my @vals = values %$v;
 	return @vals == 1 ? $vals[0] : undef;
 }
-ok(eventually(sub { (promv('sum(up{job="c5metrics"})') // 0) == 2 }, 60),
+ok(eventually(sub { (promv('sum(up{job="c5metrics"})') // 0) == 2 }, 60, 200_000),
 	'Prometheus scrapes both nodes');
-my $rules = sub { decode_json((http("$api/rules"))[1])->{data}{groups} };
+my $rules = sub { decode_json((http_get("$api/rules"))[2])->{data}{groups} };
 ok(eventually(sub {
 	my $g = $rules->();
 	@$g && !grep { !defined $_->{lastEvaluation} || $_->{lastEvaluation} =~ /^0001/ } @$g
-}, 30), 'every rule group has been evaluated');
+}, 30, 200_000), 'every rule group has been evaluated');
 {
 	my $g = $rules->();
 	my @bad = map { "$_->{name}: $_->{lastError}" } grep { ($_->{health} // '') ne 'ok' } map { @{ $_->{rules} } } @$g;
@@ -207,7 +181,7 @@ ok(eventually(sub {
 # Both nodes scraped with every counter at 0 before the workload starts: an
 # increase() over all the history then starts from an exact zero.
 my $scrapes_before = promv(qq{count_over_time(up{instance="$pinst"}[1h])}) // 0;
-ok(eventually(sub { (promv(qq{count_over_time(up{instance="$pinst"}[1h])}) // 0) >= $scrapes_before + 2 }, 20),
+ok(eventually(sub { (promv(qq{count_over_time(up{instance="$pinst"}[1h])}) // 0) >= $scrapes_before + 2 }, 20, 200_000),
 	'Prometheus scraped the primary at zero');
 
 # The workload, on the primary.
@@ -217,40 +191,6 @@ ok(IPC::Run::run([ $c5load, '-d', $primary->connstr('postgres'), '--throttle', '
 	'c5load ran 3000 mixed operations on the primary') or diag($err);
 my $truth = decode_json(slurp_file($json_file));
 is($truth->{unknown_outcomes}, 0, 'every outcome is known');
-
-sub truth_of
-{
-	my ($t, $metric, %labels) = @_;
-	my $sum = 0;
-	foreach my $s (@{ $t->{series} })
-	{
-		next unless $s->{metric} eq $metric;
-		next if grep { ($s->{labels}{$_} // '') ne $labels{$_} } keys %labels;
-		$sum += $s->{value};
-	}
-	return $sum;
-}
-
-# Every series the ground truth names, against a node's c5metrics.metrics.
-sub mismatches
-{
-	my ($node, $t) = @_;
-	my %actual;
-	foreach my $row (split /\n/, $node->safe_psql('postgres',
-			q{SELECT metric || ' ' || labels::text || '=' || value FROM c5metrics.metrics}))
-	{
-		my ($k, $v) = $row =~ /^(.*)=([^=]*)$/;
-		$actual{$k} = $v;
-	}
-	my @bad;
-	foreach my $s (@{ $t->{series} })
-	{
-		my $labels = $node->safe_psql('postgres', "SELECT '" . encode_json($s->{labels}) . "'::jsonb::text");
-		my $got = $actual{"$s->{metric} $labels"} // 0;
-		push @bad, "$s->{metric} $labels: c5metrics $got, ground truth $s->{value}" if $got != $s->{value};
-	}
-	return @bad;
-}
 
 my @bad = mismatches($primary, $truth);
 is(scalar(@bad), 0, 'on the primary every business counter equals the ground truth ('
@@ -264,8 +204,8 @@ my $rows_sql = q{SELECT (SELECT count(*) FROM shop.sales WHERE paid_at IS NOT NU
 	|| (SELECT count(*) FROM shop.refunds) || '/' || (SELECT count(*) FROM shop.public_leads)};
 my $rows = $standby->safe_psql('postgres', $rows_sql);
 is($rows, $primary->safe_psql('postgres', $rows_sql), "the standby has the primary's rows (paid/refunds/leads $rows)");
-my ($p_code, $p_body) = http("$pbase/metrics");
-my ($s_code, $s_body) = http("$sbase/metrics");
+my ($p_code, undef, $p_body) = http_get("$pbase/metrics");
+my ($s_code, undef, $s_body) = http_get("$sbase/metrics");
 is($s_code, 200, 'the standby serves /metrics');
 my $pmetrics = parse_exposition($p_body);
 my $smetrics = parse_exposition($s_body);
@@ -285,10 +225,10 @@ is($standby->safe_psql('postgres', q{SELECT coalesce(sum(value), 0) FROM c5metri
 	'c5metrics.metrics on the standby (SQL) says 0 too');
 is($pmetrics->{'c5metrics_in_recovery{}'}, '0', 'the primary: c5metrics_in_recovery 0');
 is($smetrics->{'c5metrics_in_recovery{}'}, '1', 'the standby: c5metrics_in_recovery 1');
-my ($code, $body) = http("$sbase/readyz");
+my ($code, undef, $body) = http_get("$sbase/readyz");
 is($code, 200, 'the standby is ready');
 like($body, qr/"role":"standby"/, '/readyz says role standby');
-($code, $body) = http("$pbase/readyz");
+($code, undef, $body) = http_get("$pbase/readyz");
 like($body, qr/"status":"ready".*"role":"primary"/, 'the primary\'s /readyz says role primary');
 is($smetrics->{'c5metrics_events_lost_total{}'}, '0', 'the standby lost no event');
 
@@ -298,7 +238,7 @@ is($smetrics->{'c5metrics_events_lost_total{}'}, '0', 'the standby lost no event
 my $pbiz = business($pmetrics);
 ok(eventually(sub {
 	(promv(qq{sum without (instance) (sales_transition_total{to_status="paid",result="success"})}) // -1) == $paid_ok
-}, 30), 'Prometheus has the primary\'s final counts');
+}, 30, 200_000), 'Prometheus has the primary\'s final counts');
 sleep 2;
 my $t = promv(qq{timestamp(up{instance="$pinst"})});
 
@@ -477,9 +417,9 @@ foreach my $c (@dash_checks)
 # Failover: the primary stops, the standby is promoted and counts new work.
 $primary->stop('fast');
 $standby->promote;
-ok(eventually(sub { (http("$sbase/metrics"))[1] =~ /^c5metrics_in_recovery 0$/m }),
+ok(eventually(sub { (http_get("$sbase/metrics"))[2] =~ /^c5metrics_in_recovery 0$/m }, 20, 200_000),
 	'after promotion the new primary says c5metrics_in_recovery 0');
-($code, $body) = http("$sbase/readyz");
+($code, undef, $body) = http_get("$sbase/readyz");
 like($body, qr/"role":"primary"/, '/readyz says role primary');
 my $json2 = $standby->basedir . '/truth2.json';
 ok(IPC::Run::run([ $c5load, '-d', $standby->connstr('postgres'), '--throttle', '--clients=4',
@@ -488,7 +428,7 @@ ok(IPC::Run::run([ $c5load, '-d', $standby->connstr('postgres'), '--throttle', '
 my $truth2 = decode_json(slurp_file($json2));
 # The attach functions fill the shared tracked-table list; a promoted
 # standby starts with none, and its triggers add their tables as they fire.
-($code, $body) = http("$sbase/readyz");
+($code, undef, $body) = http_get("$sbase/readyz");
 is($code, 200, 'once its tracked tables are written to, the promoted standby is ready');
 unlike($body, qr/"failing"/, 'no check fails');
 @bad = mismatches($standby, $truth2);
@@ -497,7 +437,7 @@ my $paid2 = truth_of($truth2, 'sales_transition_total', to_status => 'paid', res
 cmp_ok($paid2, '>', 0, "it counted $paid2 paid sales");
 ok(eventually(sub {
 	(promv(qq{sum without (instance) (sales_transition_total{to_status="paid",result="success"})}) // -1) == $paid2
-}, 30), 'Prometheus: sum without (instance) is the new primary\'s count (the old primary\'s series went stale)');
+}, 30, 200_000), 'Prometheus: sum without (instance) is the new primary\'s count (the old primary\'s series went stale)');
 is(promv('up{instance="' . $pinst . '"}'), '0', 'the old primary is down');
 {
 	# sales_paid_stock_consume_total exists from the start on every node, so
