@@ -50,3 +50,40 @@ c5_build_install() {
 		sudo make -s install >/dev/null || die "install failed"
 	fi
 }
+
+# A private copy of the PostgreSQL installation under $1 (its binaries find
+# share/ and lib/ relative to themselves), so that a special build can be
+# installed and tested without touching the system one.  Prints nothing;
+# fails if the copy does not report itself.
+c5_private_pgroot() {
+	local r=$1
+	mkdir -p "$r/usr/lib/postgresql" "$r/usr/share/postgresql" "$r/usr/include/postgresql" &&
+		cp -a /usr/lib/postgresql/15 "$r/usr/lib/postgresql/" &&
+		cp -a /usr/share/postgresql/15 "$r/usr/share/postgresql/" &&
+		cp -a /usr/include/postgresql/15 "$r/usr/include/postgresql/" &&
+		cp -a /usr/include/postgresql/*.h "$r/usr/include/postgresql/" &&
+		[ "$("$r/usr/lib/postgresql/15/bin/pg_config" --pkglibdir)" = "$r/usr/lib/postgresql/15/lib" ]
+}
+
+# Copy the working tree's sources (tracked and new files, not what
+# .gitignore leaves out: builds, benchmark output) into $1.
+c5_copy_sources() {
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files -co --exclude-standard -z | tar --null -T - -cf - 2>/dev/null | tar -xf - -C "$1"
+	else
+		tar --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso --exclude=results \
+			--exclude=output_iso --exclude=bench/out --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+			--exclude=test/c5load/c5load -cf - . 2>/dev/null | tar -xf - -C "$1"
+	fi
+	[ -f "$1/Makefile" ]
+}
+
+# A free TCP port from [lo, hi] on this machine.
+c5_free_port() {
+	local lo=$1 hi=$2 p used
+	used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+	for ((p = lo; p <= hi; p++)); do
+		grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
+	done
+	return 1
+}

@@ -114,28 +114,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free TCP port from [lo, hi] on 127.0.0.1.
-free_port() {
-	local lo=$1 hi=$2 p used
-	used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-	for ((p = lo; p <= hi; p++)); do
-		grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
-# Copy the working tree's sources (tracked and new files, not what
-# .gitignore leaves out: builds, benchmark output) into $1.
-copy_sources() {
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		git ls-files -co --exclude-standard -z | tar --null -T - -cf - 2>/dev/null | tar -xf - -C "$1"
-	else
-		tar --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso --exclude=results \
-			--exclude=output_iso --exclude=bench/out --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-			--exclude=test/c5load/c5load -cf - . 2>/dev/null | tar -xf - -C "$1"
-	fi
-	[ -f "$1/Makefile" ]
-}
 
 passed=0
 failed=0
@@ -151,14 +129,7 @@ fail() { failed=$((failed + 1)); say "FAILED: $*"; }
 
 # ---- the private PostgreSQL tree ------------------------------------------
 say "=== private tree $R ==="
-mkdir -p "$R/usr/lib/postgresql" "$R/usr/share/postgresql" "$R/usr/include/postgresql"
-cp -a /usr/lib/postgresql/15 "$R/usr/lib/postgresql/" &&
-	cp -a /usr/share/postgresql/15 "$R/usr/share/postgresql/" &&
-	cp -a /usr/include/postgresql/15 "$R/usr/include/postgresql/" &&
-	cp -a /usr/include/postgresql/*.h "$R/usr/include/postgresql/" ||
-	abort_run "cannot copy the PostgreSQL installation"
-[ "$("$PGC" --pkglibdir)" = "$R/usr/lib/postgresql/15/lib" ] ||
-	abort_run "the private pg_config does not report the private tree: $("$PGC" --pkglibdir)"
+c5_private_pgroot "$R" || abort_run "cannot make the private copy of the PostgreSQL installation in $R"
 
 # The TAP framework picks ports in 58200-58999 in this tree only.
 cluster_pm=$R/usr/lib/postgresql/15/lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm
@@ -174,7 +145,7 @@ chown "$C5_USER" "$REPORTS" "$CANARY" "$work/starts"
 # ---- the instrumented build ------------------------------------------------
 say "=== build with ASan and UBSan ==="
 mkdir -p "$SRC"
-copy_sources "$SRC" || abort_run "cannot copy the sources"
+c5_copy_sources "$SRC" || abort_run "cannot copy the sources"
 (
 	cd "$SRC" &&
 		# the load generator is a client: built plain
@@ -271,7 +242,7 @@ EOF
 	gcc $SAN_FLAGS -fno-sanitize=object-size -fPIC -shared -I "$("$PGC" --includedir-server)" -o "$pre/canary.so" \
 		"$pre/canary.c" >>"$work/build.log" 2>&1 || { say "cannot build the canary"; return 1; }
 	chmod 755 "$pre/canary.so"
-	pgport=$(free_port 58100 58199) && http=$(free_port $((pgport + 1)) 58199) || return 1
+	pgport=$(c5_free_port 58100 58199) && http=$(c5_free_port $((pgport + 1)) 58199) || return 1
 	c5_as_user "$BIN/initdb" -D "$pre/data" -A trust -U postgres >"$pre/initdb.log" 2>&1 ||
 		{ cat "$pre/initdb.log" >&2; return 1; }
 	cat >>"$pre/data/postgresql.conf" <<EOF
@@ -376,11 +347,11 @@ suite() {
 
 if [ -n "$regress" ]; then
 	suite regress REGRESS="$regress" ISOLATION= TAP_TESTS= \
-		EXTRA_REGRESS_OPTS="--port=$(free_port 58100 58199)"
+		EXTRA_REGRESS_OPTS="--port=$(c5_free_port 58100 58199)"
 fi
 if [ -n "$isolation" ]; then
 	suite isolation REGRESS= ISOLATION="$isolation" TAP_TESTS= \
-		EXTRA_REGRESS_OPTS="--port=$(free_port 58100 58199)"
+		EXTRA_REGRESS_OPTS="--port=$(c5_free_port 58100 58199)"
 fi
 if [ -n "$tap" ]; then
 	suite tap REGRESS= ISOLATION= PROVE_FLAGS= PROVE_TESTS="$tap"

@@ -95,30 +95,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	local lo=$1 hi=$2 p used
-	used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-	for ((p = lo; p <= hi; p++)); do
-		grep -qx "$p" <<<"$used" || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 # ---- private tree and plain debug build ----------------------------------
 say "=== private tree $R, build -O0 -g ==="
-mkdir -p "$R/usr/lib/postgresql" "$R/usr/share/postgresql" "$R/usr/include/postgresql" "$SRC" "$VG"
-cp -a /usr/lib/postgresql/15 "$R/usr/lib/postgresql/" &&
-	cp -a /usr/share/postgresql/15 "$R/usr/share/postgresql/" &&
-	cp -a /usr/include/postgresql/15 "$R/usr/include/postgresql/" &&
-	cp -a /usr/include/postgresql/*.h "$R/usr/include/postgresql/" ||
-	abort_run "cannot copy the PostgreSQL installation"
-[ "$("$PGC" --pkglibdir)" = "$LIBDIR" ] || abort_run "the private pg_config does not report the private tree"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	git ls-files -co --exclude-standard -z | tar --null -T - -cf - 2>/dev/null | tar -xf - -C "$SRC"
-else
-	tar --exclude=.git --exclude=bench/out --exclude=tmp_check --exclude='*.o' --exclude='*.so' \
-		-cf - . 2>/dev/null | tar -xf - -C "$SRC"
-fi
+mkdir -p "$SRC" "$VG"
+c5_private_pgroot "$R" || abort_run "cannot make the private copy of the PostgreSQL installation in $R"
+c5_copy_sources "$SRC" || abort_run "cannot copy the sources"
 (
 	cd "$SRC" &&
 		make -s -j2 PG_CONFIG="$PGC" COPT="-O0 -g -fno-omit-frame-pointer" &&
@@ -132,7 +113,7 @@ chown "$C5_USER" "$work"
 chown -R "$C5_USER" "$VG"
 
 # ---- the cluster ---------------------------------------------------------
-pgport=$(free_port 58000 58099) && http=$(free_port $((pgport + 1)) 58099) ||
+pgport=$(c5_free_port 58000 58099) && http=$(c5_free_port $((pgport + 1)) 58099) ||
 	abort_run "no free port in 58000-58099"
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$token" >"$work/token"
