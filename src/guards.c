@@ -399,11 +399,10 @@ lookup_begin(Relation rel, C5Lookup *lk, Datum value, Snapshot snap, ScanKey key
 }
 
 /*
- * Lock the sale row FOR NO KEY UPDATE, following its update chain as
- * SELECT ... FOR NO KEY UPDATE does (and, like it, waiting for another
- * refund of the sale to finish; under REPEATABLE READ a sale updated
- * meanwhile is a serialization failure), and read its total from the
- * locked version.  NULL when there is no such sale, or no total.  A row
+ * Lock the newest version of the sale row FOR NO KEY UPDATE, following
+ * its update chain at any isolation level (READ COMMITTED's SELECT ... FOR
+ * NO KEY UPDATE behaviour) and waiting for another refund of the sale to
+ * finish, and read its total from the locked version.  NULL when there is no such sale, or no total.  A row
  * lock takes no lock-table entry, so a statement may refund any number of
  * sales; and it does not block foreign-key checks (FOR KEY SHARE).
  */
