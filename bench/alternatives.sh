@@ -207,17 +207,8 @@ for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/src/http/*.[ch] "$repo"/sql/*--
 	fi
 done
 
-if [[ $EUID -eq 0 ]]; then
-	id postgres >/dev/null 2>&1 || die "the OS user postgres does not exist"
-	pg_home=$(getent passwd postgres | cut -d: -f6)
-	pg_prefix=(setpriv --reuid=postgres --regid=postgres --init-groups
-		env HOME="$pg_home" USER=postgres LOGNAME=postgres)
-	dbuser=postgres
-else
-	pg_prefix=(env)
-	dbuser=$(id -un)		# a single-user backend logs in as the OS user
-fi
-as_pg() { "${pg_prefix[@]}" "$@"; }
+. "$here/lib.sh"
+bench_as_postgres
 # A process to keep the pid of is started in the background as a simple
 # command, "${pg_prefix[@]}" ... &, not through the function as_pg (that
 # would fork a subshell): setpriv and env exec, so $! is the process itself.

@@ -137,17 +137,8 @@ if ((do_noop)) && [[ ! -f $SHAREDIR/extension/lo.control ]]; then
 	do_noop=0
 fi
 
-if [[ $EUID -eq 0 ]]; then
-	id postgres >/dev/null 2>&1 || die "the OS user postgres does not exist"
-	pg_home=$(getent passwd postgres | cut -d: -f6)
-	# setpriv execs (no fork), so a pid we keep is the process itself
-	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups \
-		env HOME="$pg_home" USER=postgres LOGNAME=postgres "$@"; }
-	dbuser=postgres
-else
-	as_pg() { "$@"; }
-	dbuser=$(id -un)		# a single-user backend logs in as the OS user
-fi
+. "$here/lib.sh"
+bench_as_postgres
 
 if ((do_callgrind)) && ! { command -v valgrind && command -v callgrind_annotate; } >/dev/null; then
 	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||

@@ -143,17 +143,8 @@ for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/src/http/*.[ch] "$repo"/sql/*--
 	fi
 done
 
-if [[ $EUID -eq 0 ]]; then
-	id postgres >/dev/null 2>&1 || die "the OS user postgres does not exist"
-	pg_home=$(getent passwd postgres | cut -d: -f6)
-	# setpriv execs (no fork), so a pid we keep is the process itself
-	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups \
-		env HOME="$pg_home" USER=postgres LOGNAME=postgres "$@"; }
-	dbuser=postgres
-else
-	as_pg() { "$@"; }
-	dbuser=$(id -un)
-fi
+. "$here/lib.sh"
+bench_as_postgres
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)

@@ -141,16 +141,8 @@ done
 command -v curl >/dev/null || die "curl is missing (apt-get install curl)"
 command -v perl >/dev/null || die "perl is missing"
 
-if [[ $EUID -eq 0 ]]; then
-	id postgres >/dev/null 2>&1 || die "the OS user postgres does not exist"
-	pg_home=$(getent passwd postgres | cut -d: -f6)
-	as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups \
-		env HOME="$pg_home" USER=postgres LOGNAME=postgres "$@"; }
-	dbuser=postgres
-else
-	as_pg() { "$@"; }
-	dbuser=$(id -un)
-fi
+. "$here/lib.sh"
+bench_as_postgres
 
 # ---------------------------------------------------------------------------
 # Work directories and cleanup
