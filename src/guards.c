@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/relscan.h"
 #include "access/hash.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -51,6 +52,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -389,57 +391,116 @@ as_numeric(FmgrInfo *cast, Datum d)
 	return DatumGetNumeric(d);
 }
 
-/* Begin a scan of `rel` for rows whose lookup column equals `value`. */
-static SysScanDesc
-lookup_begin(Relation rel, C5Lookup *lk, Datum value, Snapshot snap, ScanKey key)
+/*
+ * A scan of one table for the rows whose lookup column equals a value,
+ * through the lookup's index or sequentially.  Rows come into `slot`.
+ * The index is locked in `lockmode` (NoLock: the caller knows it is held)
+ * and, as the executor does, to the end of the transaction.
+ */
+typedef struct C5Scan
 {
-	ScanKeyEntryInitialize(key, 0, lk->attnum, BTEqualStrategyNumber, lk->subtype,
-						   lk->collation, lk->eqproc, value);
-	return systable_beginscan(rel, lk->indexid, OidIsValid(lk->indexid), snap, 1, key);
+	Relation	index;			/* NULL: a sequential scan */
+	IndexScanDesc iscan;
+	TableScanDesc hscan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+} C5Scan;
+
+static void
+lookup_begin(C5Scan *s, Relation rel, C5Lookup *lk, Datum value, TupleTableSlot *slot,
+			 LOCKMODE lockmode)
+{
+	s->slot = slot;
+	if (OidIsValid(lk->indexid))
+	{
+		s->index = index_open(lk->indexid, lockmode);
+		ScanKeyEntryInitialize(&s->key, 0, 1, BTEqualStrategyNumber, lk->subtype,
+							   lk->collation, lk->eqproc, value);
+		s->iscan = index_beginscan(rel, s->index, SnapshotSelf, 1, 0);
+		index_rescan(s->iscan, &s->key, 1, NULL, 0);
+	}
+	else
+	{
+		s->index = NULL;
+		ScanKeyEntryInitialize(&s->key, 0, lk->attnum, BTEqualStrategyNumber, lk->subtype,
+							   lk->collation, lk->eqproc, value);
+		s->hscan = table_beginscan(rel, SnapshotSelf, 1, &s->key);
+	}
+}
+
+static bool
+lookup_next(C5Scan *s)
+{
+	if (s->index != NULL)
+		return index_getnext_slot(s->iscan, ForwardScanDirection, s->slot);
+	return table_scan_getnextslot(s->hscan, ForwardScanDirection, s->slot);
+}
+
+static void
+lookup_end(C5Scan *s)
+{
+	if (s->index != NULL)
+	{
+		index_endscan(s->iscan);
+		index_close(s->index, NoLock);
+	}
+	else
+		table_endscan(s->hscan);
+	ExecClearTuple(s->slot);
+}
+
+/*
+ * How to lock an index of the refunds table for reading: not at all when
+ * the INSERT firing the trigger holds it already, as the executor's
+ * RowExclusiveLock on the indexes of its target table (taking another mode
+ * would add a lock to release at commit for nothing).
+ */
+static LOCKMODE
+held_or_share(Oid indexid)
+{
+	LOCKTAG		tag;
+
+	if (!OidIsValid(indexid))
+		return NoLock;			/* a sequential scan: the table is held */
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, indexid);
+	return LockHeldByMe(&tag, RowExclusiveLock) ? NoLock : AccessShareLock;
 }
 
 /*
  * Lock the newest version of the sale row FOR NO KEY UPDATE, following
  * its update chain at any isolation level (READ COMMITTED's SELECT ... FOR
  * NO KEY UPDATE behaviour) and waiting for another refund of the sale to
- * finish, and read its total from the locked version.  NULL when there is no such sale, or no total.  A row
- * lock takes no lock-table entry, so a statement may refund any number of
- * sales; and it does not block foreign-key checks (FOR KEY SHARE).
+ * finish, and read its total from the locked version.  NULL when there is
+ * no such sale, or no total.  A row lock takes no lock-table entry, so a
+ * statement may refund any number of sales; and it does not block
+ * foreign-key checks (FOR KEY SHARE).
  */
 static Numeric
-lock_sale(Relation sales, C5Guard *g, Datum sale)
+lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
 {
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
+	C5Scan		scan;
 	ItemPointerData tid;
-	bool		found = false;
-	TupleTableSlot *slot;
+	bool		found;
 	TM_FailureData tmfd;
 	Numeric		total = NULL;
 
-	scan = lookup_begin(sales, &g->sale, sale, SnapshotSelf, &key);
-	if (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		tid = tup->t_self;
-		found = true;
-	}
-	systable_endscan(scan);
+	lookup_begin(&scan, sales, &g->sale, sale, slot, RowShareLock);
+	found = lookup_next(&scan);
 	if (found)
+		tid = slot->tts_tid;
+	lookup_end(&scan);
+	if (found &&
+		table_tuple_lock(sales, &tid, SnapshotSelf, slot, GetCurrentCommandId(false),
+						 LockTupleNoKeyExclusive, LockWaitBlock,
+						 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) == TM_Ok)
 	{
-		slot = table_slot_create(sales, NULL);
-		if (table_tuple_lock(sales, &tid, SnapshotSelf, slot, GetCurrentCommandId(false),
-							 LockTupleNoKeyExclusive, LockWaitBlock,
-							 TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd) == TM_Ok)
-		{
-			bool		isnull;
-			Datum		d = slot_getattr(slot, g->total, &isnull);
+		bool		isnull;
+		Datum		d = slot_getattr(slot, g->total, &isnull);
 
-			if (!isnull)
-				total = DatumGetNumericCopy(NumericGetDatum(as_numeric(&g->total_cast, d)));
-		}
-		ExecDropSingleTupleTableSlot(slot);
+		if (!isnull)
+			total = DatumGetNumericCopy(NumericGetDatum(as_numeric(&g->total_cast, d)));
 	}
+	ExecClearTuple(slot);
 	return total;
 }
 
@@ -470,10 +531,9 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 				keynull = true;
 	Relation	sales;
 	C5Guard    *g;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tup;
-	Numeric		total = NULL;
+	C5Scan		scan;
+	TupleTableSlot *slot;
+	Numeric		total;
 	Numeric		sum;
 	Numeric		remainder;
 	bool		over;
@@ -487,7 +547,8 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (t->c[3].attnum > 0)
 		keyval = slot_getattr(td->tg_trigslot, t->c[3].attnum, &keynull);
 
-	sales = try_table_open(atooid(td->tg_trigger->tgargs[4]), AccessShareLock);
+	/* the locks a SELECT ... FOR NO KEY UPDATE of the sale would take */
+	sales = try_table_open(atooid(td->tg_trigger->tgargs[4]), RowShareLock);
 	if (sales == NULL)
 	{
 		/* the sales table is gone: nothing to guard against */
@@ -502,29 +563,30 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 		build_guard(t, td, sales, g);
 	if (!g->usable)
 	{
-		table_close(sales, AccessShareLock);
+		table_close(sales, NoLock);
 		c5m_note_lost();
 		return;
 	}
 
-	total = lock_sale(sales, g, sale);
+	slot = table_slot_create(sales, NULL);
+	total = lock_sale(sales, g, sale, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(sales, NoLock);
 	if (total == NULL)
-	{
-		table_close(sales, AccessShareLock);
 		return;
-	}
+
 	sum = int64_to_numeric(0);
-	scan = lookup_begin(td->tg_relation, &g->by_sale, sale, SnapshotSelf, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	slot = table_slot_create(td->tg_relation, NULL);
+	lookup_begin(&scan, td->tg_relation, &g->by_sale, sale, slot, held_or_share(g->by_sale.indexid));
+	while (lookup_next(&scan))
 	{
-		Datum		d = heap_getattr(tup, t->c[1].attnum,
-									 RelationGetDescr(td->tg_relation), &isnull);
+		Datum		d = slot_getattr(slot, t->c[1].attnum, &isnull);
 
 		if (!isnull)
 			sum = DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum),
 													  NumericGetDatum(as_numeric(&g->amount_cast, d))));
 	}
-	systable_endscan(scan);
+	lookup_end(&scan);
 
 	remainder = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(total),
 													NumericGetDatum(sum)));
@@ -535,11 +597,11 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	/* a retry with a key already used is a conflict, not an over-refund */
 	if (over && !keynull && g->by_key.attnum > 0)
 	{
-		scan = lookup_begin(td->tg_relation, &g->by_key, keyval, SnapshotSelf, &key);
-		over = !HeapTupleIsValid(systable_getnext(scan));
-		systable_endscan(scan);
+		lookup_begin(&scan, td->tg_relation, &g->by_key, keyval, slot, held_or_share(g->by_key.indexid));
+		over = !lookup_next(&scan);
+		lookup_end(&scan);
 	}
-	table_close(sales, AccessShareLock);
+	ExecDropSingleTupleTableSlot(slot);
 	if (!over)
 		return;
 
