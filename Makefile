@@ -46,6 +46,11 @@ include $(PGXS)
 HTTP_OBJS = src/http/worker.o src/http/handler.o src/http/negotiate.o
 $(HTTP_OBJS): CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/http
 
+# Every object sees the shared-memory layout in c5metrics.h: an object
+# left compiled against an older layout would read the wrong fields.
+$(OBJS) $(HTTP_OBJS): $(srcdir)/src/c5metrics.h
+$(HTTP_OBJS): $(wildcard $(srcdir)/src/http/*.h)
+
 c5metrics_http$(DLSUFFIX): $(HTTP_OBJS)
 	$(CC) $(CFLAGS) $(HTTP_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ \
 		-lmicrohttpd -lz

@@ -215,6 +215,20 @@ typedef struct C5TrackedEntry
 } C5TrackedEntry;
 
 /*
+ * Counters and histograms are kept in C5M_STRIPES copies ("stripes"); a
+ * process adds to the stripe of its PGPROC number and readers sum them, so
+ * backends committing on different CPUs do not write the same cache lines
+ * (registry.c).
+ */
+#define C5M_STRIPES 8
+
+typedef union C5HistStripe
+{
+	C5Histogram hist[C5_NHISTS];
+	char		pad[TYPEALIGN(PG_CACHE_LINE_SIZE, sizeof(C5Histogram) * C5_NHISTS)];
+} C5HistStripe;
+
+/*
  * The shared registry.  Locking: `lock` is taken exclusively to add a
  * status to the dictionary, to change the tracked-table list and to reset;
  * shared to read the dictionary.  Counters and live flags are atomics and
@@ -222,6 +236,7 @@ typedef struct C5TrackedEntry
  */
 typedef struct C5Shared
 {
+	C5HistStripe stripes[C5M_STRIPES]; /* first: cache-line aligned */
 	LWLock	   *lock;			/* see above */
 	C5Layout	layout;			/* immutable after startup */
 	double		bounds[C5M_MAX_BUCKETS];	/* histogram upper bounds, seconds */
@@ -229,9 +244,8 @@ typedef struct C5Shared
 	pg_atomic_uint32 nseries;	/* series currently exposed */
 	int			nstatus_used;	/* protected by lock */
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
-	C5Histogram hist[C5_NHISTS];
 	C5Histogram render;			/* the HTTP worker's render durations */
-	/* variable part follows: counters, live flags, status names */
+	/* variable part follows: counter stripes, live flags, status names */
 } C5Shared;
 
 /* c5metrics.http_auth */
@@ -267,7 +281,7 @@ extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
 
 /* src/registry.c */
 extern C5Shared *c5m_shared;
-extern pg_atomic_uint64 *c5m_counters;
+extern pg_atomic_uint64 *c5m_counters;	/* this process's stripe */
 extern pg_atomic_uint32 *c5m_live;
 extern char (*c5m_status_names)[C5M_LABEL_LEN];
 extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
@@ -284,6 +298,9 @@ extern void c5m_render_observe(double seconds);
 extern void c5m_http_count(C5HttpPath path, C5HttpCode code);
 extern void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
+extern void c5m_registry_pick_stripe(void);
+extern uint64 c5m_counter_read(int idx);
+extern void c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
 extern void c5m_tracked_note(Oid dboid, Oid relid, int flow);
 extern struct C5Snapshot *c5m_snapshot_take(void);

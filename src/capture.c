@@ -105,6 +105,7 @@ struct C5Level
 
 /* Local state */
 static C5Level *cur_level = NULL;	/* innermost level, in TopTransactionContext */
+static bool stripe_picked = false;	/* c5m_registry_pick_stripe() done */
 
 static struct
 {
@@ -167,6 +168,11 @@ c5m_level(void)
 
 	if (cur_level != NULL && cur_level->nest_level == nest)
 		return cur_level;
+	if (unlikely(!stripe_picked))
+	{
+		c5m_registry_pick_stripe();
+		stripe_picked = true;
+	}
 	lv = buffer_alloc(sizeof(C5Level));
 	if (lv == NULL)
 	{

@@ -131,7 +131,7 @@ c5m_persist_save(int code, Datum arg)
 	put(&cf, &hdr, sizeof(hdr));
 	for (i = 0; i < l->ncounters; i++)
 	{
-		uint64		v = pg_atomic_read_u64(&c5m_counters[i]);
+		uint64		v = c5m_counter_read(i);
 
 		put(&cf, &v, sizeof(v));
 	}
@@ -145,10 +145,12 @@ c5m_persist_save(int code, Datum arg)
 	put(&cf, c5m_shared->tracked, sizeof(c5m_shared->tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
-		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
+		uint64		buckets[C5M_MAX_BUCKETS + 1];
+		uint64		sum_us;
 
-		put(&cf, h->buckets, sizeof(h->buckets));
-		put(&cf, &h->sum_us, sizeof(uint64));
+		c5m_hist_read(i, buckets, &sum_us);
+		put(&cf, buckets, sizeof(buckets));
+		put(&cf, &sum_us, sizeof(uint64));
 	}
 	FIN_CRC32C(cf.crc);
 	if (cf.ok && fwrite(&cf.crc, 1, sizeof(cf.crc), cf.f) != sizeof(cf.crc))
@@ -242,6 +244,7 @@ c5m_persist_load(void)
 		return;
 	}
 
+	/* into stripe 0: the postmaster has not picked another */
 	for (i = 0; i < l->ncounters; i++)
 		pg_atomic_write_u64(&c5m_counters[i], ctr[i]);
 	for (i = 0; i < l->nlive; i++)
@@ -252,7 +255,7 @@ c5m_persist_load(void)
 	memcpy(c5m_shared->tracked, tracked, sizeof(tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
-		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
+		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->stripes[0].hist[i] : &c5m_shared->render;
 
 		memcpy(h->buckets, buckets[i], sizeof(buckets[i]));
 		h->sum_us = sums[i];

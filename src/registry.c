@@ -19,6 +19,15 @@
  * take it shared.  Counters and live flags are atomics.  Each histogram has
  * a spinlock held only to add or copy its buckets and sum together.
  *
+ * Stripes.  Counters and histograms exist C5M_STRIPES times, each copy on
+ * cache lines of its own.  A process adds to the stripe of its PGPROC
+ * number (c5m_registry_pick_stripe; stripe 0 until it has picked one), and
+ * every reader sums the stripes.  Two backends committing at once on
+ * different CPUs then rarely write the same cache line: with one copy,
+ * every commit pulled the lines of the flow counters and histograms from
+ * the CPU that committed last.  Which stripe holds a count does not
+ * matter; only the sums are ever read.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -29,6 +38,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
@@ -36,6 +46,11 @@
 
 C5Shared   *c5m_shared = NULL;
 pg_atomic_uint64 *c5m_counters = NULL;
+static pg_atomic_uint64 *all_counters = NULL;	/* stripe 0, then the others */
+static int	stride = 0;			/* counters per stripe, whole cache lines */
+static C5Histogram *my_hists = NULL;	/* this process's histograms */
+
+#define COUNTERS_PER_LINE ((int) (PG_CACHE_LINE_SIZE / sizeof(pg_atomic_uint64)))
 pg_atomic_uint32 *c5m_live = NULL;
 char		(*c5m_status_names)[C5M_LABEL_LEN] = NULL;
 
@@ -114,8 +129,10 @@ c5m_registry_shmem_size(void)
 	Size		size;
 
 	c5m_compute_layout(&l, c5m_max_label_values, registry_nbuckets());
-	size = MAXALIGN(sizeof(C5Shared));
-	size = add_size(size, mul_size(l.ncounters, sizeof(pg_atomic_uint64)));
+	size = CACHELINEALIGN(sizeof(C5Shared));
+	size = add_size(size, mul_size(mul_size(TYPEALIGN(COUNTERS_PER_LINE, l.ncounters),
+											C5M_STRIPES),
+								   sizeof(pg_atomic_uint64)));
 	size = add_size(size, mul_size(l.nlive, sizeof(pg_atomic_uint32)));
 	size = add_size(size, mul_size(l.nstatus, C5M_LABEL_LEN));
 	return size;
@@ -138,9 +155,11 @@ c5m_registry_shmem_init(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	c5m_shared = ShmemInitStruct("c5metrics registry",
 								 c5m_registry_shmem_size(), &found);
-	p = (char *) c5m_shared + MAXALIGN(sizeof(C5Shared));
-	c5m_counters = (pg_atomic_uint64 *) p;
-	p += l.ncounters * sizeof(pg_atomic_uint64);
+	p = (char *) c5m_shared + CACHELINEALIGN(sizeof(C5Shared));
+	stride = TYPEALIGN(COUNTERS_PER_LINE, l.ncounters);
+	all_counters = c5m_counters = (pg_atomic_uint64 *) p;
+	my_hists = c5m_shared->stripes[0].hist;
+	p += (Size) stride * C5M_STRIPES * sizeof(pg_atomic_uint64);
 	c5m_live = (pg_atomic_uint32 *) p;
 	p += l.nlive * sizeof(pg_atomic_uint32);
 	c5m_status_names = (char (*)[C5M_LABEL_LEN]) p;
@@ -152,16 +171,17 @@ c5m_registry_shmem_init(void)
 		c5m_shared->lock = &(GetNamedLWLockTranche("c5metrics"))->lock;
 		c5m_shared->layout = l;
 		c5m_parse_buckets(c5m_duration_buckets, c5m_shared->bounds, &errmsg);
-		for (i = 0; i < l.ncounters; i++)
-			pg_atomic_init_u64(&c5m_counters[i], 0);
+		for (i = 0; i < stride * C5M_STRIPES; i++)
+			pg_atomic_init_u64(&all_counters[i], 0);
 		for (i = 0; i < l.nlive; i++)
 			pg_atomic_init_u32(&c5m_live[i], 0);
-		for (i = 0; i < C5_NHISTS; i++)
+		for (i = 0; i < C5_NHISTS * C5M_STRIPES; i++)
 		{
-			SpinLockInit(&c5m_shared->hist[i].mutex);
-			memset(c5m_shared->hist[i].buckets, 0,
-				   sizeof(c5m_shared->hist[i].buckets));
-			c5m_shared->hist[i].sum_us = 0;
+			C5Histogram *h = &c5m_shared->stripes[i / C5_NHISTS].hist[i % C5_NHISTS];
+
+			SpinLockInit(&h->mutex);
+			memset(h->buckets, 0, sizeof(h->buckets));
+			h->sum_us = 0;
 		}
 		SpinLockInit(&c5m_shared->render.mutex);
 		memset(c5m_shared->render.buckets, 0, sizeof(c5m_shared->render.buckets));
@@ -190,6 +210,55 @@ c5m_registry_shmem_init(void)
 	{
 		c5m_persist_load();
 		on_shmem_exit(c5m_persist_save, (Datum) 0);
+	}
+}
+
+/*
+ * Add from now on to the stripe of this process's PGPROC number.  Called
+ * by a backend when it first captures something, and by the HTTP worker.
+ */
+void
+c5m_registry_pick_stripe(void)
+{
+	int			k = MyProc != NULL ? MyProc->pgprocno % C5M_STRIPES : 0;
+
+	c5m_counters = all_counters + (Size) k * stride;
+	my_hists = c5m_shared->stripes[k].hist;
+}
+
+/* The value of counter `idx`: the sum of its stripes. */
+uint64
+c5m_counter_read(int idx)
+{
+	uint64		v = 0;
+	int			k;
+
+	for (k = 0; k < C5M_STRIPES; k++)
+		v += pg_atomic_read_u64(&all_counters[(Size) k * stride + idx]);
+	return v;
+}
+
+/*
+ * Add histogram `hist` of every stripe into buckets[] and *sum_us (the
+ * render histogram when hist is C5_NHISTS), each stripe under its spinlock.
+ */
+void
+c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us)
+{
+	int			k;
+	int			i;
+
+	memset(buckets, 0, sizeof(uint64) * (C5M_MAX_BUCKETS + 1));
+	*sum_us = 0;
+	for (k = 0; k < (hist < C5_NHISTS ? C5M_STRIPES : 1); k++)
+	{
+		C5Histogram *h = hist < C5_NHISTS ? &c5m_shared->stripes[k].hist[hist] : &c5m_shared->render;
+
+		SpinLockAcquire(&h->mutex);
+		for (i = 0; i <= C5M_MAX_BUCKETS; i++)
+			buckets[i] += h->buckets[i];
+		*sum_us += h->sum_us;
+		SpinLockRelease(&h->mutex);
 	}
 }
 
@@ -340,12 +409,13 @@ c5m_hist_bucket(double seconds)
 void
 c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us)
 {
-	C5Histogram *h = &c5m_shared->hist[hist];
+	C5Histogram *h = &my_hists[hist];
 	int			i;
 
 	SpinLockAcquire(&h->mutex);
 	for (i = 0; i <= c5m_shared->layout.nbuckets; i++)
-		h->buckets[i] += buckets[i];
+		if (buckets[i] != 0)
+			h->buckets[i] += buckets[i];
 	h->sum_us += sum_us;
 	SpinLockRelease(&h->mutex);
 }
@@ -389,15 +459,15 @@ c5m_http_refused(C5HttpRefusal why)
 void
 c5m_registry_reset(void)
 {
-	const C5Layout *l = &c5m_shared->layout;
 	int			i;
 
 	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < l->ncounters; i++)
-		pg_atomic_write_u64(&c5m_counters[i], 0);
-	for (i = 0; i <= C5_NHISTS; i++)
+	for (i = 0; i < stride * C5M_STRIPES; i++)
+		pg_atomic_write_u64(&all_counters[i], 0);
+	for (i = 0; i <= C5_NHISTS * C5M_STRIPES; i++)
 	{
-		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
+		C5Histogram *h = i < C5_NHISTS * C5M_STRIPES ?
+			&c5m_shared->stripes[i / C5_NHISTS].hist[i % C5_NHISTS] : &c5m_shared->render;
 
 		SpinLockAcquire(&h->mutex);
 		memset(h->buckets, 0, sizeof(h->buckets));
@@ -500,18 +570,11 @@ c5m_snapshot_take(void)
 	s->names = palloc((Size) s->l.nstatus * C5M_LABEL_LEN);
 
 	for (i = 0; i < s->l.ncounters; i++)
-		s->ctr[i] = pg_atomic_read_u64(&c5m_counters[i]);
+		s->ctr[i] = c5m_counter_read(i);
 	for (i = 0; i < s->l.nlive; i++)
 		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
 	for (i = 0; i <= C5_NHISTS; i++)
-	{
-		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->hist[i] : &c5m_shared->render;
-
-		SpinLockAcquire(&h->mutex);
-		memcpy(s->buckets[i], h->buckets, sizeof(s->buckets[i]));
-		s->sum_us[i] = h->sum_us;
-		SpinLockRelease(&h->mutex);
-	}
+		c5m_hist_read(i, s->buckets[i], &s->sum_us[i]);
 
 	LWLockAcquire(c5m_shared->lock, LW_SHARED);
 	s->stats_reset = c5m_shared->stats_reset;

@@ -621,6 +621,7 @@ c5m_http_main(Datum arg)
 		ereport(FATAL,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("c5metrics http worker started without the c5metrics registry")));
+	c5m_registry_pick_stripe();
 
 	apply_settings(true);
 	set = build_wait_set();
