@@ -569,10 +569,23 @@ c5m_snapshot_take(void)
 	s->live = palloc(s->l.nlive * sizeof(uint32));
 	s->names = palloc((Size) s->l.nstatus * C5M_LABEL_LEN);
 
-	for (i = 0; i < s->l.ncounters; i++)
-		s->ctr[i] = c5m_counter_read(i);
 	for (i = 0; i < s->l.nlive; i++)
 		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
+	for (i = 0; i < s->l.ncounters; i++)
+	{
+		int			pair = (i - s->l.transitions) / C5_NRESULTS;
+
+		/*
+		 * Of the transitions' nstatus^2 triples only the live ones can
+		 * have counted anything (counting claims the series first): skip
+		 * the stripes of the rest.
+		 */
+		if (i >= s->l.transitions && pair < s->l.nstatus * s->l.nstatus &&
+			!s->live[s->l.live_transitions + pair])
+			s->ctr[i] = 0;
+		else
+			s->ctr[i] = c5m_counter_read(i);
+	}
 	for (i = 0; i <= C5_NHISTS; i++)
 		c5m_hist_read(i, s->buckets[i], &s->sum_us[i]);
 
