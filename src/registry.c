@@ -46,13 +46,14 @@
 
 C5Shared   *c5m_shared = NULL;
 pg_atomic_uint64 *c5m_counters = NULL;
+pg_atomic_uint32 *c5m_live = NULL;
+char		(*c5m_status_names)[C5M_LABEL_LEN] = NULL;
+
+#define COUNTERS_PER_LINE ((int) (PG_CACHE_LINE_SIZE / sizeof(pg_atomic_uint64)))
+
 static pg_atomic_uint64 *all_counters = NULL;	/* stripe 0, then the others */
 static int	stride = 0;			/* counters per stripe, whole cache lines */
 static C5Histogram *my_hists = NULL;	/* this process's histograms */
-
-#define COUNTERS_PER_LINE ((int) (PG_CACHE_LINE_SIZE / sizeof(pg_atomic_uint64)))
-pg_atomic_uint32 *c5m_live = NULL;
-char		(*c5m_status_names)[C5M_LABEL_LEN] = NULL;
 
 static int	registry_nbuckets(void);
 
