@@ -29,7 +29,6 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/relscan.h"
 #include "access/hash.h"
 #include "access/htup_details.h"
 #include "access/table.h"
