@@ -292,7 +292,7 @@ extern int	c5m_status_id(const char *value, int len);
 extern int	c5m_transition_index(int from, int to);
 extern int	c5m_exception_index(int cond, C5Flow flow);
 extern int	c5m_hist_bucket(double seconds);
-extern void c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us);
+extern void c5m_hist_add(int hist, const uint64 *buckets, int lo, int hi, uint64 sum_us);
 extern const double c5m_render_bounds[C5M_RENDER_BUCKETS];
 extern void c5m_render_observe(double seconds);
 extern void c5m_http_count(C5HttpPath path, C5HttpCode code);

@@ -83,8 +83,8 @@ struct C5Level
 	int			guard_code;		/* SQLSTATE a guard raised here, or 0 */
 	int64		refund_attempts[C5_NREFUNDTYPES];
 	int64		refund_inserted[C5_NREFUNDTYPES];
-	char		refund_rel[NAMEDATALEN];	/* tracked refunds table touched */
-	char		refund_nsp[NAMEDATALEN];	/* and its schema */
+	const char *refund_rel;		/* tracked refunds table touched, or NULL */
+	const char *refund_nsp;		/* and its schema (triggers.c keeps both) */
 	int64		refund_in;
 	int64		leads;
 	int64		mismatch[C5_NMISMATCH];
@@ -104,7 +104,8 @@ struct C5Level
 };
 
 /* Local state */
-static C5Level *cur_level = NULL;	/* innermost level, in TopTransactionContext */
+static C5Level *cur_level = NULL;	/* innermost level */
+static C5Level top_level;		/* the level of depth 1, reused by every transaction */
 static bool stripe_picked = false;	/* c5m_registry_pick_stripe() done */
 
 static struct
@@ -117,10 +118,15 @@ static struct
 } last_error;
 
 
-/* Histogram observations of the outcome being counted. */
+/*
+ * Histogram observations of the outcome being counted, and the range of
+ * buckets they fell in: a transaction usually touches one bucket of each.
+ */
 static uint64 hist_delta[C5_NHISTS][C5M_MAX_BUCKETS + 1];
 static uint64 hist_sum[C5_NHISTS];
 static bool hist_touched[C5_NHISTS];
+static int	hist_lo[C5_NHISTS];
+static int	hist_hi[C5_NHISTS];
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
@@ -157,8 +163,9 @@ c5m_note_lost(void)
 }
 
 /*
- * The level for the current nesting depth, created on first use.  NULL
- * only when out of memory, which the caller counts as a lost event.
+ * The level for the current nesting depth, created on first use: the
+ * static top_level at depth 1, else in TopTransactionContext.  NULL only
+ * when out of memory, which the caller counts as a lost event.
  */
 C5Level *
 c5m_level(void)
@@ -173,8 +180,12 @@ c5m_level(void)
 		c5m_registry_pick_stripe();
 		stripe_picked = true;
 	}
-	lv = buffer_alloc(sizeof(C5Level));
-	if (lv == NULL)
+	if (cur_level == NULL && nest == 1)
+	{
+		lv = &top_level;
+		memset(lv, 0, sizeof(C5Level));
+	}
+	else if ((lv = buffer_alloc(sizeof(C5Level))) == NULL)
 	{
 		c5m_note_lost();
 		return NULL;
@@ -320,11 +331,12 @@ c5m_note_refund_inserted(C5Level *lv, C5RefundType type)
 	lv->refund_inserted[type]++;
 }
 
+/* The names must outlive the transaction (triggers.c's cache entries do). */
 void
 c5m_note_refund_table(C5Level *lv, const char *nspname, const char *relname)
 {
-	strlcpy(lv->refund_nsp, nspname, NAMEDATALEN);
-	strlcpy(lv->refund_rel, relname, NAMEDATALEN);
+	lv->refund_nsp = nspname;
+	lv->refund_rel = relname;
 }
 
 void
@@ -459,7 +471,8 @@ free_level(C5Level *lv, bool keep_bloom)
 		pfree(lv->paid);
 	if (lv->consumed != NULL && !keep_bloom)
 		pfree(lv->consumed);
-	pfree(lv);
+	if (lv != &top_level)
+		pfree(lv);
 }
 
 static void
@@ -483,10 +496,10 @@ merge_into_parent(C5Level *lv)
 		p->refund_attempts[i] += lv->refund_attempts[i];
 		p->refund_inserted[i] += lv->refund_inserted[i];
 	}
-	if (lv->refund_rel[0] != '\0')
+	if (lv->refund_rel != NULL)
 	{
-		memcpy(p->refund_nsp, lv->refund_nsp, NAMEDATALEN);
-		memcpy(p->refund_rel, lv->refund_rel, NAMEDATALEN);
+		p->refund_nsp = lv->refund_nsp;
+		p->refund_rel = lv->refund_rel;
 	}
 	p->refund_in += lv->refund_in;
 	p->leads += lv->leads;
@@ -542,14 +555,28 @@ sink_count(C5Sink *sink, int idx, uint64 n)
 		c5m_count(c5m_shared->layout.events_lost, n);
 }
 
+static inline void
+hist_cell(int hist, int b, uint64 n)
+{
+	hist_delta[hist][b] += n;
+	if (!hist_touched[hist])
+	{
+		hist_touched[hist] = true;
+		hist_lo[hist] = hist_hi[hist] = b;
+	}
+	else if (b < hist_lo[hist])
+		hist_lo[hist] = b;
+	else if (b > hist_hi[hist])
+		hist_hi[hist] = b;
+}
+
 static void
 observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
 {
 	long		us = end > start ? end - start : 0;
 
-	hist_delta[hist][c5m_hist_bucket(us / 1000000.0)] += n;
+	hist_cell(hist, c5m_hist_bucket(us / 1000000.0), n);
 	hist_sum[hist] += (uint64) us * n;
-	hist_touched[hist] = true;
 }
 
 /* Histogram cells are parked as negative indexes: -(1 + hist * stride + cell). */
@@ -567,7 +594,7 @@ flush_histograms(C5Sink *sink)
 		if (!hist_touched[h])
 			continue;
 		if (sink == NULL)
-			c5m_hist_add(h, hist_delta[h], hist_sum[h]);
+			c5m_hist_add(h, hist_delta[h], hist_lo[h], hist_hi[h], hist_sum[h]);
 		else
 		{
 			for (b = 0; b <= nb + 1; b++)
@@ -586,7 +613,8 @@ flush_histograms(C5Sink *sink)
 					c5m_count(c5m_shared->layout.events_lost, n);
 			}
 		}
-		memset(hist_delta[h], 0, sizeof(hist_delta[h]));
+		memset(&hist_delta[h][hist_lo[h]], 0,
+			   (hist_hi[h] - hist_lo[h] + 1) * sizeof(uint64));
 		hist_sum[h] = 0;
 		hist_touched[h] = false;
 	}
@@ -727,7 +755,7 @@ take_error(SubTransactionId subid, const char **table)
 static bool
 error_on_refunds(const C5Level *lv, const char *table)
 {
-	return lv->refund_rel[0] != '\0' && table != NULL &&
+	return lv->refund_rel != NULL && table != NULL &&
 		strcmp(lv->refund_rel, table) == 0 &&
 		strcmp(lv->refund_nsp, last_error.schema) == 0;
 }
@@ -752,10 +780,16 @@ c5m_apply_ops(const C5Op *ops, int n)
 			int			b = cell % HIST_STRIDE;
 
 			if (b <= nb)
-				hist_delta[h][b] += ops[i].n;
+				hist_cell(h, b, ops[i].n);
 			else
+			{
 				hist_sum[h] += ops[i].n;
-			hist_touched[h] = true;
+				if (!hist_touched[h])
+				{
+					hist_touched[h] = true;
+					hist_lo[h] = hist_hi[h] = 0;
+				}
+			}
 		}
 	}
 	flush_histograms(NULL);

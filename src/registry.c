@@ -406,17 +406,16 @@ c5m_hist_bucket(double seconds)
 	return n;
 }
 
-/* Add locally aggregated observations to a histogram. */
+/* Add locally aggregated observations, all in buckets lo..hi, to a histogram. */
 void
-c5m_hist_add(int hist, const uint64 *buckets, uint64 sum_us)
+c5m_hist_add(int hist, const uint64 *buckets, int lo, int hi, uint64 sum_us)
 {
 	C5Histogram *h = &my_hists[hist];
 	int			i;
 
 	SpinLockAcquire(&h->mutex);
-	for (i = 0; i <= c5m_shared->layout.nbuckets; i++)
-		if (buckets[i] != 0)
-			h->buckets[i] += buckets[i];
+	for (i = lo; i <= hi; i++)
+		h->buckets[i] += buckets[i];
 	h->sum_us += sum_us;
 	SpinLockRelease(&h->mutex);
 }

@@ -47,7 +47,14 @@
 #include "c5metrics.h"
 
 static HTAB *trig_cache = NULL;
-static C5Trig *last_trig = NULL;	/* most recently used entry */
+
+/*
+ * The entries of recently fired triggers, by OID: a row trigger finds its
+ * entry here without a hash table search (a refund fires three triggers
+ * of ours in turn).  Entries of trig_cache never move or go away.
+ */
+#define TRIG_SLOTS 8
+static C5Trig *trig_slot[TRIG_SLOTS];
 
 /* Recently seen statuses: avoids the registry lock on every transition. */
 #define STATUS_CACHE 16
@@ -81,7 +88,7 @@ invalidate_trig_cache(Datum arg, Oid relid)
 			t->valid = false;
 		c5m_guard_invalidate(t->guard, relid);
 	}
-	last_trig = NULL;
+	memset(trig_slot, 0, sizeof(trig_slot));
 }
 
 /* Describe column `name` of the trigger's table; attnum 0 if absent. */
@@ -156,11 +163,11 @@ static C5Trig *
 get_trig(TriggerData *td, C5Flow flow)
 {
 	Trigger    *tg = td->tg_trigger;
-	C5Trig	   *t;
+	C5Trig	   *t = trig_slot[tg->tgoid % TRIG_SLOTS];
 	bool		found;
 
-	if (likely(last_trig != NULL && last_trig->tgoid == tg->tgoid && last_trig->valid))
-		return last_trig->ok ? last_trig : NULL;
+	if (likely(t != NULL && t->tgoid == tg->tgoid && t->valid && t->ok))
+		return t;
 
 	if (trig_cache == NULL)
 	{
@@ -246,7 +253,7 @@ get_trig(TriggerData *td, C5Flow flow)
 		if (t->ok)
 			c5m_tracked_note(MyDatabaseId, t->relid, flow);
 	}
-	last_trig = t;
+	trig_slot[tg->tgoid % TRIG_SLOTS] = t;
 	if (!t->ok)
 	{
 		c5m_note_lost();
@@ -272,7 +279,7 @@ c5m_col_text(const C5Col *col, Datum d, bool isnull, const char **s, int *len,
 			{
 				struct varlena *v = (struct varlena *) DatumGetPointer(d);
 
-				if (VARATT_IS_EXTENDED(v))
+				if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
 					v = pg_detoast_datum_packed(v);
 				*s = VARDATA_ANY(v);
 				*len = VARSIZE_ANY_EXHDR(v);
@@ -543,6 +550,18 @@ c5metrics_stock_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(td->tg_trigtuple);
 }
 
+/* Does s equal the lower-case ASCII letters lit, ignoring case? */
+static inline bool
+ascii_lower_eq(const char *s, const char *lit, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+		if ((s[i] | 0x20) != lit[i])
+			return false;
+	return true;
+}
+
 static C5RefundType
 refund_type(const C5Trig *t, TupleTableSlot *slot)
 {
@@ -554,9 +573,9 @@ refund_type(const C5Trig *t, TupleTableSlot *slot)
 
 	if (!c5m_col_text(&t->c[2], d, isnull, &s, &len, buf))
 		return C5_REFUND_OTHER;
-	if (len == 4 && pg_strncasecmp(s, "full", 4) == 0)
+	if (len == 4 && ascii_lower_eq(s, "full", 4))
 		return C5_REFUND_FULL;
-	if (len == 7 && pg_strncasecmp(s, "partial", 7) == 0)
+	if (len == 7 && ascii_lower_eq(s, "partial", 7))
 		return C5_REFUND_PARTIAL;
 	return C5_REFUND_OTHER;
 }
