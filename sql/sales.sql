@@ -86,3 +86,31 @@ SELECT metric, labels ->> 'le' AS le, value FROM c5metrics.metrics
    AND (labels ->> 'le' IN ('0.5', '+Inf') OR metric NOT LIKE '%bucket')
    AND metric NOT LIKE '%sum'
  ORDER BY 1, 2;
+
+-- More consumed sales than a level keeps one by one (8): a filter takes
+-- them over.  One transaction with a released savepoint, then one whose
+-- savepoint brings the filter to a parent that kept its sales one by one:
+-- 11 consumed of 12 paid in each.
+INSERT INTO shop.sales (id, total) SELECT g, 10 FROM generate_series(100, 123) g;
+SELECT c5metrics.reset();
+BEGIN;
+UPDATE shop.sales SET status = 'paid' WHERE id BETWEEN 100 AND 111;
+SAVEPOINT a;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
+SELECT 'consume', 2, s, 1 FROM generate_series(100, 104) s;
+RELEASE SAVEPOINT a;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
+SELECT 'consume', 2, s, 1 FROM generate_series(105, 110) s;
+COMMIT;
+SELECT * FROM nz;
+SELECT c5metrics.reset();
+BEGIN;
+UPDATE shop.sales SET status = 'paid' WHERE id BETWEEN 112 AND 123;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
+SELECT 'consume', 2, s, 1 FROM generate_series(112, 113) s;
+SAVEPOINT b;
+INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
+SELECT 'consume', 2, s, 1 FROM generate_series(114, 122) s;
+RELEASE SAVEPOINT b;
+COMMIT;
+SELECT * FROM nz;

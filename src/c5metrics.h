@@ -200,11 +200,16 @@ typedef struct C5Layout
 	int			fixed_series;	/* series that always exist */
 } C5Layout;
 
-typedef struct C5Histogram
+/*
+ * One histogram, on cache lines of its own.  The lock, the sum and the
+ * first buckets share the first line, so an observation in one of the
+ * short buckets -- most of them -- writes one line.
+ */
+typedef struct pg_attribute_aligned(PG_CACHE_LINE_SIZE) C5Histogram
 {
 	slock_t		mutex;			/* protects the fields below */
-	uint64		buckets[C5M_MAX_BUCKETS + 1];	/* not cumulative; last is +Inf */
 	uint64		sum_us;			/* microseconds, exact */
+	uint64		buckets[C5M_MAX_BUCKETS + 1];	/* not cumulative; last is +Inf */
 } C5Histogram;
 
 typedef struct C5TrackedEntry

@@ -50,6 +50,8 @@
 #include "c5metrics.h"
 
 #define C5M_MAX_PAID_EXACT	4096	/* paid sales matched one by one, per level */
+#define C5M_INLINE			4		/* transitions and paid sales kept in the level */
+#define C5M_CONSUMED_EXACT	8		/* consumed sales kept exactly, then a filter */
 #define C5M_BLOOM_WORDS		128		/* 8192-bit filter of consumed sales */
 
 typedef struct C5Trans
@@ -97,10 +99,19 @@ struct C5Level
 	int64		paid_more;		/* paid sales past C5M_MAX_PAID_EXACT */
 	TimestampTz paid_more_at;	/* earliest of them */
 	uint64	   *consumed;		/* bloom filter of consumed sales, or NULL */
+	int			nconsumed;		/* consumed sales in consumed_keys, until the filter */
 	TimestampTz first_consume;	/* earliest consume movement, or 0 */
 	int			nchecks;
 	int			maxchecks;
 	C5Check    *checks;			/* refund-in sales to check at commit */
+
+	/*
+	 * Room for a small transaction's events, so that it allocates nothing.
+	 * Not zeroed when a level is set up.
+	 */
+	C5Trans		trans_inline[C5M_INLINE];
+	C5Paid		paid_inline[C5M_INLINE];
+	uint32		consumed_keys[C5M_CONSUMED_EXACT];
 };
 
 /* Local state */
@@ -183,22 +194,29 @@ c5m_level(void)
 	if (cur_level == NULL && nest == 1)
 	{
 		lv = &top_level;
-		memset(lv, 0, sizeof(C5Level));
+		memset(lv, 0, offsetof(C5Level, trans_inline));
 	}
 	else if ((lv = buffer_alloc(sizeof(C5Level))) == NULL)
 	{
 		c5m_note_lost();
 		return NULL;
 	}
+	lv->trans = lv->trans_inline;
+	lv->maxtrans = C5M_INLINE;
+	lv->paid = lv->paid_inline;
+	lv->maxpaid = C5M_INLINE;
 	lv->parent = cur_level;
 	lv->nest_level = nest;
 	cur_level = lv;
 	return lv;
 }
 
-/* Grow a level's array to hold one more element; false when out of memory. */
+/*
+ * Grow a level's array to hold one more element; false when out of memory.
+ * `inl` is the level's own room for it, never freed.
+ */
 static bool
-grow(void **array, int *max, int n, Size elem)
+grow(void **array, int *max, int n, Size elem, const void *inl)
 {
 	int			newmax;
 	void	   *p;
@@ -211,7 +229,7 @@ grow(void **array, int *max, int n, Size elem)
 		return false;
 	if (n > 0)
 		memcpy(p, *array, n * elem);
-	if (*array != NULL)
+	if (*array != NULL && *array != inl)
 		pfree(*array);
 	*array = p;
 	*max = newmax;
@@ -229,7 +247,8 @@ add_transition(C5Level *lv, int idx, int64 n)
 			lv->trans[i].n += n;
 			return;
 		}
-	if (!grow((void **) &lv->trans, &lv->maxtrans, lv->ntrans, sizeof(C5Trans)))
+	if (!grow((void **) &lv->trans, &lv->maxtrans, lv->ntrans, sizeof(C5Trans),
+			  lv->trans_inline))
 	{
 		c5m_note_lost();
 		return;
@@ -250,7 +269,8 @@ static void
 add_paid(C5Level *lv, uint32 salekey, TimestampTz at)
 {
 	if (lv->npaid >= C5M_MAX_PAID_EXACT ||
-		!grow((void **) &lv->paid, &lv->maxpaid, lv->npaid, sizeof(C5Paid)))
+		!grow((void **) &lv->paid, &lv->maxpaid, lv->npaid, sizeof(C5Paid),
+			  lv->paid_inline))
 	{
 		if (lv->paid_more == 0 || at < lv->paid_more_at)
 			lv->paid_more_at = at;
@@ -279,43 +299,77 @@ bloom_bits(uint32 key, int *w1, uint64 *b1, int *w2, uint64 *b2)
 	*b2 = UINT64CONST(1) << ((h2 >> 26) & 63);
 }
 
-void
-c5m_note_consume(C5Level *lv, uint32 salekey)
+static inline void
+bloom_add(uint64 *bloom, uint32 salekey)
 {
 	int			w1,
 				w2;
 	uint64		b1,
 				b2;
 
-	lv->flows |= 1 << C5_FLOW_STOCK;
-	if (lv->first_consume == 0)
-		lv->first_consume = GetCurrentTimestamp();
+	bloom_bits(salekey, &w1, &b1, &w2, &b2);
+	bloom[w1] |= b1;
+	bloom[w2] |= b2;
+}
+
+/*
+ * Remember a consumed sale: exactly while the level has seen few, then in
+ * a bloom filter that takes the exact ones along.
+ */
+static void
+add_consumed(C5Level *lv, uint32 salekey)
+{
+	int			i;
+
 	if (lv->consumed == NULL)
 	{
+		for (i = 0; i < lv->nconsumed; i++)
+			if (lv->consumed_keys[i] == salekey)
+				return;
+		if (lv->nconsumed < C5M_CONSUMED_EXACT)
+		{
+			lv->consumed_keys[lv->nconsumed++] = salekey;
+			return;
+		}
 		lv->consumed = buffer_alloc(C5M_BLOOM_WORDS * sizeof(uint64));
 		if (lv->consumed == NULL)
 		{
 			c5m_note_lost();
 			return;
 		}
+		for (i = 0; i < lv->nconsumed; i++)
+			bloom_add(lv->consumed, lv->consumed_keys[i]);
 	}
-	bloom_bits(salekey, &w1, &b1, &w2, &b2);
-	lv->consumed[w1] |= b1;
-	lv->consumed[w2] |= b2;
+	bloom_add(lv->consumed, salekey);
+}
+
+void
+c5m_note_consume(C5Level *lv, uint32 salekey)
+{
+	lv->flows |= 1 << C5_FLOW_STOCK;
+	if (lv->first_consume == 0)
+		lv->first_consume = GetCurrentTimestamp();
+	add_consumed(lv, salekey);
 }
 
 static bool
-bloom_has(const uint64 *bloom, uint32 salekey)
+consumed_has(const C5Level *lv, uint32 salekey)
 {
 	int			w1,
 				w2;
 	uint64		b1,
 				b2;
+	int			i;
 
-	if (bloom == NULL)
+	if (lv->consumed == NULL)
+	{
+		for (i = 0; i < lv->nconsumed; i++)
+			if (lv->consumed_keys[i] == salekey)
+				return true;
 		return false;
+	}
 	bloom_bits(salekey, &w1, &b1, &w2, &b2);
-	return (bloom[w1] & b1) != 0 && (bloom[w2] & b2) != 0;
+	return (lv->consumed[w1] & b1) != 0 && (lv->consumed[w2] & b2) != 0;
 }
 
 void
@@ -359,7 +413,7 @@ add_check(C5Level *lv, const C5Check *c)
 				pfree(DatumGetPointer(c->sale));
 			return;
 		}
-	if (!grow((void **) &lv->checks, &lv->maxchecks, lv->nchecks, sizeof(C5Check)))
+	if (!grow((void **) &lv->checks, &lv->maxchecks, lv->nchecks, sizeof(C5Check), NULL))
 	{
 		if (!c->typbyval)
 			pfree(DatumGetPointer(c->sale));
@@ -465,9 +519,9 @@ free_level(C5Level *lv, bool keep_bloom)
 			pfree(DatumGetPointer(lv->checks[i].sale));
 	if (lv->checks != NULL)
 		pfree(lv->checks);
-	if (lv->trans != NULL)
+	if (lv->trans != lv->trans_inline)
 		pfree(lv->trans);
-	if (lv->paid != NULL)
+	if (lv->paid != lv->paid_inline)
 		pfree(lv->paid);
 	if (lv->consumed != NULL && !keep_bloom)
 		pfree(lv->consumed);
@@ -523,7 +577,10 @@ merge_into_parent(C5Level *lv)
 	lv->nchecks = 0;
 	if (lv->consumed != NULL && p->consumed == NULL)
 	{
-		p->consumed = lv->consumed;		/* handed over, not copied */
+		/* the filter is handed over, not copied, and takes the parent's keys */
+		for (i = 0; i < p->nconsumed; i++)
+			bloom_add(lv->consumed, p->consumed_keys[i]);
+		p->consumed = lv->consumed;
 		free_level(lv, true);
 	}
 	else
@@ -531,6 +588,9 @@ merge_into_parent(C5Level *lv)
 		if (lv->consumed != NULL)
 			for (i = 0; i < C5M_BLOOM_WORDS; i++)
 				p->consumed[i] |= lv->consumed[i];
+		else
+			for (i = 0; i < lv->nconsumed; i++)
+				add_consumed(p, lv->consumed_keys[i]);
 		free_level(lv, false);
 	}
 	cur_level = p;
@@ -637,7 +697,7 @@ c5m_count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
 	{
 		C5Paid	   *p = &lv->paid[i];
 
-		if (bloom_has(lv->consumed, p->salekey))
+		if (consumed_has(lv, p->salekey))
 		{
 			TimestampTz start = Min(p->at, lv->first_consume);
 
