@@ -35,9 +35,16 @@
 #     ABCD then DCBA (a linear drift cancels over each pair of rounds);
 #     median, min and max tps, and the ratio to A.  In each round of B, C
 #     and D their metrics are read once, half-way: /metrics of c5metrics,
-#     the counters table with psql, the exporter's /metrics.  Beside them,
-#     deterministically: instructions per transaction of both flows under
-#     callgrind (single-user backend, the difference of two runs).
+#     the counters table with psql, the exporter's /metrics.
+#     Interleaved rounds, at the largest client count: one pgbench run
+#     mixes A's and B's (and B', A+G's) transactions at random, so that
+#     every moment of the host's load hits all alike; each variant's mean
+#     latency (pgbench's per-transaction log, fastest 98 %), ratio A / X:
+#     the rate X keeps beside A when the CPUs are the limit, to a few
+#     tenths of a percent where the rate rounds scatter by several percent
+#     on a shared machine.  Beside them, deterministically: instructions
+#     per transaction of both flows under callgrind (single-user backend,
+#     the difference of two runs).
 #  2. Per-row capture cost of a bulk INSERT ... SELECT of consume
 #     movements: instructions per row with callgrind, the method of
 #     bench/capture_cost.sh ((Ir(N rows) - Ir(0 rows)) / N in a single-user
@@ -76,6 +83,8 @@ OUT=${OUT:-$here/out/alternatives}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 ROUNDS=${ROUNDS:-5}					# rate rounds per variant, flow and client count
 ROUND_SECONDS=${ROUND_SECONDS:-5}
+MIX_ROUNDS=${MIX_ROUNDS:-5}			# interleaved rounds per flow
+MIX_SECONDS=${MIX_SECONDS:-8}
 CLIENT_COUNTS=${CLIENT_COUNTS:-"1 4"}
 CG_ROWS=${CG_ROWS:-20000}			# callgrind statement rows (as capture_cost.sh)
 CG_SMALL=${CG_SMALL:-2000}			# a second, smaller statement: how C grows
@@ -122,6 +131,8 @@ Usage: $0 [options]
   --out DIR           output directory (default $OUT)
   --rounds N          rate rounds of each variant, flow and client count (default $ROUNDS)
   --round-seconds N   duration of a rate round (default $ROUND_SECONDS)
+  --mix-rounds N      interleaved rounds per flow, 0 for none (default $MIX_ROUNDS)
+  --mix-seconds N     duration of an interleaved round (default $MIX_SECONDS)
   --clients "N ..."   pgbench client counts (default "$CLIENT_COUNTS")
   --cg-rows N         rows of the callgrind statements (default $CG_ROWS; C runs at
                       $((CG_SMALL / 2)) and $CG_SMALL rows and is extrapolated to N)
@@ -152,6 +163,8 @@ while [[ $# -gt 0 ]]; do
 		--out) OUT=$2; shift ;;
 		--rounds) ROUNDS=$2; shift ;;
 		--round-seconds) ROUND_SECONDS=$2; shift ;;
+		--mix-rounds) MIX_ROUNDS=$2; shift ;;
+		--mix-seconds) MIX_SECONDS=$2; shift ;;
 		--clients) CLIENT_COUNTS=$2; shift ;;
 		--cg-rows) CG_ROWS=$2; shift ;;
 		--wall-sizes) WALL_SIZES=$2; shift ;;
@@ -159,7 +172,7 @@ while [[ $# -gt 0 ]]; do
 		--plpg-max-rows) PLPG_MAX_ROWS=$2; shift ;;
 		--scrape-sizes) SCRAPE_SIZES=$2; shift ;;
 		--scrapes) SCRAPES=$2; shift ;;
-		--quick) ROUNDS=1; ROUND_SECONDS=2; CG_ROWS=2000; CG_SMALL=500; WALL_SIZES="2000 10000 20000"
+		--quick) ROUNDS=1; ROUND_SECONDS=2; MIX_ROUNDS=1; MIX_SECONDS=3; CG_ROWS=2000; CG_SMALL=500; WALL_SIZES="2000 10000 20000"
 			WALL_ROUNDS=1; PLPG_MAX_ROWS=10000; SCRAPE_SIZES="10000 100000"; SCRAPES=3 ;;
 		--no-callgrind) do_callgrind=0 ;;
 		--cg-plpg-full) cg_plpg_full=1 ;;
@@ -249,10 +262,10 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 rm -rf "$OUT"/template "$OUT"/run "$OUT"/data "$OUT"/log "$OUT"/callgrind "$OUT"/exporter
 rm -f "$OUT"/results.txt "$OUT"/report.md
-mkdir -p "$OUT"/log "$OUT"/callgrind "$OUT"/exporter
+mkdir -p "$OUT"/log "$OUT"/log/mix "$OUT"/callgrind "$OUT"/exporter
 SOCK=$(mktemp -d /tmp/c5bench.XXXXXX)
 if [[ $EUID -eq 0 ]]; then
-	chown postgres: "$OUT" "$OUT"/log "$OUT"/callgrind "$OUT"/exporter "$SOCK"
+	chown postgres: "$OUT" "$OUT"/log "$OUT"/log/mix "$OUT"/callgrind "$OUT"/exporter "$SOCK"
 fi
 chmod 700 "$SOCK"
 as_pg test -w "$OUT" -a -x "$OUT" ||
@@ -1124,8 +1137,110 @@ run_tps()
 			done
 		done
 	done
+	((MIX_ROUNDS > 0)) && run_mix
 	check_counted
 	counters_size=$(psql_ -At -c "SELECT pg_size_pretty(pg_total_relation_size('plpg.counters')) || ' (' || (SELECT count(*) FROM plpg.counters) || ' rows)'")
+}
+
+# ---------------------------------------------------------------------------
+# 1c. Interleaved rounds
+# ---------------------------------------------------------------------------
+
+# The variants mixed in one pgbench run, baseline first.
+declare -A MIX_VARIANTS=([pay]="bare shop" [refund]="bare shop shopng bareg")
+declare -A mix_ratio		# [flow.variant] = "latency A / latency X per round ..."
+declare -A mix_lat			# [flow.variant] = "us us ...": mean latency per round
+declare -A mix_tps			# [flow] = "tps tps ...": all variants together
+mix_ratio_g=""				# latency (A+G) / latency B per refund round
+
+# Mean latency in microseconds of the fastest 98 % of each script's
+# transactions, from pgbench's per-transaction logs (prefix.*: client,
+# transaction, latency, script, ...); one line per script, in script order.
+# The slowest 2 % are the checkpoints and scheduling stalls of a shared
+# machine, which land on one script or the other by chance.
+mix_latencies()				# log prefix
+{
+	cat "$1".* | awk '{ print $4, $3 }' | sort -k1,1n -k2,2n | awk '
+		{ n[$1]++; v[$1, n[$1]] = $2 }
+		END {
+			for (s = 0; s in n; s++) {
+				k = n[s] - int(n[s] / 50); t = 0
+				for (i = 1; i <= k; i++) t += v[s, i]
+				printf "%.3f\n", t / k
+			}
+		}'
+}
+
+run_mix()
+{
+	local f r i v c=${clients_list[-1]} j prefix log
+	local -a vs lat args
+
+	j=$((c < 2 ? c : 2))
+	for f in pay refund; do
+		read -r -a vs <<<"${MIX_VARIANTS[$f]}"
+		for ((r = 1; r <= MIX_ROUNDS; r++)); do
+			ensure_pools "$f" "$MIX_SECONDS"
+			args=()
+			for v in "${vs[@]}"; do
+				args+=(-f "$OUT/log/$f.$v.sql@1")
+				psql_ -c "ANALYZE $v.refunds, $v.stock_movements" >/dev/null
+			done
+			psql_ -c CHECKPOINT >/dev/null
+			prefix=$OUT/log/mix/$f.r$r
+			log=$OUT/log/pgbench.mix.$f.r$r.log
+			note "interleaved: $f flow, $c clients, round $r/$MIX_ROUNDS, ${vs[*]} mixed, ${MIX_SECONDS} s"
+			as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c "$c" -j "$j" \
+				-T "$MIX_SECONDS" -l --log-prefix="$prefix" "${args[@]}" bench >"$log" 2>&1 ||
+				die "pgbench (interleaved $f round $r) failed, see $log"
+			grep -q '^number of failed transactions: 0 ' "$log" ||
+				! grep -q '^number of failed transactions' "$log" ||
+				die "pgbench (interleaved $f round $r) had failed transactions, see $log"
+			mix_tps[$f]+="$(awk '/^tps = .*without initial connection time/ { print $3 }' "$log") "
+			mapfile -t lat < <(mix_latencies "$prefix")
+			((${#lat[@]} == ${#vs[@]})) || die "interleaved $f round $r: ${#lat[@]} scripts in the logs, ${#vs[@]} run"
+			for ((i = 0; i < ${#vs[@]}; i++)); do
+				mix_lat[$f.${vs[$i]}]+="${lat[$i]} "
+				mix_ratio[$f.${vs[$i]}]+="$(calc "\"%.4f\", ${lat[0]} / ${lat[$i]}") "
+			done
+			# B against the baseline that makes the same over-refund check
+			[[ $f == refund ]] && mix_ratio_g+="$(calc "\"%.4f\", ${lat[3]} / ${lat[1]}") "
+			rm -f "$prefix".*		# about 4 MB a round
+		done
+	done
+}
+
+report_mix()
+{
+	local f v flowname med min max lmed
+	section "1c. Interleaved rounds, ${clients_list[-1]} clients"
+	say "One pgbench run per round mixes the variants' transactions (\`-f script@1\` each: every transaction"
+	say "picks one at random), so that whatever the host does at a moment hits all of them alike; the"
+	say "rate rounds above run the variants one after the other and move by several percent between"
+	say "rounds on a shared machine.  Per variant: the mean latency of its transactions (pgbench"
+	say "\`-l\`, fastest 98 %: the slowest 2 % are checkpoints and scheduling stalls that land on one"
+	say "variant or another by chance).  Ratio latency A / latency X: the rate X keeps beside A when"
+	say "the CPUs are the limit, as they are here (each client always has a transaction running, and"
+	say "neither flow waits on another transaction's locks).  $MIX_ROUNDS rounds of ${MIX_SECONDS} s per flow."
+	blank
+	T_W=(12 22 16 26); T_A=llrr
+	thead flow variant "latency med, us" "A / X per round, med (min-max)"
+	for f in pay refund; do
+		[[ $f == pay ]] && flowname="sale -> paid" || flowname="refund"
+		for v in ${MIX_VARIANTS[$f]}; do
+			lmed=$(median "${mix_lat[$f.$v]}" %.1f)
+			if [[ $v == bare ]]; then
+				trow "$flowname" "${LABEL[$v]}" "$lmed" "-"
+			else
+				read -r med min max <<<"$(stats "${mix_ratio[$f.$v]}" %.3f)"
+				trow "$flowname" "${LABEL[$v]}" "$lmed" "$med ($min-$max)"
+			fi
+		done
+	done
+	blank
+	read -r med min max <<<"$(stats "$mix_ratio_g" %.3f)"
+	say "refund: latency (A+G) / latency B per round (the guard against the same check hand-written): $med ($min-$max)."
+	say "All variants together: sale -> paid $(median "${mix_tps[pay]}" %.0f) tps, refund $(median "${mix_tps[refund]}" %.0f) tps (medians)."
 }
 
 # B and C counted exactly what the tables hold.
@@ -1453,6 +1568,12 @@ report_targets()
 		tps_verdict "B (with the opt-in guard) >= $TARGET_TPS x A, refund, $c clients" "${round_ratio[refund.$c.shop]}" \
 			"$( ((do_callgrind)) && echo "CPU: A/B ${txr[refund.shop]}")"
 	fi
+	if ((do_tps && MIX_ROUNDS > 0)); then
+		tps_verdict "interleaved: B >= $TARGET_TPS x A, sale -> paid, $c clients" "${mix_ratio[pay.shop]}"
+		tps_verdict "interleaved: B' (capture) >= $TARGET_TPS x A, refund, $c clients" "${mix_ratio[refund.shopng]}"
+		tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A+G, refund, $c clients" "$mix_ratio_g"
+		tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A, refund, $c clients" "${mix_ratio[refund.shop]}"
+	fi
 	if ((do_callgrind)); then
 		ok=$(awk -v p="$ir_pct" -v t="$TARGET_IR_PCT" 'BEGIN { print (p <= t) ? 1 : 0 }')
 		verdict "B adds <= $TARGET_IR_PCT % instructions per row (bulk insert, $CG_ROWS rows)" "$ok" \
@@ -1519,6 +1640,7 @@ mem_sample end
 stop_server
 
 ((do_tps)) && report_tps
+((do_tps && MIX_ROUNDS > 0)) && report_mix
 ((do_callgrind)) && report_tx
 ((do_callgrind)) && report_callgrind
 ((do_bulk)) && report_bulk
