@@ -91,26 +91,26 @@ SELECT metric, labels ->> 'le' AS le, value FROM c5metrics.metrics
 -- them over.  One transaction with a released savepoint, then one whose
 -- savepoint brings the filter to a parent that kept its sales one by one:
 -- 11 consumed of 12 paid in each.
-INSERT INTO shop.sales (id, total) SELECT g, 10 FROM generate_series(100, 123) g;
+INSERT INTO shop.sales (id, total) SELECT g, 10 FROM generate_series(9100, 9123) g;
 SELECT c5metrics.reset();
 BEGIN;
-UPDATE shop.sales SET status = 'paid' WHERE id BETWEEN 100 AND 111;
+UPDATE shop.sales SET status = 'paid' WHERE id BETWEEN 9100 AND 9111;
 SAVEPOINT a;
 INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
-SELECT 'consume', 2, s, 1 FROM generate_series(100, 104) s;
+SELECT 'consume', 2, s, 1 FROM generate_series(9100, 9104) s;
 RELEASE SAVEPOINT a;
 INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
-SELECT 'consume', 2, s, 1 FROM generate_series(105, 110) s;
+SELECT 'consume', 2, s, 1 FROM generate_series(9105, 9110) s;
 COMMIT;
 SELECT * FROM nz;
 SELECT c5metrics.reset();
 BEGIN;
-UPDATE shop.sales SET status = 'paid' WHERE id BETWEEN 112 AND 123;
+UPDATE shop.sales SET status = 'paid' WHERE id BETWEEN 9112 AND 9123;
 INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
-SELECT 'consume', 2, s, 1 FROM generate_series(112, 113) s;
+SELECT 'consume', 2, s, 1 FROM generate_series(9112, 9113) s;
 SAVEPOINT b;
 INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity)
-SELECT 'consume', 2, s, 1 FROM generate_series(114, 122) s;
+SELECT 'consume', 2, s, 1 FROM generate_series(9114, 9122) s;
 RELEASE SAVEPOINT b;
 COMMIT;
 SELECT * FROM nz;
