@@ -1152,6 +1152,7 @@ declare -A mix_ratio		# [flow.variant] = "latency A / latency X per round ..."
 declare -A mix_lat			# [flow.variant] = "us us ...": mean latency per round
 declare -A mix_tps			# [flow] = "tps tps ...": all variants together
 mix_ratio_g=""				# latency (A+G) / latency B per refund round
+declare -A mix_ctrl			# [flow] = "latency A / latency A' per round": A's script twice
 
 # Mean latency in microseconds of the fastest 98 % of each script's
 # transactions, from pgbench's per-transaction logs (prefix.*: client,
@@ -1186,6 +1187,7 @@ run_mix()
 				args+=(-f "$OUT/log/$f.$v.sql@1")
 				psql_ -c "ANALYZE $v.refunds, $v.stock_movements" >/dev/null
 			done
+			args+=(-f "$OUT/log/$f.bare.sql@1")	# A again: the control
 			psql_ -c CHECKPOINT >/dev/null
 			prefix=$OUT/log/mix/$f.r$r
 			log=$OUT/log/pgbench.mix.$f.r$r.log
@@ -1198,7 +1200,8 @@ run_mix()
 				die "pgbench (interleaved $f round $r) had failed transactions, see $log"
 			mix_tps[$f]+="$(awk '/^tps = .*without initial connection time/ { print $3 }' "$log") "
 			mapfile -t lat < <(mix_latencies "$prefix")
-			((${#lat[@]} == ${#vs[@]})) || die "interleaved $f round $r: ${#lat[@]} scripts in the logs, ${#vs[@]} run"
+			((${#lat[@]} == ${#vs[@]} + 1)) || die "interleaved $f round $r: ${#lat[@]} scripts in the logs, $((${#vs[@]} + 1)) run"
+			mix_ctrl[$f]+="$(calc "\"%.4f\", ${lat[0]} / ${lat[-1]}") "
 			for ((i = 0; i < ${#vs[@]}; i++)); do
 				mix_lat[$f.${vs[$i]}]+="${lat[$i]} "
 				mix_ratio[$f.${vs[$i]}]+="$(calc "\"%.4f\", ${lat[0]} / ${lat[$i]}") "
@@ -1214,10 +1217,10 @@ report_mix()
 {
 	local f v flowname med min max lmed
 	section "1c. Interleaved rounds, ${clients_list[-1]} clients"
-	say "One pgbench run per round mixes the variants' transactions (\`-f script@1\` each: every transaction"
-	say "picks one at random), so that whatever the host does at a moment hits all of them alike; the"
-	say "rate rounds above run the variants one after the other and move by several percent between"
-	say "rounds on a shared machine.  Per variant: the mean latency of its transactions (pgbench"
+	say "One pgbench run per round mixes the variants' transactions, A's twice (\`-f script@1\` each:"
+	say "every transaction picks one at random), so that whatever the host does at a moment hits all"
+	say "of them alike; the rate rounds above run the variants one after the other and move by several"
+	say "percent between rounds on a shared machine.  Per variant: the mean latency of its transactions (pgbench"
 	say "\`-l\`, fastest 98 %: the slowest 2 % are checkpoints and scheduling stalls that land on one"
 	say "variant or another by chance).  Ratio latency A / latency X: the rate X keeps beside A when"
 	say "the CPUs are the limit, as they are here (each client always has a transaction running, and"
@@ -1238,6 +1241,8 @@ report_mix()
 		done
 	done
 	blank
+	read -r med min max <<<"$(stats "${mix_ctrl[pay]} ${mix_ctrl[refund]}" %.3f)"
+	say "Control: A's script was mixed in twice; latency A / latency A (second copy), both flows: $med ($min-$max)."
 	read -r med min max <<<"$(stats "$mix_ratio_g" %.3f)"
 	say "refund: latency (A+G) / latency B per round (the guard against the same check hand-written): $med ($min-$max)."
 	say "All variants together: sale -> paid $(median "${mix_tps[pay]}" %.0f) tps, refund $(median "${mix_tps[refund]}" %.0f) tps (medians)."
