@@ -32,6 +32,12 @@
  * counter indexes were resolved by the triggers, and the only shared
  * operations are atomic adds and histogram spinlocks.
  *
+ * The functions on the path of every tracked row and commit, here and in
+ * triggers.c and registry.c, are marked pg_attribute_hot: the compiler
+ * puts them side by side, so that the path runs through fewer lines and
+ * pages of code that PostgreSQL's own work has pushed out of the caches
+ * (worth about 0.3 % of the sale -> paid rate in interleaved rounds).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -178,7 +184,7 @@ c5m_note_lost(void)
  * static top_level at depth 1, else in TopTransactionContext.  NULL only
  * when out of memory, which the caller counts as a lost event.
  */
-C5Level *
+pg_attribute_hot C5Level *
 c5m_level(void)
 {
 	int			nest = GetCurrentTransactionNestLevel();
@@ -215,7 +221,7 @@ c5m_level(void)
  * Grow a level's array to hold one more element; false when out of memory.
  * `inl` is the level's own room for it, never freed.
  */
-static bool
+pg_attribute_hot static bool
 grow(void **array, int *max, int n, Size elem, const void *inl)
 {
 	int			newmax;
@@ -236,7 +242,7 @@ grow(void **array, int *max, int n, Size elem, const void *inl)
 	return true;
 }
 
-static void
+pg_attribute_hot static void
 add_transition(C5Level *lv, int idx, int64 n)
 {
 	int			i;
@@ -258,14 +264,14 @@ add_transition(C5Level *lv, int idx, int64 n)
 	lv->ntrans++;
 }
 
-void
+pg_attribute_hot void
 c5m_note_transition(C5Level *lv, int from, int to)
 {
 	lv->flows |= 1 << C5_FLOW_SALES;
 	add_transition(lv, c5m_transition_index(from, to), 1);
 }
 
-static void
+pg_attribute_hot static void
 add_paid(C5Level *lv, uint32 salekey, TimestampTz at)
 {
 	if (lv->npaid >= C5M_MAX_PAID_EXACT ||
@@ -282,7 +288,7 @@ add_paid(C5Level *lv, uint32 salekey, TimestampTz at)
 	lv->npaid++;
 }
 
-void
+pg_attribute_hot void
 c5m_note_paid(C5Level *lv, uint32 salekey, TimestampTz at)
 {
 	add_paid(lv, salekey, at);
@@ -316,7 +322,7 @@ bloom_add(uint64 *bloom, uint32 salekey)
  * Remember a consumed sale: exactly while the level has seen few, then in
  * a bloom filter that takes the exact ones along.
  */
-static void
+pg_attribute_hot static void
 add_consumed(C5Level *lv, uint32 salekey)
 {
 	int			i;
@@ -343,7 +349,7 @@ add_consumed(C5Level *lv, uint32 salekey)
 	bloom_add(lv->consumed, salekey);
 }
 
-void
+pg_attribute_hot void
 c5m_note_consume(C5Level *lv, uint32 salekey)
 {
 	lv->flows |= 1 << C5_FLOW_STOCK;
@@ -352,7 +358,7 @@ c5m_note_consume(C5Level *lv, uint32 salekey)
 	add_consumed(lv, salekey);
 }
 
-static bool
+pg_attribute_hot static bool
 consumed_has(const C5Level *lv, uint32 salekey)
 {
 	int			w1,
@@ -372,21 +378,21 @@ consumed_has(const C5Level *lv, uint32 salekey)
 	return (lv->consumed[w1] & b1) != 0 && (lv->consumed[w2] & b2) != 0;
 }
 
-void
+pg_attribute_hot void
 c5m_note_refund_attempt(C5Level *lv, C5RefundType type)
 {
 	lv->flows |= 1 << C5_FLOW_REFUNDS;
 	lv->refund_attempts[type]++;
 }
 
-void
+pg_attribute_hot void
 c5m_note_refund_inserted(C5Level *lv, C5RefundType type)
 {
 	lv->refund_inserted[type]++;
 }
 
 /* The names must outlive the transaction (triggers.c's cache entries do). */
-void
+pg_attribute_hot void
 c5m_note_refund_table(C5Level *lv, const char *nspname, const char *relname)
 {
 	lv->refund_nsp = nspname;
@@ -496,7 +502,7 @@ c5m_note_lead(C5Level *lv)
 	lv->leads++;
 }
 
-void
+pg_attribute_hot void
 c5m_note_flow(C5Level *lv, C5Flow flow)
 {
 	lv->flows |= 1 << flow;
@@ -598,7 +604,7 @@ merge_into_parent(C5Level *lv)
 
 /* ---- counting outcomes ---- */
 
-static void
+pg_attribute_hot static void
 sink_count(C5Sink *sink, int idx, uint64 n)
 {
 	if (n == 0)
@@ -630,7 +636,7 @@ hist_cell(int hist, int b, uint64 n)
 		hist_hi[hist] = b;
 }
 
-static void
+pg_attribute_hot static void
 observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
 {
 	long		us = end > start ? end - start : 0;
@@ -642,7 +648,7 @@ observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
 /* Histogram cells are parked as negative indexes: -(1 + hist * stride + cell). */
 #define HIST_STRIDE (C5M_MAX_BUCKETS + 2)
 
-static void
+pg_attribute_hot static void
 flush_histograms(C5Sink *sink)
 {
 	int			h,
@@ -681,7 +687,7 @@ flush_histograms(C5Sink *sink)
 }
 
 /* Count a level that committed at the top, as of `now`. */
-void
+pg_attribute_hot void
 c5m_count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
 {
 	const C5Layout *l = &c5m_shared->layout;
@@ -855,7 +861,7 @@ c5m_apply_ops(const C5Op *ops, int n)
 	flush_histograms(NULL);
 }
 
-static void
+pg_attribute_hot static void
 c5m_xact_callback(XactEvent event, void *arg)
 {
 	const char *table;

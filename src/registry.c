@@ -263,7 +263,7 @@ c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us)
 	}
 }
 
-bool
+pg_attribute_hot bool
 c5m_registry_ready(void)
 {
 	return c5m_shared != NULL;
@@ -273,7 +273,7 @@ c5m_registry_ready(void)
  * Make a dynamic series live, counting `nseries` against the cap.  Lock
  * free and allocation free: safe in commit and abort callbacks.
  */
-static bool
+pg_attribute_hot static bool
 claim_live(int liveidx, uint32 nseries)
 {
 	uint32		cur;
@@ -302,7 +302,7 @@ claim_live(int liveidx, uint32 nseries)
  * Counter index of sales_transition_total{from,to,result=success}; add the
  * result to it.  Falls back to (other, other) when the cap is reached.
  */
-int
+pg_attribute_hot int
 c5m_transition_index(int from, int to)
 {
 	const C5Layout *l = &c5m_shared->layout;
@@ -394,7 +394,7 @@ overflow:
 }
 
 /* Index of the bucket that `seconds` falls in; nbuckets means +Inf. */
-int
+pg_attribute_hot int
 c5m_hist_bucket(double seconds)
 {
 	int			n = c5m_shared->layout.nbuckets;
@@ -407,7 +407,7 @@ c5m_hist_bucket(double seconds)
 }
 
 /* Add locally aggregated observations, all in buckets lo..hi, to a histogram. */
-void
+pg_attribute_hot void
 c5m_hist_add(int hist, const uint64 *buckets, int lo, int hi, uint64 sum_us)
 {
 	C5Histogram *h = &my_hists[hist];

@@ -159,7 +159,7 @@ resolve_value(const C5Col *col, const char *value, C5Value *v)
  * The cache entry of the trigger being fired, resolved if needed.  NULL
  * when its arguments no longer match the table.
  */
-static C5Trig *
+pg_attribute_hot static C5Trig *
 get_trig(TriggerData *td, C5Flow flow)
 {
 	Trigger    *tg = td->tg_trigger;
@@ -266,7 +266,7 @@ get_trig(TriggerData *td, C5Flow flow)
  * The text of a column's value, without copying when it can be avoided.
  * False for NULL or a type we cannot read as text.
  */
-bool
+pg_attribute_hot bool
 c5m_col_text(const C5Col *col, Datum d, bool isnull, const char **s, int *len,
 			 char *buf)
 {
@@ -330,7 +330,7 @@ value_is(const C5Col *col, Datum d, bool isnull, const C5Value *v)
  * Hash of a sale id, equal for equal ids whatever integer width each
  * table uses for them.
  */
-uint32
+pg_attribute_hot uint32
 c5m_sale_key(const C5Col *col, Datum d)
 {
 	int64		v;
@@ -352,7 +352,7 @@ c5m_sale_key(const C5Col *col, Datum d)
  * Dictionary id of a status value, through the backend's small cache, and
  * whether it is the paid value: the value is read as text only once.
  */
-static int
+pg_attribute_hot static int
 status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
 {
 	const char *s;
@@ -400,7 +400,7 @@ status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
 	return id;
 }
 
-static void
+pg_attribute_hot static void
 check_trigger_context(FunctionCallInfo fcinfo, const char *name, bool before,
 					  int event)
 {
@@ -429,7 +429,7 @@ check_trigger_context(FunctionCallInfo fcinfo, const char *name, bool before,
  * Common entry of the INSERT row triggers: the cache entry and the level
  * to record in, or NULL when there is nothing to record.
  */
-static C5Trig *
+pg_attribute_hot static C5Trig *
 insert_trigger_begin(FunctionCallInfo fcinfo, const char *name, bool before,
 					 C5Flow flow, C5Level **lv)
 {
@@ -447,7 +447,7 @@ insert_trigger_begin(FunctionCallInfo fcinfo, const char *name, bool before,
  * transition; reaching the paid value is one paid sale awaiting its stock
  * consumption.
  */
-Datum
+pg_attribute_hot Datum
 c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
@@ -499,7 +499,7 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
  * (flow_transactions_total, exceptions_total); no transition is counted,
  * since no row changed.
  */
-Datum
+pg_attribute_hot Datum
 c5metrics_sales_stmt_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
@@ -519,7 +519,7 @@ c5metrics_sales_stmt_trigger(PG_FUNCTION_ARGS)
  * stock movements: BEFORE INSERT FOR EACH ROW.  This is the bulk path:
  * one attribute fetch, one comparison, a few bits set.
  */
-Datum
+pg_attribute_hot Datum
 c5metrics_stock_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
@@ -562,7 +562,7 @@ ascii_lower_eq(const char *s, const char *lit, int len)
 	return true;
 }
 
-static C5RefundType
+pg_attribute_hot static C5RefundType
 refund_type(const C5Trig *t, TupleTableSlot *slot)
 {
 	bool		isnull;
@@ -584,7 +584,7 @@ refund_type(const C5Trig *t, TupleTableSlot *slot)
  * refunds: BEFORE INSERT FOR EACH ROW.  Counts the attempt and runs the
  * over-refund guard when the table was attached with its sales table.
  */
-Datum
+pg_attribute_hot Datum
 c5metrics_refunds_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
@@ -609,7 +609,7 @@ c5metrics_refunds_trigger(PG_FUNCTION_ARGS)
 }
 
 /* refunds: AFTER INSERT FOR EACH ROW.  The row was really inserted. */
-Datum
+pg_attribute_hot Datum
 c5metrics_refunds_after_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
