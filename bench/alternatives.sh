@@ -151,7 +151,7 @@ Usage: $0 [options]
 Environment: PG_CONFIG (default pg_config) selects the PostgreSQL install.
 Results: the tables on stdout, also in OUT/results.txt; a markdown report
 in OUT/report.md; logs, callgrind files and raw pgbench output in OUT/log
-and OUT/callgrind.  About 15 minutes with the defaults on 2 CPUs.
+and OUT/callgrind.  About 23 minutes with the defaults on 2 CPUs.
 EOF
 }
 
