@@ -221,7 +221,7 @@ c5m_level(void)
  * Grow a level's array to hold one more element; false when out of memory.
  * `inl` is the level's own room for it, never freed.
  */
-pg_attribute_hot static bool
+static pg_attribute_hot bool
 grow(void **array, int *max, int n, Size elem, const void *inl)
 {
 	int			newmax;
@@ -242,7 +242,7 @@ grow(void **array, int *max, int n, Size elem, const void *inl)
 	return true;
 }
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 add_transition(C5Level *lv, int idx, int64 n)
 {
 	int			i;
@@ -271,7 +271,7 @@ c5m_note_transition(C5Level *lv, int from, int to)
 	add_transition(lv, c5m_transition_index(from, to), 1);
 }
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 add_paid(C5Level *lv, uint32 salekey, TimestampTz at)
 {
 	if (lv->npaid >= C5M_MAX_PAID_EXACT ||
@@ -322,7 +322,7 @@ bloom_add(uint64 *bloom, uint32 salekey)
  * Remember a consumed sale: exactly while the level has seen few, then in
  * a bloom filter that takes the exact ones along.
  */
-pg_attribute_hot static void
+static pg_attribute_hot void
 add_consumed(C5Level *lv, uint32 salekey)
 {
 	int			i;
@@ -358,7 +358,7 @@ c5m_note_consume(C5Level *lv, uint32 salekey)
 	add_consumed(lv, salekey);
 }
 
-pg_attribute_hot static bool
+static pg_attribute_hot bool
 consumed_has(const C5Level *lv, uint32 salekey)
 {
 	int			w1,
@@ -604,7 +604,7 @@ merge_into_parent(C5Level *lv)
 
 /* ---- counting outcomes ---- */
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 sink_count(C5Sink *sink, int idx, uint64 n)
 {
 	if (n == 0)
@@ -636,7 +636,7 @@ hist_cell(int hist, int b, uint64 n)
 		hist_hi[hist] = b;
 }
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
 {
 	long		us = end > start ? end - start : 0;
@@ -648,7 +648,7 @@ observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
 /* Histogram cells are parked as negative indexes: -(1 + hist * stride + cell). */
 #define HIST_STRIDE (C5M_MAX_BUCKETS + 2)
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 flush_histograms(C5Sink *sink)
 {
 	int			h,
@@ -861,7 +861,7 @@ c5m_apply_ops(const C5Op *ops, int n)
 	flush_histograms(NULL);
 }
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 c5m_xact_callback(XactEvent event, void *arg)
 {
 	const char *table;

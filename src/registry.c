@@ -273,7 +273,7 @@ c5m_registry_ready(void)
  * Make a dynamic series live, counting `nseries` against the cap.  Lock
  * free and allocation free: safe in commit and abort callbacks.
  */
-pg_attribute_hot static bool
+static pg_attribute_hot bool
 claim_live(int liveidx, uint32 nseries)
 {
 	uint32		cur;

@@ -159,7 +159,7 @@ resolve_value(const C5Col *col, const char *value, C5Value *v)
  * The cache entry of the trigger being fired, resolved if needed.  NULL
  * when its arguments no longer match the table.
  */
-pg_attribute_hot static C5Trig *
+static pg_attribute_hot C5Trig *
 get_trig(TriggerData *td, C5Flow flow)
 {
 	Trigger    *tg = td->tg_trigger;
@@ -352,7 +352,7 @@ c5m_sale_key(const C5Col *col, Datum d)
  * Dictionary id of a status value, through the backend's small cache, and
  * whether it is the paid value: the value is read as text only once.
  */
-pg_attribute_hot static int
+static pg_attribute_hot int
 status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
 {
 	const char *s;
@@ -400,7 +400,7 @@ status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
 	return id;
 }
 
-pg_attribute_hot static void
+static pg_attribute_hot void
 check_trigger_context(FunctionCallInfo fcinfo, const char *name, bool before,
 					  int event)
 {
@@ -429,7 +429,7 @@ check_trigger_context(FunctionCallInfo fcinfo, const char *name, bool before,
  * Common entry of the INSERT row triggers: the cache entry and the level
  * to record in, or NULL when there is nothing to record.
  */
-pg_attribute_hot static C5Trig *
+static pg_attribute_hot C5Trig *
 insert_trigger_begin(FunctionCallInfo fcinfo, const char *name, bool before,
 					 C5Flow flow, C5Level **lv)
 {
@@ -562,7 +562,7 @@ ascii_lower_eq(const char *s, const char *lit, int len)
 	return true;
 }
 
-pg_attribute_hot static C5RefundType
+static pg_attribute_hot C5RefundType
 refund_type(const C5Trig *t, TupleTableSlot *slot)
 {
 	bool		isnull;
