@@ -227,10 +227,9 @@ typedef struct C5TrackedEntry
  */
 #define C5M_STRIPES 8
 
-typedef union C5HistStripe
+typedef struct C5HistStripe
 {
-	C5Histogram hist[C5_NHISTS];
-	char		pad[TYPEALIGN(PG_CACHE_LINE_SIZE, sizeof(C5Histogram) * C5_NHISTS)];
+	C5Histogram hist[C5_NHISTS];	/* whole cache lines: C5Histogram is aligned */
 } C5HistStripe;
 
 /*
