@@ -83,7 +83,7 @@ OUT=${OUT:-$here/out/alternatives}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 ROUNDS=${ROUNDS:-5}					# rate rounds per variant, flow and client count
 ROUND_SECONDS=${ROUND_SECONDS:-5}
-MIX_ROUNDS=${MIX_ROUNDS:-5}			# interleaved rounds per flow
+MIX_ROUNDS=${MIX_ROUNDS:-5}			# interleaved rounds (each runs every pair once)
 MIX_SECONDS=${MIX_SECONDS:-8}
 CLIENT_COUNTS=${CLIENT_COUNTS:-"1 4"}
 CG_ROWS=${CG_ROWS:-20000}			# callgrind statement rows (as capture_cost.sh)
@@ -131,8 +131,9 @@ Usage: $0 [options]
   --out DIR           output directory (default $OUT)
   --rounds N          rate rounds of each variant, flow and client count (default $ROUNDS)
   --round-seconds N   duration of a rate round (default $ROUND_SECONDS)
-  --mix-rounds N      interleaved rounds per flow, 0 for none (default $MIX_ROUNDS)
-  --mix-seconds N     duration of an interleaved round (default $MIX_SECONDS)
+  --mix-rounds N      interleaved rounds, each running every pair once; 0 for none
+                      (default $MIX_ROUNDS)
+  --mix-seconds N     duration of one pair's run in a round (default $MIX_SECONDS)
   --clients "N ..."   pgbench client counts (default "$CLIENT_COUNTS")
   --cg-rows N         rows of the callgrind statements (default $CG_ROWS; C runs at
                       $((CG_SMALL / 2)) and $CG_SMALL rows and is extrapolated to N)
