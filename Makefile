@@ -17,10 +17,10 @@ OBJS = \
 	src/sli.o
 
 EXTENSION = c5metrics
-DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql
+DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.2.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
-REGRESS = preload attach sales stock refunds leads rollback twophase \
+REGRESS = preload attach sales salesflow stock refunds leads rollback twophase \
 	exposition privileges baddata cardinality reference sli security
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check

@@ -88,6 +88,7 @@ _PG_init(void)
 	shmem_startup_hook = c5m_shmem_startup;
 
 	c5m_capture_init();
+	c5m_triggers_init();
 	c5m_register_worker();
 }
 

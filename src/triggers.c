@@ -28,8 +28,12 @@
 #include "access/hash.h"
 #include "access/xact.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -492,14 +496,161 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * sales: BEFORE UPDATE OF <status> FOR EACH STATEMENT.  A row trigger runs
- * only once its row is locked, so an UPDATE that fails while locking (a
- * serialization failure, a lock timeout, a deadlock) never reaches it.
- * This statement trigger makes such a failure count against the sales flow
- * (flow_transactions_total, exceptions_total); no transition is counted,
- * since no row changed.
+ * sales: what the statement trigger of versions 1.0 and 1.1 did.  A row
+ * trigger runs only once its row is locked, so an UPDATE that fails while
+ * locking (a serialization failure, a lock timeout, a deadlock) never
+ * reaches it.  Such a failure still counts against the sales flow
+ * (flow_transactions_total, exceptions_total) because the statement is
+ * marked as sales-flow work when the executor starts it: when one of its
+ * result relations has c5metrics' sales row trigger, enabled, and the
+ * statement updates one of the trigger's columns -- PostgreSQL's own rule
+ * for firing BEFORE UPDATE OF triggers, which also covers MERGE's UPDATE
+ * actions and INSERT ... ON CONFLICT DO UPDATE.  No transition is counted,
+ * since no row changed.  Unlike a statement trigger, this costs no function
+ * lookup and no trigger call per statement.
  */
-pg_attribute_hot Datum
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+
+/* Which trigger functions are c5metrics' sales row trigger, by OID. */
+#define FN_MEMO 8
+static struct
+{
+	Oid			foid;
+	bool		sales;
+}			fn_memo[FN_MEMO];
+static int	fn_memo_next = 0;
+
+static void
+forget_functions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	memset(fn_memo, 0, sizeof(fn_memo));
+}
+
+/* Is foid a C function bound to c5metrics_sales_trigger in our library? */
+static bool
+is_sales_trigger_fn(Oid foid)
+{
+	HeapTuple	tup;
+	bool		sales = false;
+	int			i;
+
+	for (i = 0; i < FN_MEMO; i++)
+		if (fn_memo[i].foid == foid)
+			return fn_memo[i].sales;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(foid));
+	if (HeapTupleIsValid(tup))
+	{
+		if (((Form_pg_proc) GETSTRUCT(tup))->prolang == ClanguageId)
+		{
+			bool		srcnull,
+						binnull;
+			Datum		src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &srcnull);
+			Datum		bin = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &binnull);
+
+			if (!srcnull && !binnull)
+			{
+				char	   *srcs = TextDatumGetCString(src);
+				char	   *bins = TextDatumGetCString(bin);
+				const char *base = last_dir_separator(bins);
+
+				base = base ? base + 1 : bins;
+				sales = strcmp(srcs, "c5metrics_sales_trigger") == 0 &&
+					(strcmp(base, "c5metrics") == 0 ||
+					 strcmp(base, "c5metrics" DLSUFFIX) == 0);
+				pfree(srcs);
+				pfree(bins);
+			}
+		}
+		ReleaseSysCache(tup);
+	}
+	fn_memo[fn_memo_next].foid = foid;
+	fn_memo[fn_memo_next].sales = sales;
+	fn_memo_next = (fn_memo_next + 1) % FN_MEMO;
+	return sales;
+}
+
+/* Would PostgreSQL fire this BEFORE UPDATE OF row trigger for the statement? */
+static bool
+sales_trigger_would_fire(Trigger *tg, ResultRelInfo *ri, EState *estate)
+{
+	Bitmapset  *cols;
+	MemoryContext old;
+	bool		fires = false;
+	int			i;
+
+	if (!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_BEFORE(tg->tgtype) ||
+		!TRIGGER_FOR_UPDATE(tg->tgtype))
+		return false;
+	if (tg->tgenabled == TRIGGER_DISABLED ||
+		tg->tgenabled == (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA ?
+						  TRIGGER_FIRES_ON_ORIGIN : TRIGGER_FIRES_ON_REPLICA))
+		return false;
+	if (!is_sales_trigger_fn(tg->tgfoid))
+		return false;
+	if (tg->tgnattr == 0)
+		return true;
+
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	cols = ExecGetAllUpdatedCols(ri, estate);
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < tg->tgnattr && !fires; i++)
+		fires = bms_is_member(tg->tgattr[i] - FirstLowInvalidHeapAttributeNumber, cols);
+	return fires;
+}
+
+static void
+c5m_executor_start(QueryDesc *queryDesc, int eflags)
+{
+	EState	   *estate;
+	ListCell   *lc;
+	C5Level    *lv;
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	/* Statements that change no table, and EXPLAIN, end here. */
+	if (queryDesc->plannedstmt->resultRelations == NIL ||
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || !c5m_registry_ready())
+		return;
+
+	estate = queryDesc->estate;
+	foreach(lc, estate->es_opened_result_relations)
+	{
+		ResultRelInfo *ri = lfirst(lc);
+		TriggerDesc *trigdesc = ri->ri_TrigDesc;
+		int			i;
+
+		if (trigdesc == NULL || !trigdesc->trig_update_before_row)
+			continue;
+		for (i = 0; i < trigdesc->numtriggers; i++)
+		{
+			if (sales_trigger_would_fire(&trigdesc->triggers[i], ri, estate))
+			{
+				if ((lv = c5m_level()) != NULL)
+					c5m_note_flow(lv, C5_FLOW_SALES);
+				return;
+			}
+		}
+	}
+}
+
+void
+c5m_triggers_init(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = c5m_executor_start;
+	CacheRegisterSyscacheCallback(PROCOID, forget_functions, (Datum) 0);
+}
+
+/*
+ * The statement trigger of versions 1.0 and 1.1, kept so that a database
+ * not yet updated to 1.2 works with this library: it marks the same as
+ * the hook above, which does no harm twice.
+ */
+Datum
 c5metrics_sales_stmt_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;

@@ -37,6 +37,8 @@ is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extn
 	'1.0', 'installed at 1.0');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'zz_c5metrics_stock_refund_in_check'}),
 	'1', 'with the 1.0 constraint trigger');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'zz_c5metrics_sales_stmt'}),
+	'1', 'and the sales statement trigger of 1.0 and 1.1');
 is(value('sales_transition_total', '{"to_status": "paid", "result": "success"}'), '1', '1.0 counts a paid sale');
 is(value('sale_refunds_total', '{"result": "success"}'), '1', 'and a refund');
 is(value('stock_refund_in_mismatch_total', '{"type": "no_refund"}'), '1',
@@ -44,10 +46,14 @@ is(value('stock_refund_in_mismatch_total', '{"type": "no_refund"}'), '1',
 
 $node->safe_psql('postgres', 'ALTER EXTENSION c5metrics UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'c5metrics'}),
-	'1.1', 'updated to 1.1');
+	'1.2', 'updated to 1.2, through 1.1');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'zz_c5metrics_stock_refund_in_check'}),
 	'0', 'the update dropped the constraint trigger');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = '_refund_in_check'}),
+	'0', 'and its function');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'zz_c5metrics_sales_stmt'}),
+	'0', 'and the sales statement trigger (1.2)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = '_sales_stmt_trigger'}),
 	'0', 'and its function');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM c5metrics.tracked}), '4', 'the four tables stay tracked');
 is(value('sales_transition_total', '{"to_status": "paid", "result": "success"}'), '1', 'counters are untouched');
@@ -56,17 +62,25 @@ $node->safe_psql('postgres', q{
 	SELECT shop.pay_sale(2);
 	INSERT INTO shop.stock_movements (movement_type, product_id, sale_id, quantity) VALUES ('refund_in', 1, 3, 1);
 });
-is(value('sales_transition_total', '{"to_status": "paid", "result": "success"}'), '2', '1.1 counts on');
+is(value('sales_transition_total', '{"to_status": "paid", "result": "success"}'), '2', '1.2 counts on');
 is(value('stock_refund_in_mismatch_total', '{"type": "no_refund"}'), '2', 'and checks refund-in movements before commit');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM c5metrics.sli}), '40', 'the 1.1 views are there');
 
-# A fresh install gets 1.1 directly, identical to an updated one.
+# Without its statement trigger, an UPDATE of the status that matches no
+# row still counts as sales-flow work (the library marks it when the
+# executor starts it), and one of another column does not.
+$node->safe_psql('postgres', q{SELECT c5metrics.reset()});
+$node->safe_psql('postgres', q{UPDATE shop.sales SET status = 'paid' WHERE id = 0});
+$node->safe_psql('postgres', q{UPDATE shop.sales SET total = total WHERE id = 3});
+is(value('flow_transactions_total', '{"flow": "sales"}'), '1', 'the sales flow counts statements that set the status');
+
+# A fresh install gets 1.2 directly, identical to an updated one.
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION c5metrics');
 my $objects = q{SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY 1)
 	FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'c5metrics') AND deptype = 'e'};
 is($node->safe_psql('fresh', $objects), $node->safe_psql('postgres', $objects),
-	'a fresh 1.1 install has the same objects as an updated one');
+	'a fresh 1.2 install has the same objects as an updated one');
 
 $node->stop;
 done_testing();
