@@ -574,9 +574,8 @@ is_sales_trigger_fn(Oid foid)
 static bool
 sales_trigger_would_fire(Trigger *tg, ResultRelInfo *ri, EState *estate)
 {
-	Bitmapset  *cols;
-	MemoryContext old;
-	bool		fires = false;
+	Bitmapset  *cols,
+			   *extra = NULL;
 	int			i;
 
 	if (!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_BEFORE(tg->tgtype) ||
@@ -591,15 +590,23 @@ sales_trigger_would_fire(Trigger *tg, ResultRelInfo *ri, EState *estate)
 	if (tg->tgnattr == 0)
 		return true;
 
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	cols = ExecGetAllUpdatedCols(ri, estate);
-	MemoryContextSwitchTo(old);
-	for (i = 0; i < tg->tgnattr && !fires; i++)
-		fires = bms_is_member(tg->tgattr[i] - FirstLowInvalidHeapAttributeNumber, cols);
-	return fires;
+	/* ExecGetAllUpdatedCols() without building the union */
+	cols = ExecGetUpdatedCols(ri, estate);
+	for (i = 0; i < tg->tgnattr; i++)
+	{
+		int			col = tg->tgattr[i] - FirstLowInvalidHeapAttributeNumber;
+
+		if (bms_is_member(col, cols))
+			return true;
+		if (extra == NULL)
+			extra = ExecGetExtraUpdatedCols(ri, estate);
+		if (bms_is_member(col, extra))
+			return true;
+	}
+	return false;
 }
 
-static void
+static pg_attribute_hot void
 c5m_executor_start(QueryDesc *queryDesc, int eflags)
 {
 	EState	   *estate;
