@@ -17,6 +17,10 @@
  * skips.  Trigger names start with "zz_c5metrics" so they run after the
  * user's own BEFORE triggers, on the row as it will be stored.
  *
+ * The sales table has no statement trigger (since 1.2): an ExecutorStart
+ * hook marks statements that would fire its row trigger as sales-flow work,
+ * so that a failure while locking a row still counts against the flow.
+ *
  * No trigger raises an error of its own except the opt-in guards.  A
  * configuration that no longer matches the table (a column dropped after
  * attaching) disables the trigger and counts c5metrics_events_lost_total.
@@ -30,8 +34,8 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
-#include "catalog/pg_type.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
