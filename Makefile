@@ -17,7 +17,8 @@ OBJS = \
 	src/sli.o
 
 EXTENSION = c5metrics
-DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.2.sql
+DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.2.sql \
+	sql/c5metrics--1.2--1.3.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales salesflow stock refunds leads rollback twophase \
@@ -30,6 +31,11 @@ ISOLATION_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 PROVE_FLAGS = -v
+
+# The library's version (c5metrics_build_info) is the control file's, so
+# the two cannot drift.
+C5M_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))c5metrics.control)
+PG_CPPFLAGS = -DC5M_VERSION='"$(C5M_VERSION)"'
 
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-sign-compare
@@ -49,6 +55,7 @@ $(HTTP_OBJS): CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/http
 # Every object sees the shared-memory layout in c5metrics.h: an object
 # left compiled against an older layout would read the wrong fields.
 $(OBJS) $(HTTP_OBJS): $(srcdir)/src/c5metrics.h
+src/exposition.o: $(srcdir)/c5metrics.control
 $(HTTP_OBJS): $(wildcard $(srcdir)/src/http/*.h)
 
 c5metrics_http$(DLSUFFIX): $(HTTP_OBJS)

@@ -25,7 +25,12 @@ SELECT family, type, count(*) AS series, sum(value) AS total
                               'c5metrics_build_info')) f
  GROUP BY family, type ORDER BY family COLLATE "C";
 
-SELECT labels ->> 'version' AS version, value
+-- build_info carries the library's version, the control file's default.
+SELECT labels ->> 'version' = (SELECT default_version FROM pg_available_extensions
+                                WHERE name = 'c5metrics') AS control_version,
+       labels ->> 'version' = (SELECT extversion FROM pg_extension
+                                WHERE extname = 'c5metrics') AS installed_version,
+       value
   FROM c5metrics.metrics WHERE metric = 'c5metrics_build_info';
 
 -- The stats-reset time is recent.

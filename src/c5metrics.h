@@ -28,7 +28,10 @@
 #include "storage/spin.h"
 #include "utils/relcache.h"
 
-#define C5M_VERSION			"1.0"
+/* The control file's default_version, passed by the Makefile. */
+#ifndef C5M_VERSION
+#error "C5M_VERSION must be defined (the Makefile passes the control file's default_version)"
+#endif
 
 /* Limits that size shared memory; the settings may only go lower. */
 #define C5M_MAX_BUCKETS		30		/* finite histogram bounds */

@@ -56,7 +56,8 @@ PGINC=$("$PG_CONFIG" --includedir-server)
 PGLIB=$("$PG_CONFIG" --pkglibdir)
 [ -f "$PGLIB/libpgcommon.a" ] || PGLIB=/usr/lib/postgresql/15/lib
 # the server headers are configured for gcc, whose printf attribute clang lacks
-PGFLAGS="-D_GNU_SOURCE -DUSE_ASSERT_CHECKING -fno-strict-aliasing -Wno-ignored-attributes -I src -I $PGINC"
+C5M_VERSION=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" c5metrics.control)
+PGFLAGS="-D_GNU_SOURCE -DUSE_ASSERT_CHECKING -fno-strict-aliasing -Wno-ignored-attributes -I src -I $PGINC -DC5M_VERSION=\"$C5M_VERSION\""
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
