@@ -255,7 +255,7 @@ c5m_define_settings(void)
 
 	DefineCustomIntVariable("c5metrics.http_max_connections",
 							"Sets the maximum number of concurrent HTTP connections.",
-							"Connections beyond it are refused and counted in c5metrics_http_refused_connections_total.",
+							"When it is reached, a new connection takes the place of the one that has waited longest for a request; when every connection is being served, the new one is refused. Both are counted in c5metrics_http_refused_connections_total.",
 							&c5m_http_max_connections,
 							32, 1, 1000,
 							PGC_SIGHUP, 0,

@@ -161,6 +161,8 @@ typedef enum C5HttpRefusal
 {
 	C5_REFUSED_LIMIT,			/* connection limits (total or per address) */
 	C5_REFUSED_DEADLINE,		/* request not complete within the deadline */
+	C5_REFUSED_EVICTED,			/* waiting for a request when a newcomer
+								 * needed its place */
 	C5_NREFUSALS
 } C5HttpRefusal;
 

@@ -37,7 +37,7 @@ static const char *const scope_names[C5_NSCOPES] = {"ip", "email", "global"};
 static const char *const dyn_names[C5_NDYN] = {"sales_transition_total", "exceptions_total"};
 static const char *const http_path_names[C5_NHTTPPATHS] = {"/metrics", "/healthz", "/readyz", "other"};
 static const char *const http_code_names[C5_NHTTPCODES] = {"200", "401", "404", "405", "500", "503"};
-static const char *const refusal_names[C5_NREFUSALS] = {"limit", "deadline"};
+static const char *const refusal_names[C5_NREFUSALS] = {"limit", "deadline", "evicted"};
 
 const char *
 c5m_flow_name(C5Flow flow)
@@ -292,7 +292,7 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 					  s->ctr[l->http_requests + i * C5_NHTTPCODES + j], NULL);
 		}
 	counter_by(e, s, "c5metrics_http_refused_connections_total",
-			   "Connections the HTTP worker refused or cut: over a connection limit, or past the request deadline.",
+			   "Connections the HTTP worker refused or cut: over a connection limit, past the request deadline, or evicted for a newcomer while waiting for a request.",
 			   "reason", refusal_names, C5_NREFUSALS, l->http_refused);
 	e->family(e, "c5metrics_http_render_duration_seconds", "histogram",
 			  "Time the HTTP worker took to render /metrics, compression included.");

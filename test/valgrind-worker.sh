@@ -16,7 +16,8 @@
 #   /readyz; 404; 405 (POST, DELETE, with a body); malformed requests
 #   (garbage, a bad version, a header without a colon, a NUL, an oversized
 #   header, a request cut in the middle, a request left unfinished until
-#   the request timeout); hostile Accept and Accept-Encoding values;
+#   the request timeout); hostile Accept and Accept-Encoding values; a
+#   connection table full of idle keep-alive connections and a newcomer;
 #   missing, wrong and mis-schemed credentials (bearer);
 # then, after a reload to TLS with basic credentials, the same over HTTPS.
 # Each answer's status is checked.  The verdict: no memcheck error whose
@@ -272,6 +273,37 @@ raw "oversized header" '^(HTTP/1\.[01] 4[0-9][0-9]|closed)' 'GET /metrics HTTP/1
 raw "request cut in the middle" '^closed$' 'GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: text/{CUT}'
 raw "request left unfinished (request timeout)" '^(closed|HTTP/1\.[01] 4[0-9][0-9])' 'GET /metrics HTTP/1.1\r\nHost: x\r\n'
 expect "still serving after the malformed requests" 200 "${auth[@]}" "$base/healthz"
+
+say ""
+say "=== a full connection table ==="
+# 32 keep-alive connections (8 from each of 127.0.0.2-5), each idle after
+# one request: a newcomer takes the place of the one idle the longest.
+rm -f "$work/table.full"
+perl -MIO::Socket::INET -e '
+	my ($port, $ready) = @ARGV;
+	my @s;
+	for my $i (0 .. 31) {
+		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port,
+			LocalAddr => "127.0.0." . (2 + $i % 4), Timeout => 60) or exit 1;
+		print $s "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+		defined(<$s>) or exit 1;
+		push @s, $s;
+	}
+	open(my $f, ">", $ready) and close $f;
+	sleep 30;
+' "$http" "$work/table.full" &
+holder=$!
+for i in $(seq 1 120); do
+	[ -e "$work/table.full" ] && break
+	sleep 0.5
+done
+check "  32 idle keep-alive connections fill the table" test -e "$work/table.full"
+expect "a newcomer with the table full" 200 "${auth[@]}" "$base/healthz"
+kill "$holder" 2>/dev/null
+wait "$holder"
+psql_ -c 'SELECT c5metrics.exposition()' >"$work/exposition" 2>&1
+check "  an idle connection was evicted for it" \
+	grep -Eq '^c5metrics_http_refused_connections_total\{reason="evicted"\} [1-9]' "$work/exposition"
 
 say ""
 say "=== a transaction while the worker serves ==="

@@ -11,8 +11,8 @@
  * database is dropped.
  *
  * Robustness.  A crash of any background worker restarts the whole
- * cluster, so this one keeps its own counts of connections, refuses past
- * the limits in the accept policy (counted), cuts any connection whose
+ * cluster, so this one keeps its own table of connections, admits them
+ * itself (see "Admission"), cuts any connection whose
  * request has not completed within c5metrics.http_request_timeout (a
  * slowloris is not stopped by libmicrohttpd's inactivity timeout) -- the
  * clock runs from the first byte of a request, seen with FIONREAD before
@@ -21,6 +21,21 @@
  * libmicrohttpd's attacker-driven log to DEBUG1, and never lets an error
  * unwind through libmicrohttpd (handler.c).  The wait is capped, so that a
  * daemon that dropped its listening socket at a limit is run again.
+ *
+ * Admission.  A newcomer past c5metrics.http_max_connections_per_address
+ * is refused.  When c5metrics.http_max_connections are open, the one that
+ * has waited longest without a request being served -- silent since it
+ * connected, still sending its headers, or idle between two requests --
+ * is evicted to make room; a connection whose request is being served is
+ * never evicted, so when every one is, the newcomer is refused.  Without
+ * this, a few addresses holding their quota of silent connections and
+ * reconnecting when cut lock everyone else out.  libmicrohttpd's own limit
+ * is set above ours (it would refuse without asking), and a connection is
+ * cut by shutdown(2) of its socket: libmicrohttpd sees the end of the
+ * stream, closes it on its next run and only then closes the descriptor,
+ * after telling us (MHD_CONNECTION_NOTIFY_CLOSED), so a descriptor in the
+ * table is always the connection's own.  Refusals, cuts and evictions are
+ * counted by reason.
  *
  * Reload.  On SIGHUP the settings are re-read.  Credentials and limits
  * apply at once; a new address, port or TLS setting starts new daemons
@@ -54,7 +69,7 @@ PG_MODULE_MAGIC;
 
 #define MAX_DAEMONS		16		/* listening sockets */
 #define MAX_CONNS		1024	/* tracked connections: above the setting's maximum,
-								 * so the accept policy refuses (and counts) first */
+								 * leaving room for cut ones not yet closed */
 #define MAX_WAIT_MS		1000	/* never sleep longer: see "Robustness" */
 
 /* The socket-level part of the configuration: changing it means new daemons. */
@@ -71,9 +86,11 @@ typedef struct Conn
 	struct MHD_Connection *conn;	/* NULL when the slot is free */
 	struct sockaddr_storage addr;
 	int			fd;
-	TimestampTz since;			/* start of the request in progress */
+	TimestampTz since;			/* start of the request in progress, or
+								 * (when idle) of the wait for the next */
 	bool		idle;			/* between two requests (keep-alive) */
-	bool		cut;			/* shut down for its deadline */
+	bool		served;			/* headers in, response not yet complete */
+	bool		cut;			/* shut down: deadline or eviction */
 } Conn;
 
 C5HttpConfig c5h_config;
@@ -113,28 +130,51 @@ same_host(const struct sockaddr *a, const struct sockaddr *b)
 	return false;
 }
 
-/* Accept policy: the total and per-address limits, counted when refused. */
+/* Shut a connection down: libmicrohttpd sees the end of the stream. */
+static void
+cut_conn(Conn *c, C5HttpRefusal why)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	c->cut = true;
+	c5m_http_refused(why);
+}
+
+/* Accept policy: see "Admission" in the header comment. */
 static enum MHD_Result
 accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
+	Conn	   *oldest = NULL;	/* the longest wait with no request served */
+	int			nopen = 0;
 	int			same = 0;
 	int			i;
 
-	if (nconns >= c5h_config.max_connections)
-	{
-		c5m_http_refused(C5_REFUSED_LIMIT);
-		return MHD_NO;
-	}
 	for (i = 0; i < MAX_CONNS; i++)
-		if (conns[i].conn != NULL &&
-			same_host((const struct sockaddr *) &conns[i].addr, addr))
+	{
+		Conn	   *c = &conns[i];
+
+		if (c->conn == NULL || c->cut)
+			continue;
+		nopen++;
+		if (same_host((const struct sockaddr *) &c->addr, addr))
 			same++;
-	if (same >= c5h_config.max_per_address)
+		if (!c->served && (oldest == NULL || c->since < oldest->since))
+			oldest = c;
+	}
+	if (same >= c5h_config.max_per_address || nconns >= MAX_CONNS)
 	{
 		c5m_http_refused(C5_REFUSED_LIMIT);
 		return MHD_NO;
 	}
-	return MHD_YES;
+	if (nopen < c5h_config.max_connections)
+		return MHD_YES;
+	/* after a reload lowered the limit, evicting one may not be enough */
+	if (nopen == c5h_config.max_connections && oldest != NULL)
+	{
+		cut_conn(oldest, C5_REFUSED_EVICTED);
+		return MHD_YES;
+	}
+	c5m_http_refused(C5_REFUSED_LIMIT);
+	return MHD_NO;
 }
 
 static void
@@ -154,7 +194,7 @@ notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			if (conns[i].conn == NULL)
 				break;
 		if (i == MAX_CONNS || fd == NULL)
-			return;				/* cannot happen: accept_policy limits first */
+			return;				/* cannot happen: accept_policy checked */
 		memset(&conns[i], 0, sizeof(Conn));
 		conns[i].conn = conn;
 		conns[i].fd = fd->connect_fd;
@@ -194,16 +234,26 @@ c5h_request_ended(struct MHD_Connection *conn)
 	Conn	   *c = find_conn(conn);
 
 	if (c != NULL)
+	{
 		c->idle = true;
+		c->served = false;
+		c->since = GetCurrentTimestamp();
+	}
 }
 
-/* A request's headers arrived (it may have been pipelined): its clock starts. */
+/*
+ * A request's headers arrived (it may have been pipelined): it is being
+ * served, and its clock starts unless its first bytes started it.
+ */
 void
 c5h_request_started(struct MHD_Connection *conn)
 {
 	Conn	   *c = find_conn(conn);
 
-	if (c != NULL && c->idle)
+	if (c == NULL)
+		return;
+	c->served = true;
+	if (c->idle)
 	{
 		c->idle = false;
 		c->since = GetCurrentTimestamp();
@@ -253,12 +303,7 @@ enforce_deadlines(void)
 		left = c5h_config.request_timeout -
 			(long) ((now - conns[i].since) / 1000);
 		if (left <= 0)
-		{
-			/* libmicrohttpd sees the end of the stream and cleans up */
-			shutdown(conns[i].fd, SHUT_RDWR);
-			conns[i].cut = true;
-			c5m_http_refused(C5_REFUSED_DEADLINE);
-		}
+			cut_conn(&conns[i], C5_REFUSED_DEADLINE);
 		else if (left < next)
 			next = left;
 	}
