@@ -412,6 +412,7 @@ typedef struct C5Trig
 } C5Trig;
 
 extern void c5m_triggers_init(void);
+extern void c5m_trig_cache_sweep(void);
 extern void c5m_resolve_col(Relation rel, const char *name, C5Col *col);
 extern bool c5m_col_text(const C5Col *col, Datum d, bool isnull,
 						 const char **s, int *len, char *buf);
