@@ -251,6 +251,8 @@ typedef struct C5Shared
 	pg_atomic_uint32 nseries;	/* series currently exposed */
 	int			nstatus_used;	/* protected by lock */
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
+	bool		tracked_seen;	/* protected by lock: tracked has had an
+								 * entry since shared memory was set up */
 	C5Histogram render;			/* the HTTP worker's render durations */
 	/* variable part follows: counter stripes, live flags, status names */
 } C5Shared;
