@@ -253,6 +253,8 @@ typedef struct C5Shared
 	pg_atomic_uint32 nseries;	/* series currently exposed */
 	int			nstatus_used;	/* protected by lock */
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
+	bool		tracked_seen;	/* protected by lock: tracked has had an
+								 * entry since shared memory was set up */
 	C5Histogram render;			/* the HTTP worker's render durations */
 	/* variable part follows: counter stripes, live flags, status names */
 } C5Shared;
@@ -414,6 +416,7 @@ typedef struct C5Trig
 } C5Trig;
 
 extern void c5m_triggers_init(void);
+extern void c5m_trig_cache_sweep(void);
 extern void c5m_resolve_col(Relation rel, const char *name, C5Col *col);
 extern bool c5m_col_text(const C5Col *col, Datum d, bool isnull,
 						 const char **s, int *len, char *buf);

@@ -391,7 +391,10 @@ c5m_note_refund_inserted(C5Level *lv, C5RefundType type)
 	lv->refund_inserted[type]++;
 }
 
-/* The names must outlive the transaction (triggers.c's cache entries do). */
+/*
+ * The names must outlive the transaction: triggers.c frees a cache entry
+ * only after c5m_xact_callback() has ended it.
+ */
 pg_attribute_hot void
 c5m_note_refund_table(C5Level *lv, const char *nspname, const char *relname)
 {
@@ -894,6 +897,8 @@ c5m_xact_callback(XactEvent event, void *arg)
 	}
 	cur_level = NULL;
 	last_error.valid = false;
+	/* nothing refers to the trigger cache's retired entries any more */
+	c5m_trig_cache_sweep();
 }
 
 static void

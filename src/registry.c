@@ -193,6 +193,7 @@ c5m_registry_shmem_init(void)
 		c5m_shared->nstatus_used = 2;
 		for (i = 0; i < C5M_MAX_TRACKED; i++)
 			c5m_shared->tracked[i].flow = -1;
+		c5m_shared->tracked_seen = false;
 
 		/* the "other" series of the dynamic families always exist */
 		for (i = 0; i < C5_NFLOWS; i++)
@@ -211,6 +212,10 @@ c5m_registry_shmem_init(void)
 	{
 		c5m_persist_load();
 		on_shmem_exit(c5m_persist_save, (Datum) 0);
+		/* a saved list is complete: /readyz may trust it (handler.c) */
+		for (i = 0; i < C5M_MAX_TRACKED; i++)
+			if (c5m_shared->tracked[i].flow >= 0)
+				c5m_shared->tracked_seen = true;
 	}
 }
 
@@ -502,6 +507,7 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
 		e->relid = relids[j];
 		e->flow = flows[j];
 		j++;
+		c5m_shared->tracked_seen = true;
 	}
 	LWLockRelease(c5m_shared->lock);
 }
@@ -548,6 +554,7 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 		c5m_shared->tracked[free_slot].dboid = dboid;
 		c5m_shared->tracked[free_slot].relid = relid;
 		c5m_shared->tracked[free_slot].flow = flow;
+		c5m_shared->tracked_seen = true;
 	}
 	LWLockRelease(c5m_shared->lock);
 }

@@ -5,8 +5,10 @@
  *
  * Reading is granted to pg_monitor and pg_read_all_stats by the install
  * script, reset to nobody; attaching checks table ownership in SQL, and
- * only c5metrics._sync_tracked() may call c5metrics._tracked_sync().  Every function first checks that the library
- * was preloaded, and says how to fix it if not.
+ * only c5metrics._sync_tracked() may call c5metrics._tracked_sync().  Every
+ * function that uses shared memory first checks that the library was
+ * preloaded, and says how to fix it if not; _trigger_args(), which only
+ * decodes its input for the tracked view, is for everyone.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +17,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -27,6 +30,7 @@ PG_FUNCTION_INFO_V1(c5metrics_exposition);
 PG_FUNCTION_INFO_V1(c5metrics_reset);
 PG_FUNCTION_INFO_V1(c5metrics_tracked_sync);
 PG_FUNCTION_INFO_V1(c5metrics_check_preloaded);
+PG_FUNCTION_INFO_V1(c5metrics_trigger_args);
 
 static void
 require_preloaded(void)
@@ -173,4 +177,45 @@ c5metrics_tracked_sync(PG_FUNCTION_ARGS)
 	}
 	c5m_tracked_sync(MyDatabaseId, nrel, relids, flowids);
 	PG_RETURN_VOID();
+}
+
+/*
+ * c5metrics._trigger_args(tgargs bytea, tgnargs smallint): a trigger's
+ * arguments as the trigger manager hands them to the trigger function, for
+ * the tracked view.  Any role can create a trigger calling one of our
+ * trigger functions, so whatever pg_trigger holds, this never raises: an
+ * argument that is not valid in the database encoding is NULL, and
+ * arguments missing from tgargs are left out.
+ */
+Datum
+c5metrics_trigger_args(PG_FUNCTION_ARGS)
+{
+	bytea	   *args = PG_GETARG_BYTEA_PP(0);
+	int			nargs = PG_GETARG_INT16(1);
+	const char *p = VARDATA_ANY(args);
+	const char *end = p + VARSIZE_ANY_EXHDR(args);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	if (nargs <= 0 || p >= end)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	elems = palloc(sizeof(Datum) * nargs);
+	nulls = palloc(sizeof(bool) * nargs);
+	while (n < nargs && p < end)
+	{
+		const char *nul = memchr(p, '\0', end - p);
+		int			len = nul != NULL ? nul - p : end - p;
+
+		nulls[n] = !pg_verifymbstr(p, len, true);
+		elems[n] = nulls[n] ? (Datum) 0 :
+			PointerGetDatum(cstring_to_text_with_len(p, len));
+		n++;
+		p += len + 1;
+	}
+	dims[0] = n;
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID,
+											 -1, false, TYPALIGN_INT));
 }

@@ -6,8 +6,21 @@
  * The attach functions (c5metrics--1.0.sql) create these triggers with the
  * user's column names and values as trigger arguments.  On first use in a
  * backend, a trigger's arguments are resolved against the table into a
- * cache entry (attribute numbers, value kinds, guard plans), keyed by the
- * trigger's OID and dropped on any relcache invalidation of its table.
+ * cache entry (attribute numbers, value kinds, guard lookups), keyed by the
+ * trigger's OID and retired on any relcache invalidation of its table (or
+ * of the sales table its guard reads).
+ *
+ * Cache lifetime.  An entry is in use from the moment a trigger function
+ * looks it up until that function returns, and a trigger can fire inside
+ * another (a cast function the guard calls may insert into a tracked
+ * table); capture.c also keeps pointers to its table names until the
+ * transaction ends.  So an entry is never changed or freed in place: an
+ * invalidation takes it out of the hash table onto a list of retired
+ * entries, the next firing builds a new one, and c5m_trig_cache_sweep()
+ * frees the retired ones once the top-level transaction has ended, when
+ * no trigger can be running.  A backend thus holds entries only for
+ * triggers that still exist, plus those retired in its current
+ * transaction, however many tables it attaches, detaches, creates or drops.
  *
  * All row triggers are BEFORE triggers -- for INSERT the cheapest kind;
  * for UPDATE PostgreSQL locks the row first, as it would for any BEFORE
@@ -54,12 +67,30 @@
 
 #include "c5metrics.h"
 
+/* A cache entry: what the trigger functions use, and its bookkeeping. */
+typedef struct TrigEntry
+{
+	C5Trig		t;				/* first: get_trig() hands out &e->t */
+	Oid			sales;			/* refunds with a guard: the sales table */
+	struct TrigEntry *next;		/* in the retired list */
+} TrigEntry;
+
+/* trig_cache's entries: a trigger's OID and its current entry */
+typedef struct TrigRef
+{
+	Oid			tgoid;			/* hash key */
+	TrigEntry  *entry;
+} TrigRef;
+
+static MemoryContext trig_context = NULL;	/* entries and their values */
 static HTAB *trig_cache = NULL;
+static TrigEntry *retired = NULL;	/* invalidated, freed at transaction end */
+static TrigEntry *building = NULL;	/* being resolved, not yet in trig_cache */
 
 /*
  * The entries of recently fired triggers, by OID: a row trigger finds its
  * entry here without a hash table search (a refund fires three triggers
- * of ours in turn).  Entries of trig_cache never move or go away.
+ * of ours in turn).  Emptied by every invalidation.
  */
 #define TRIG_SLOTS 8
 static C5Trig *trig_slot[TRIG_SLOTS];
@@ -83,20 +114,127 @@ PG_FUNCTION_INFO_V1(c5metrics_leads_trigger);
 
 static void invalidate_trig_cache(Datum arg, Oid relid);
 
+static inline bool
+entry_depends_on(const TrigEntry *e, Oid relid)
+{
+	return relid == InvalidOid || e->t.relid == relid ||
+		(OidIsValid(e->sales) && e->sales == relid);
+}
+
+/*
+ * Relcache callback: retire the entries that depend on relation `relid`
+ * (every entry, when relid is InvalidOid).  It may run at any catalog
+ * access, while entries are in use: it frees nothing.
+ */
 static void
 invalidate_trig_cache(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
-	C5Trig	   *t;
+	TrigRef    *ref;
 
+	if (building != NULL && entry_depends_on(building, relid))
+		building->t.valid = false;
 	hash_seq_init(&status, trig_cache);
-	while ((t = hash_seq_search(&status)) != NULL)
+	while ((ref = hash_seq_search(&status)) != NULL)
 	{
-		if (relid == InvalidOid || t->relid == relid)
-			t->valid = false;
-		c5m_guard_invalidate(t->guard, relid);
+		TrigEntry  *e = ref->entry;
+
+		if (!entry_depends_on(e, relid))
+			continue;
+		e->t.valid = false;
+		e->next = retired;
+		retired = e;
+		/* dynahash allows removing the entry a scan has just returned */
+		hash_search(trig_cache, &ref->tgoid, HASH_REMOVE, NULL);
 	}
 	memset(trig_slot, 0, sizeof(trig_slot));
+}
+
+/*
+ * Free the retired entries.  capture.c calls this at the end of every
+ * top-level transaction, after its own callback has let go of the names:
+ * no trigger function is running then.  It only frees memory, so it cannot
+ * fail in a commit callback.
+ */
+void
+c5m_trig_cache_sweep(void)
+{
+	if (building != NULL)
+	{
+		/* an error interrupted its resolution: it was never handed out */
+		building->next = retired;
+		retired = building;
+		building = NULL;
+	}
+	while (retired != NULL)
+	{
+		TrigEntry  *e = retired;
+
+		retired = e->next;
+		c5m_trig_release(&e->t);
+		pfree(e);
+	}
+}
+
+/*
+ * A new entry for trigger `tg`, to be filled in and then published with
+ * publish_entry().  Until then it is `building`: an invalidation meanwhile
+ * marks it invalid (it is still used once, for the firing that built it,
+ * as the relation it was resolved from stays open), and an error leaves
+ * it for c5m_trig_cache_sweep().
+ */
+static TrigEntry *
+new_entry(Trigger *tg, C5Flow flow)
+{
+	TrigEntry  *e;
+
+	if (trig_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		trig_context = AllocSetContextCreate(TopMemoryContext,
+											 "c5metrics trigger cache",
+											 ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TrigRef);
+		ctl.hcxt = trig_context;
+		trig_cache = hash_create("c5metrics triggers", 32, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(invalidate_trig_cache, (Datum) 0);
+	}
+	if (building != NULL)
+	{
+		/* left by an error in an earlier firing: never handed out */
+		building->next = retired;
+		retired = building;
+		building = NULL;
+	}
+	e = MemoryContextAllocZero(trig_context, sizeof(TrigEntry));
+	e->t.tgoid = tg->tgoid;
+	e->t.valid = true;
+	/* the guard's sales table, as guards.c opens it */
+	if (flow == C5_FLOW_REFUNDS && tg->tgnargs >= 7)
+		e->sales = atooid(tg->tgargs[4]);
+	building = e;
+	return e;
+}
+
+/* Make `e` the entry of its trigger, retiring the one it replaces. */
+static void
+publish_entry(TrigEntry *e)
+{
+	TrigRef    *ref;
+	bool		found;
+
+	ref = hash_search(trig_cache, &e->t.tgoid, HASH_ENTER, &found);
+	if (found)
+	{
+		/* invalidated while it was being built */
+		ref->entry->next = retired;
+		retired = ref->entry;
+	}
+	ref->entry = e;
+	building = NULL;
 }
 
 /* Describe column `name` of the trigger's table; attnum 0 if absent. */
@@ -157,7 +295,7 @@ enum_label_oid(Oid typid, const char *label)
 static void
 resolve_value(const C5Col *col, const char *value, C5Value *v)
 {
-	v->text = MemoryContextStrdup(TopMemoryContext, value);
+	v->text = MemoryContextStrdup(trig_context, value);
 	v->len = strlen(value);
 	v->enumoid = col->kind == C5_COL_ENUM ? enum_label_oid(col->typid, value)
 		: InvalidOid;
@@ -172,32 +310,23 @@ get_trig(TriggerData *td, C5Flow flow)
 {
 	Trigger    *tg = td->tg_trigger;
 	C5Trig	   *t = trig_slot[tg->tgoid % TRIG_SLOTS];
-	bool		found;
+	TrigRef    *ref;
 
 	if (likely(t != NULL && t->tgoid == tg->tgoid && t->valid && t->ok))
 		return t;
 
-	if (trig_cache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(C5Trig);
-		trig_cache = hash_create("c5metrics triggers", 32, &ctl,
-								 HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(invalidate_trig_cache, (Datum) 0);
-	}
-	t = hash_search(trig_cache, &tg->tgoid, HASH_ENTER, &found);
-	if (!found || !t->valid)
+	ref = trig_cache != NULL ?
+		hash_search(trig_cache, &tg->tgoid, HASH_FIND, NULL) : NULL;
+	t = ref != NULL ? &ref->entry->t : NULL;
+	if (t == NULL || !t->valid)
 	{
 		Relation	rel = td->tg_relation;
 		char	  **a = tg->tgargs;
 		int			n = tg->tgnargs;
 		int			i;
+		TrigEntry  *e = new_entry(tg, flow);
 
-		if (found)
-			c5m_trig_release(t);
-		memset(((char *) t) + sizeof(Oid), 0, sizeof(C5Trig) - sizeof(Oid));
+		t = &e->t;
 		t->relid = RelationGetRelid(rel);
 		t->owner = rel->rd_rel->relowner;
 		strlcpy(t->relname, RelationGetRelationName(rel), NAMEDATALEN);
@@ -257,9 +386,9 @@ get_trig(TriggerData *td, C5Flow flow)
 			default:
 				t->ok = false;
 		}
-		t->valid = true;
 		if (t->ok)
 			c5m_tracked_note(MyDatabaseId, t->relid, flow);
+		publish_entry(e);
 	}
 	trig_slot[tg->tgoid % TRIG_SLOTS] = t;
 	if (!t->ok)

@@ -207,6 +207,15 @@ serve_metrics(struct MHD_Connection *conn)
  * Readiness: shared memory attached, the series cap not reached, tables
  * tracked (on a primary; a standby's list is not replicated), and the
  * role, which is reported but never fails.
+ *
+ * The tracked-table list lives in shared memory and is saved only at a
+ * clean shutdown.  After a start without a saved registry -- a crash
+ * restart, an immediate shutdown, c5metrics.save off, the first start --
+ * it is empty until tables are attached or written to, though the
+ * databases may well have tracked tables: on a quiet shop, for many
+ * minutes.  So an empty list fails the check only once the list has had
+ * an entry since shared memory was set up (everything was detached or
+ * dropped since); before that it is reported as "unknown since start".
  */
 static enum MHD_Result
 serve_readyz(struct MHD_Connection *conn)
@@ -215,6 +224,7 @@ serve_readyz(struct MHD_Connection *conn)
 	bool		series_ok = true;
 	bool		standby = RecoveryInProgress();
 	int			tracked = 0;
+	bool		tracked_seen = false;
 	bool		tracked_ok;
 	const char *failing = NULL;
 	char		json[512];
@@ -227,9 +237,10 @@ serve_readyz(struct MHD_Connection *conn)
 		for (i = 0; i < C5M_MAX_TRACKED; i++)
 			if (c5m_shared->tracked[i].flow >= 0)
 				tracked++;
+		tracked_seen = c5m_shared->tracked_seen;
 		LWLockRelease(c5m_shared->lock);
 	}
-	tracked_ok = standby || tracked > 0;
+	tracked_ok = standby || tracked > 0 || !tracked_seen;
 	if (!shmem)
 		failing = "shared_memory";
 	else if (!series_ok)
@@ -244,7 +255,8 @@ serve_readyz(struct MHD_Connection *conn)
 			 failing ? "\"failing\":\"" : "", failing ? failing : "", failing ? "\"," : "",
 			 shmem ? "ok" : "not attached",
 			 series_ok ? "ok" : "at c5metrics.max_series",
-			 tracked_ok ? "ok" : "none tracked",
+			 !tracked_ok ? "none tracked" :
+			 standby || tracked > 0 ? "ok" : "unknown since start",
 			 standby ? "standby" : "primary");
 	return reply(conn, C5_HTTP_READYZ, failing ? C5_HTTP_503 : C5_HTTP_200,
 				 CT_JSON, json, strlen(json), false, NULL, NULL);

@@ -7,7 +7,8 @@
 # instances give the primary's numbers (c5load's ground truth).
 #
 # A promoted standby's tracked-table list starts empty and fills as its
-# triggers fire (until then /readyz says "tracked_tables").
+# triggers fire; until then /readyz reports it as "unknown since start"
+# without failing (test/t/013_restart_crash.pl).
 use strict;
 use warnings;
 use File::Basename;
