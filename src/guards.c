@@ -9,12 +9,20 @@
  *	- C5M01: a refund would exceed what is left to refund on its sale;
  *	- C5M02: a lead was throttled (the application answers HTTP 429).
  *
- * The over-refund guard locks the sale row (FOR UPDATE) and then sums the
- * sale's refunds with a fresh snapshot, so under READ COMMITTED two
- * sessions refunding the same sale are serialized on the row lock and the
- * second sees the first's refund.  Like PostgreSQL's foreign-key checks,
- * its queries run as the refunds table's owner, so the role inserting
- * refunds needs no privilege on the sales table.
+ * The over-refund guard locks the sale row (FOR NO KEY UPDATE) and then
+ * sums the sale's refunds, so two sessions refunding the same sale are
+ * serialized on the row lock and the second sees the first's refund.  Like
+ * PostgreSQL's foreign-key checks, it reads the sales table with the
+ * rights of the refunds table's owner, so the role inserting refunds needs
+ * no privilege on the sales table; and its error shows the sale's
+ * remainder only to a role that could read it.
+ *
+ * Anyone may create a trigger calling our trigger functions with
+ * arguments of their own, so what the attach functions check is checked
+ * again, from the catalogs, each time a guard or check runs: the tables
+ * named must be plain tables that the table owner could read (and, for
+ * the guard, lock) with plain SQL.  What does not pass is counted as a
+ * lost event, never raised.
  *
  * The throttle keeps token buckets in shared memory: one global bucket,
  * C5M_THROTTLE_SLOTS buckets shared by hash among source addresses and as
@@ -36,7 +44,9 @@
 #include "executor/tuptable.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
+#include "catalog/catalog.h"
 #include "catalog/index.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
@@ -62,6 +72,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 #include "c5metrics.h"
@@ -282,7 +293,127 @@ c5m_guard_invalidate(C5Guard *g, Oid relid)
 		g->valid = false;
 }
 
-/* Resolve a lookup of `rel`'s column `attnum` by a value of type `valtype`. */
+/* ---- which tables may be read on a role's behalf ---- */
+
+/*
+ * An OID given as a trigger argument: decimal digits and nothing else.
+ * (atooid() would read "12abc" as 12 and "abc" as 0.)
+ */
+static bool
+parse_oid(const char *s, Oid *oid)
+{
+	char	   *end;
+	unsigned long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > PG_UINT32_MAX)
+		return false;
+	*oid = (Oid) v;
+	return true;
+}
+
+/*
+ * May c5metrics read `relid` directly or through SPI?  Only a plain table:
+ * reading a view, a foreign table or a materialized view's query could run
+ * code, and the guard's scans handle neither those nor a partitioned table
+ * or an index.  Not a relation made by initdb (system catalogs, which
+ * IsCatalogRelationOid() tells by an OID below FirstUnpinnedObjectId, and
+ * information_schema's tables), and not another session's temporary table,
+ * whose rows are in that session's local buffers.  From the catalogs,
+ * without a lock: it is asked before one is taken.
+ */
+static bool
+plain_table(Oid relid)
+{
+	HeapTuple	tup;
+	Form_pg_class c;
+	bool		ok;
+
+	if (relid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	c = (Form_pg_class) GETSTRUCT(tup);
+	ok = c->relkind == RELKIND_RELATION &&
+		(c->relpersistence != RELPERSISTENCE_TEMP || isTempNamespace(c->relnamespace));
+	ReleaseSysCache(tup);
+	return ok;
+}
+
+/*
+ * Could `role` read columns `cols` of every row of `relid` with a plain
+ * SELECT: the SELECT privilege on the table or on each of the columns, and
+ * no row-level security applying to it?
+ */
+static bool
+role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols)
+{
+	int			i;
+
+	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
+		return false;
+	if (pg_class_aclcheck(relid, role, ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	for (i = 0; i < ncols; i++)
+		if (cols[i] <= 0 ||
+			pg_attribute_aclcheck(relid, cols[i], role, ACL_SELECT) != ACLCHECK_OK)
+			return false;
+	return true;
+}
+
+/*
+ * May the guard of a refunds table owned by `owner` use `relid` as its
+ * sales table, finding a sale by column `idname` and reading `totalname`?
+ * Only where the owner could do the same with plain SQL, SELECT ... FOR NO
+ * KEY UPDATE: a plain table, SELECT on both columns, UPDATE on the table
+ * or on any of its columns (what PostgreSQL asks of a row lock), and no
+ * row-level security applying to the owner -- the guard reads the sale
+ * whatever the policies say, so it refuses a table they apply to rather
+ * than lock and reveal rows the owner cannot see.
+ */
+static bool
+sales_usable(Oid relid, Oid owner, const char *idname, const char *totalname)
+{
+	AttrNumber	cols[2];
+
+	if (!plain_table(relid))
+		return false;
+	cols[0] = get_attnum(relid, idname);
+	cols[1] = get_attnum(relid, totalname);
+	return role_reads(relid, owner, 2, cols) &&
+		(pg_class_aclcheck(relid, owner, ACL_UPDATE) == ACLCHECK_OK ||
+		 pg_attribute_aclcheck_all(relid, owner, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK);
+}
+
+/*
+ * The equality operator of btree family `opfamily` between its type
+ * `lefttype` and a value of type *valtype; failing that, for a value
+ * binary-coercible to `lefttype` (a varchar compared as text), its own
+ * equality, *valtype becoming `lefttype`.
+ */
+static Oid
+equality(Oid opfamily, Oid lefttype, Oid *valtype)
+{
+	Oid			opr = get_opfamily_member(opfamily, lefttype, *valtype,
+										  BTEqualStrategyNumber);
+
+	if (!OidIsValid(opr) && IsBinaryCoercible(*valtype, lefttype))
+	{
+		opr = get_opfamily_member(opfamily, lefttype, lefttype, BTEqualStrategyNumber);
+		if (OidIsValid(opr))
+			*valtype = lefttype;
+	}
+	return opr;
+}
+
+/*
+ * Resolve a lookup of `rel`'s column `attnum` by a value of type `valtype`
+ * (a domain's value is looked up as its base type's).
+ */
 static bool
 resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 {
@@ -292,20 +423,20 @@ resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 	Oid			opclass;
 	Oid			opr;
 
+	valtype = getBaseType(valtype);
 	lk->attnum = attnum;
 	lk->indexid = InvalidOid;
-	lk->subtype = valtype;
 	foreach(lc, indexes)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index ix = idx->rd_index;
 
+		lk->subtype = valtype;
 		opr = InvalidOid;
 		if (idx->rd_rel->relam == BTREE_AM_OID && ix->indisvalid &&
 			ix->indkey.values[0] == attnum &&
 			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
-			opr = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0],
-									  valtype, BTEqualStrategyNumber);
+			opr = equality(idx->rd_opfamily[0], idx->rd_opcintype[0], &lk->subtype);
 		if (OidIsValid(opr))
 		{
 			lk->indexid = RelationGetRelid(idx);
@@ -324,8 +455,8 @@ resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 	opclass = GetDefaultOpClass(att->atttypid, BTREE_AM_OID);
 	if (!OidIsValid(opclass))
 		return false;
-	opr = get_opfamily_member(get_opclass_family(opclass), get_opclass_input_type(opclass),
-							  valtype, BTEqualStrategyNumber);
+	lk->subtype = valtype;
+	opr = equality(get_opclass_family(opclass), get_opclass_input_type(opclass), &lk->subtype);
 	if (!OidIsValid(opr))
 		return false;
 	lk->eqproc = get_opcode(opr);
@@ -352,9 +483,12 @@ resolve_cast(Oid typid, FmgrInfo *cast)
 
 /*
  * Resolve the guard of refunds trigger `t` against its sales table, open
- * and locked by the caller.  Unusable when a column is gone, an amount has
- * no cast to numeric, or the refunds table's owner may not read the sales
- * table: the guard must never raise anything but its own error.
+ * and locked by the caller (who checked the owner's rights on it).
+ * Unusable when a column is gone, the sale ids of the two tables cannot be
+ * compared, or an amount has no cast to numeric: the guard must never
+ * raise anything but its own error.  A key column whose type has no btree
+ * equality (json, say) cannot have a unique index either, so retries are
+ * not told apart by key there: the guard works without it.
  */
 static void
 build_guard(C5Trig *t, TriggerData *td, Relation sales, C5Guard *g)
@@ -367,19 +501,38 @@ build_guard(C5Trig *t, TriggerData *td, Relation sales, C5Guard *g)
 	g->usable = false;
 	c5m_resolve_col(sales, a[5], &id);
 	c5m_resolve_col(sales, a[6], &total);
-	if (id.attnum <= 0 || total.attnum <= 0 ||
-		pg_class_aclcheck(RelationGetRelid(sales), t->owner, ACL_SELECT) != ACLCHECK_OK)
+	if (id.attnum <= 0 || total.attnum <= 0)
 		return;
 	g->total = total.attnum;
-	g->by_key.attnum = 0;
 	if (!resolve_lookup(td->tg_relation, t->c[0].attnum, t->c[0].typid, &g->by_sale) ||
 		!resolve_lookup(sales, id.attnum, t->c[0].typid, &g->sale) ||
-		(t->c[3].attnum > 0 &&
-		 !resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key)) ||
 		!resolve_cast(t->c[1].typid, &g->amount_cast) ||
 		!resolve_cast(total.typid, &g->total_cast))
 		return;
+	if (t->c[3].attnum <= 0 ||
+		!resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key))
+		g->by_key.attnum = 0;
 	g->usable = true;
+}
+
+/*
+ * May the role inserting a refund see the remainder of its sale: could it
+ * read the sale's id and total and the refunds' sale and amount columns,
+ * of which the remainder is made, with plain SQL?
+ */
+static bool
+remainder_visible(C5Trig *t, TriggerData *td, C5Guard *g)
+{
+	Oid			user = GetUserId();
+	AttrNumber	sales_cols[2];
+	AttrNumber	refund_cols[2];
+
+	sales_cols[0] = g->sale.attnum;
+	sales_cols[1] = g->total;
+	refund_cols[0] = t->c[0].attnum;
+	refund_cols[1] = t->c[1].attnum;
+	return role_reads(g->sales, user, 2, sales_cols) &&
+		role_reads(RelationGetRelid(td->tg_relation), user, 2, refund_cols);
 }
 
 static Numeric
@@ -515,10 +668,10 @@ lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
  * would hold the lock we hold -- so whatever committed before the lock was
  * granted is seen, at every isolation level, without taking a snapshot.
  * (A refund inserted with the triggers disabled is outside the guard in
- * any case.)  It reads through the tables' indexes (or scans them),
- * with no query and no privilege check at run time; the refunds table's
- * owner must be able to read the sales table (checked when resolved, and
- * at attach).
+ * any case.)  It reads through the tables' indexes (or scans them), with
+ * no query: the privileges a query would need are the refunds table
+ * owner's, checked from the catalogs on every call (sales_usable), as at
+ * attach.
  */
 void
 c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
@@ -528,6 +681,8 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 				keyval = (Datum) 0;
 	bool		isnull,
 				keynull = true;
+	char	  **a;
+	Oid			salesid;
 	Relation	sales;
 	C5Guard    *g;
 	C5Scan		scan;
@@ -536,6 +691,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	Numeric		sum;
 	Numeric		remainder;
 	bool		over;
+	bool		visible;
 
 	sale = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
 	if (isnull)
@@ -546,11 +702,30 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (t->c[3].attnum > 0)
 		keyval = slot_getattr(td->tg_trigslot, t->c[3].attnum, &keynull);
 
-	/* the locks a SELECT ... FOR NO KEY UPDATE of the sale would take */
-	sales = try_table_open(atooid(td->tg_trigger->tgargs[4]), RowShareLock);
+	/*
+	 * The locks a SELECT ... FOR NO KEY UPDATE of the sale would take, if
+	 * the owner could take them: asked before locking, and again once the
+	 * lock is held, as what changed while waiting for it counts.  A sales
+	 * table gone, or not (or no longer) one the owner could lock, leaves
+	 * nothing to guard with.
+	 */
+	a = td->tg_trigger->tgargs;
+	if (td->tg_trigger->tgnargs != 7 || !parse_oid(a[4], &salesid) ||
+		td->tg_relation->rd_rel->relkind != RELKIND_RELATION ||
+		!sales_usable(salesid, t->owner, a[5], a[6]))
+	{
+		c5m_note_lost();
+		return;
+	}
+	sales = try_table_open(salesid, RowShareLock);
 	if (sales == NULL)
 	{
-		/* the sales table is gone: nothing to guard against */
+		c5m_note_lost();
+		return;
+	}
+	if (!sales_usable(salesid, t->owner, a[5], a[6]))
+	{
+		table_close(sales, RowShareLock);
 		c5m_note_lost();
 		return;
 	}
@@ -608,11 +783,14 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (!c5m_refund_guard)
 		return;
 	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);
+	visible = remainder_visible(t, td, g);
 	ereport(ERROR,
 			(errcode(C5M_ERRCODE_OVER_REFUND),
 			 errmsg("refund exceeds the refundable remainder of its sale"),
+			 visible ?
 			 errdetail("The sale has %s left to refund.",
-					   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(remainder)))),
+					   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(remainder)))) :
+			 errdetail("The remainder is shown only to roles that may read the sale and its refunds."),
 			 errhint("Refund at most the remainder. To only count such refunds, set c5metrics.refund_guard to off."),
 			 errtable(td->tg_relation)));
 }
@@ -650,7 +828,16 @@ rel_owner(Oid relid)
  * back than was consumed (over_restock), or put back with no refund
  * (no_refund).  It may not fail the commit, so it works in a subtransaction
  * whose errors are counted as lost events and dropped -- except a cancel or
- * shutdown, which must win.  A trigger dropped since is skipped.
+ * shutdown, which must win.  A trigger dropped since is skipped; one whose
+ * tables are not plain tables (plain_table) is counted as lost.
+ *
+ * The query runs as the stock table's owner inside the session of whoever
+ * committed, perhaps a superuser.  Like REFRESH MATERIALIZED VIEW, it runs
+ * as a security-restricted operation (no temporary objects, no SET ROLE,
+ * no cursor kept open) and every setting changed meanwhile is reverted, so
+ * that nothing the owner's code may do outlives it in that session.  Both
+ * tables being plain, that code can only be a row-level security policy
+ * or a type's function.
  */
 void
 c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
@@ -659,6 +846,7 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool o = false;
 	volatile bool n = false;
+	volatile bool lost = false;
 
 	*over = *norefund = false;
 	BeginInternalSubTransaction(NULL);
@@ -676,8 +864,9 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		int			nestlevel;
 		Oid			save_userid;
 		int			save_sec;
-		char	   *stock;
-		char	   *refunds;
+		Oid			refundsid = InvalidOid;
+		char	   *stock = NULL;
+		char	   *refunds = NULL;
 		StringInfoData q;
 		bool		isnull;
 
@@ -703,10 +892,22 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		systable_endscan(scan);
 		table_close(tgrel, AccessShareLock);
 
-		stock = nargs == lengthof(a) ? qualified_name(tgrelid) : NULL;
+		/*
+		 * The refunds table is "0" when there is none; when it was dropped
+		 * since, over_restock is still checked.
+		 */
+		if (OidIsValid(tgrelid) && nargs == lengthof(a) && plain_table(tgrelid) &&
+			parse_oid(a[5], &refundsid) &&
+			(!OidIsValid(refundsid) || plain_table(refundsid) ||
+			 get_rel_relkind(refundsid) == '\0'))
+		{
+			stock = qualified_name(tgrelid);
+			if (OidIsValid(refundsid))
+				refunds = qualified_name(refundsid);
+		}
+		lost = OidIsValid(tgrelid) && stock == NULL;
 		if (stock != NULL)
 		{
-			refunds = qualified_name(atooid(a[5]));
 			initStringInfo(&q);
 			/*
 			 * Every operator and function is qualified, and search_path is
@@ -725,11 +926,15 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 				appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s OPERATOR(pg_catalog.=) $1)",
 								 refunds, quote_identifier(a[6]));
 
-			/* like foreign-key checks, as the stock table's owner */
+			/*
+			 * Like foreign-key checks, as the stock table's owner; like
+			 * REFRESH MATERIALIZED VIEW, restricted, and every setting
+			 * reverted below.
+			 */
 			owner = rel_owner(tgrelid);
 			GetUserIdAndSecContext(&save_userid, &save_sec);
 			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_NOFORCE_RLS);
+								   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
 			nestlevel = NewGUCNestLevel();
 			(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -750,7 +955,7 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 			}
 			SPI_finish();
 			PopActiveSnapshot();
-			AtEOXact_GUC(true, nestlevel);
+			AtEOXact_GUC(false, nestlevel);
 			SetUserIdAndSecContext(save_userid, save_sec);
 		}
 
@@ -775,6 +980,8 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		return;
 	}
 	PG_END_TRY();
+	if (lost)
+		c5m_note_lost();
 	*over = o;
 	*norefund = n;
 }
