@@ -65,8 +65,11 @@ BEGIN
       USING ERRCODE = 'invalid_table_definition',
             DETAIL = 'The temporary table goes away with this session, and the trigger would still name it.';
   END IF;
+  -- a column missing is for _check_column to report, after this
   FOREACH col IN ARRAY cols LOOP
-    IF NOT has_column_privilege(owner, src, col, 'SELECT') THEN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = src AND attname = col AND attnum > 0 AND NOT attisdropped)
+       AND NOT has_column_privilege(owner, src, col, 'SELECT') THEN
       RAISE EXCEPTION 'owner % of table % cannot read column "%" of %', owner, tbl, col, src
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = CASE WHEN guard
@@ -131,9 +134,9 @@ BEGIN
   PERFORM @extschema@._check_column(tbl, sale_column, 'sale_column', 'any');
   PERFORM @extschema@._check_column(tbl, quantity_column, 'quantity_column', 'number');
   IF refunds_table IS NOT NULL THEN
-    PERFORM @extschema@._check_column(refunds_table, refunds_sale_column, 'refunds_sale_column', 'any');
     PERFORM @extschema@._check_source(tbl, refunds_table, 'refunds_table',
                                       ARRAY[refunds_sale_column], false);
+    PERFORM @extschema@._check_column(refunds_table, refunds_sale_column, 'refunds_sale_column', 'any');
   END IF;
   PERFORM @extschema@._drop_triggers(tbl, 'stock');
   args := @extschema@._args(type_column, consume_value, refund_in_value, sale_column,
@@ -188,10 +191,10 @@ BEGIN
               DETAIL = 'The guard sums a sale''s refunds in the partition a refund goes to: refunds of one sale in several partitions would escape it.',
               HINT = 'Track the partitioned table without sales_table, or guard a plain refunds table.';
     END IF;
-    id_type := @extschema@._check_column(sales_table, sales_id_column, 'sales_id_column', 'any');
-    PERFORM @extschema@._check_column(sales_table, sales_total_column, 'sales_total_column', 'number');
     PERFORM @extschema@._check_source(tbl, sales_table, 'sales_table',
                                       ARRAY[sales_id_column, sales_total_column], true);
+    id_type := @extschema@._check_column(sales_table, sales_id_column, 'sales_id_column', 'any');
+    PERFORM @extschema@._check_column(sales_table, sales_total_column, 'sales_total_column', 'number');
     sale_type := @extschema@._base_type(sale_type);
     id_type := @extschema@._base_type(id_type);
     IF NOT (sale_type = id_type
