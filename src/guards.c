@@ -64,6 +64,7 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -683,6 +684,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 				keynull = true;
 	char	  **a;
 	Oid			salesid;
+	uint64		inval_count;
 	Relation	sales;
 	C5Guard    *g;
 	C5Scan		scan;
@@ -705,9 +707,9 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	/*
 	 * The locks a SELECT ... FOR NO KEY UPDATE of the sale would take, if
 	 * the owner could take them: asked before locking, and again once the
-	 * lock is held, as what changed while waiting for it counts.  A sales
-	 * table gone, or not (or no longer) one the owner could lock, leaves
-	 * nothing to guard with.
+	 * lock is held if catalog changes arrived meanwhile, as
+	 * RangeVarGetRelidExtended() does.  A sales table gone, or not (or no
+	 * longer) one the owner could lock, leaves nothing to guard with.
 	 */
 	a = td->tg_trigger->tgargs;
 	if (td->tg_trigger->tgnargs != 7 || !parse_oid(a[4], &salesid) ||
@@ -717,13 +719,15 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 		c5m_note_lost();
 		return;
 	}
+	inval_count = SharedInvalidMessageCounter;
 	sales = try_table_open(salesid, RowShareLock);
 	if (sales == NULL)
 	{
 		c5m_note_lost();
 		return;
 	}
-	if (!sales_usable(salesid, t->owner, a[5], a[6]))
+	if (inval_count != SharedInvalidMessageCounter &&
+		!sales_usable(salesid, t->owner, a[5], a[6]))
 	{
 		table_close(sales, RowShareLock);
 		c5m_note_lost();
