@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * guards.c
- *		The opt-in guards (over-refund, lead throttle) and the refund-in
- *		consistency check.
+ *		The opt-in guards: over-refund and lead throttle.
  *
  * These are the only capture paths allowed to raise an error into the
  * user's transaction, and only with their documented SQLSTATEs:
@@ -18,10 +17,10 @@
  * remainder only to a role that could read it.
  *
  * Anyone may create a trigger calling our trigger functions with
- * arguments of their own, so what the attach functions check is checked
- * again, from the catalogs, each time a guard or check runs: the tables
- * named must be plain tables that the table owner could read (and, for
- * the guard, lock) with plain SQL.  What does not pass is counted as a
+ * arguments of their own, so what the attach function checks is checked
+ * again, from the catalogs, each time the guard runs: the sales table
+ * must be a plain table that the refunds table's owner could read and
+ * lock with plain SQL (readable.c).  What does not pass is counted as a
  * lost event, never raised.
  *
  * The throttle keeps token buckets in shared memory: one global bucket,
@@ -41,39 +40,29 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "executor/tuptable.h"
 #include "access/xact.h"
-#include "commands/trigger.h"
-#include "catalog/catalog.h"
 #include "catalog/index.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
-#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
-#include "utils/fmgroids.h"
 #include "commands/defrem.h"
-#include "executor/spi.h"
-#include "parser/parse_coerce.h"
-#include "utils/acl.h"
-#include "utils/numeric.h"
-#include "utils/snapmgr.h"
-#include "utils/syscache.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "storage/lock.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/sinval.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
-#include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
-#include "utils/rls.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "c5metrics.h"
@@ -294,78 +283,6 @@ c5m_guard_invalidate(C5Guard *g, Oid relid)
 		g->valid = false;
 }
 
-/* ---- which tables may be read on a role's behalf ---- */
-
-/*
- * An OID given as a trigger argument: decimal digits and nothing else.
- * (atooid() would read "12abc" as 12 and "abc" as 0.)
- */
-static bool
-parse_oid(const char *s, Oid *oid)
-{
-	char	   *end;
-	unsigned long v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > PG_UINT32_MAX)
-		return false;
-	*oid = (Oid) v;
-	return true;
-}
-
-/*
- * May c5metrics read `relid` directly or through SPI?  Only a plain table:
- * reading a view, a foreign table or a materialized view's query could run
- * code, and the guard's scans handle neither those nor a partitioned table
- * or an index.  Not a relation made by initdb (system catalogs, which
- * IsCatalogRelationOid() tells by an OID below FirstUnpinnedObjectId, and
- * information_schema's tables), and not another session's temporary table,
- * whose rows are in that session's local buffers.  From the catalogs,
- * without a lock: it is asked before one is taken.
- */
-static bool
-plain_table(Oid relid)
-{
-	HeapTuple	tup;
-	Form_pg_class c;
-	bool		ok;
-
-	if (relid < FirstNormalObjectId)
-		return false;
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		return false;
-	c = (Form_pg_class) GETSTRUCT(tup);
-	ok = c->relkind == RELKIND_RELATION &&
-		(c->relpersistence != RELPERSISTENCE_TEMP || isTempNamespace(c->relnamespace));
-	ReleaseSysCache(tup);
-	return ok;
-}
-
-/*
- * Could `role` read columns `cols` of every row of `relid` with a plain
- * SELECT: the SELECT privilege on the table or on each of the columns, and
- * no row-level security applying to it?
- */
-static bool
-role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols)
-{
-	int			i;
-
-	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
-		return false;
-	if (pg_class_aclcheck(relid, role, ACL_SELECT) == ACLCHECK_OK)
-		return true;
-	for (i = 0; i < ncols; i++)
-		if (cols[i] <= 0 ||
-			pg_attribute_aclcheck(relid, cols[i], role, ACL_SELECT) != ACLCHECK_OK)
-			return false;
-	return true;
-}
-
 /*
  * May the guard of a refunds table owned by `owner` use `relid` as its
  * sales table, finding a sale by column `idname` and reading `totalname`?
@@ -381,11 +298,11 @@ sales_usable(Oid relid, Oid owner, const char *idname, const char *totalname)
 {
 	AttrNumber	cols[2];
 
-	if (!plain_table(relid))
+	if (!c5m_plain_table(relid))
 		return false;
 	cols[0] = get_attnum(relid, idname);
 	cols[1] = get_attnum(relid, totalname);
-	return role_reads(relid, owner, 2, cols) &&
+	return c5m_role_reads(relid, owner, 2, cols) &&
 		(pg_class_aclcheck(relid, owner, ACL_UPDATE) == ACLCHECK_OK ||
 		 pg_attribute_aclcheck_all(relid, owner, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK);
 }
@@ -532,8 +449,8 @@ remainder_visible(C5Trig *t, TriggerData *td, C5Guard *g)
 	sales_cols[1] = g->total;
 	refund_cols[0] = t->c[0].attnum;
 	refund_cols[1] = t->c[1].attnum;
-	return role_reads(g->sales, user, 2, sales_cols) &&
-		role_reads(RelationGetRelid(td->tg_relation), user, 2, refund_cols);
+	return c5m_role_reads(g->sales, user, 2, sales_cols) &&
+		c5m_role_reads(RelationGetRelid(td->tg_relation), user, 2, refund_cols);
 }
 
 static Numeric
@@ -712,7 +629,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	 * longer) one the owner could lock, leaves nothing to guard with.
 	 */
 	a = td->tg_trigger->tgargs;
-	if (td->tg_trigger->tgnargs != 7 || !parse_oid(a[4], &salesid) ||
+	if (td->tg_trigger->tgnargs != 7 || !c5m_parse_oid(a[4], &salesid) ||
 		td->tg_relation->rd_rel->relkind != RELKIND_RELATION ||
 		!sales_usable(salesid, t->owner, a[5], a[6]))
 	{
@@ -797,213 +714,4 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 			 errdetail("The remainder is shown only to roles that may read the sale and its refunds."),
 			 errhint("Refund at most the remainder. To only count such refunds, set c5metrics.refund_guard to off."),
 			 errtable(td->tg_relation)));
-}
-
-/* ---- refund-in consistency, checked at commit ---- */
-
-static char *
-qualified_name(Oid relid)
-{
-	char	   *rel = get_rel_name(relid);
-
-	if (rel == NULL)
-		return NULL;
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
-}
-
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner = InvalidOid;
-
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
-	}
-	return owner;
-}
-
-/*
- * Check one sale's refund-in movements, inserted through stock trigger
- * `tgoid`, before its transaction commits (capture.c runs this for every
- * such sale at PRE_COMMIT, when the whole transaction is visible): more put
- * back than was consumed (over_restock), or put back with no refund
- * (no_refund).  It may not fail the commit, so it works in a subtransaction
- * whose errors are counted as lost events and dropped -- except a cancel or
- * shutdown, which must win.  A trigger dropped since is skipped; one whose
- * tables are not plain tables (plain_table) is counted as lost.
- *
- * The query runs as the stock table's owner inside the session of whoever
- * committed, perhaps a superuser.  Like REFRESH MATERIALIZED VIEW, it runs
- * as a security-restricted operation (no temporary objects, no SET ROLE,
- * no cursor kept open) and every setting changed meanwhile is reverted, so
- * that nothing the owner's code may do outlives it in that session.  Both
- * tables being plain, that code can only be a row-level security policy
- * or a type's function.
- */
-void
-c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool o = false;
-	volatile bool n = false;
-	volatile bool lost = false;
-
-	*over = *norefund = false;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		Relation	tgrel;
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		char	   *a[7];
-		int			nargs = 0;
-		Oid			tgrelid = InvalidOid;
-		Oid			owner;
-		int			nestlevel;
-		Oid			save_userid;
-		int			save_sec;
-		Oid			refundsid = InvalidOid;
-		char	   *stock = NULL;
-		char	   *refunds = NULL;
-		StringInfoData q;
-		bool		isnull;
-
-		/* the trigger's arguments say which columns and values to check */
-		tgrel = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(tgoid));
-		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
-		if (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
-			bytea	   *args = DatumGetByteaPP(fastgetattr(tup, Anum_pg_trigger_tgargs,
-														   RelationGetDescr(tgrel), &isnull));
-			char	   *p = VARDATA_ANY(args);
-
-			tgrelid = tg->tgrelid;
-			for (nargs = 0; !isnull && nargs < Min(tg->tgnargs, lengthof(a)); nargs++)
-			{
-				a[nargs] = pstrdup(p);
-				p += strlen(p) + 1;
-			}
-		}
-		systable_endscan(scan);
-		table_close(tgrel, AccessShareLock);
-
-		/*
-		 * The refunds table is "0" when there is none; when it was dropped
-		 * since, over_restock is still checked.
-		 */
-		if (OidIsValid(tgrelid) && nargs == lengthof(a) && plain_table(tgrelid) &&
-			parse_oid(a[5], &refundsid) &&
-			(!OidIsValid(refundsid) || plain_table(refundsid) ||
-			 get_rel_relkind(refundsid) == '\0'))
-		{
-			stock = qualified_name(tgrelid);
-			if (OidIsValid(refundsid))
-				refunds = qualified_name(refundsid);
-		}
-		lost = OidIsValid(tgrelid) && stock == NULL;
-		if (stock != NULL)
-		{
-			initStringInfo(&q);
-			/*
-			 * Every operator and function is qualified, and search_path is
-			 * pinned below: this runs as the table's owner, and the session
-			 * that inserted the rows must not get its own operators called.
-			 */
-			appendStringInfo(&q,
-							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
-							 "OPERATOR(pg_catalog.<) "
-							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
-							 "FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1)",
-							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
-							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),
-							 stock, quote_identifier(a[3]));
-			if (refunds != NULL)
-				appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s OPERATOR(pg_catalog.=) $1)",
-								 refunds, quote_identifier(a[6]));
-
-			/*
-			 * Like foreign-key checks, as the stock table's owner; like
-			 * REFRESH MATERIALIZED VIEW, restricted, and every setting
-			 * reverted below.
-			 */
-			owner = rel_owner(tgrelid);
-			GetUserIdAndSecContext(&save_userid, &save_sec);
-			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
-			nestlevel = NewGUCNestLevel();
-			(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-			/*
-			 * At commit there is no snapshot left: take one, after a
-			 * command-counter increment so that the last statement's rows
-			 * are seen.
-			 */
-			CommandCounterIncrement();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			SPI_connect();
-			if (SPI_execute_with_args(q.data, 1, &saletype, &sale, NULL, true, 1) == SPI_OK_SELECT &&
-				SPI_processed == 1)
-			{
-				o = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
-				if (refunds != NULL)
-					n = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull;
-			}
-			SPI_finish();
-			PopActiveSnapshot();
-			AtEOXact_GUC(false, nestlevel);
-			SetUserIdAndSecContext(save_userid, save_sec);
-		}
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
-		c5m_note_lost();
-		return;
-	}
-	PG_END_TRY();
-	if (lost)
-		c5m_note_lost();
-	*over = o;
-	*norefund = n;
-}
-
-/*
- * The deferred constraint trigger of version 1.0, still attached in a
- * database whose extension has not been updated (ALTER EXTENSION c5metrics
- * UPDATE drops it).  The stock trigger now notes refund-in movements and
- * they are checked before commit, so this trigger has nothing left to do.
- */
-PG_FUNCTION_INFO_V1(c5metrics_refund_in_check);
-
-Datum
-c5metrics_refund_in_check(PG_FUNCTION_ARGS)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"c5metrics_refund_in_check\" must be fired as a trigger")));
-	return PointerGetDatum(NULL);
 }
