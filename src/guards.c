@@ -297,14 +297,18 @@ static bool
 sales_usable(Oid relid, Oid owner, const char *idname, const char *totalname)
 {
 	AttrNumber	cols[2];
+	bool		missing = false;
 
 	if (!c5m_plain_table(relid))
 		return false;
 	cols[0] = get_attnum(relid, idname);
 	cols[1] = get_attnum(relid, totalname);
-	return c5m_role_reads(relid, owner, 2, cols) &&
-		(pg_class_aclcheck(relid, owner, ACL_UPDATE) == ACLCHECK_OK ||
-		 pg_attribute_aclcheck_all(relid, owner, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK);
+	if (!c5m_role_reads(relid, owner, 2, cols))
+		return false;
+	if (pg_class_aclcheck_ext(relid, owner, ACL_UPDATE, &missing) == ACLCHECK_OK)
+		return true;
+	return !missing &&
+		pg_attribute_aclcheck_all(relid, owner, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK;
 }
 
 /*

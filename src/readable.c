@@ -78,20 +78,23 @@ c5m_plain_table(Oid relid)
 /*
  * Could `role` read columns `cols` of every row of `relid` with a plain
  * SELECT: the SELECT privilege on the table or on each of the columns, and
- * no row-level security applying to it?
+ * no row-level security applying to it?  False, not an error, for a
+ * relation dropped meanwhile (a syscache miss may take in invalidations).
  */
 bool
 c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols)
 {
+	bool		missing = false;
 	int			i;
 
 	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
 		return false;
-	if (pg_class_aclcheck(relid, role, ACL_SELECT) == ACLCHECK_OK)
+	if (pg_class_aclcheck_ext(relid, role, ACL_SELECT, &missing) == ACLCHECK_OK)
 		return true;
-	for (i = 0; i < ncols; i++)
+	for (i = 0; i < ncols && !missing; i++)
 		if (cols[i] <= 0 ||
-			pg_attribute_aclcheck(relid, cols[i], role, ACL_SELECT) != ACLCHECK_OK)
+			pg_attribute_aclcheck_ext(relid, cols[i], role, ACL_SELECT,
+									  &missing) != ACLCHECK_OK)
 			return false;
-	return true;
+	return !missing;
 }
