@@ -11,6 +11,8 @@ OBJS = \
 	src/twophase.o \
 	src/triggers.o \
 	src/guards.o \
+	src/readable.o \
+	src/refund_in.o \
 	src/exposition.o \
 	src/sqlfuncs.o \
 	src/persist.o \

@@ -75,6 +75,17 @@ SELECT c5metrics.track_sales('enum_sales', paid_value => 'PAID');
 SELECT c5metrics.track_sales('enum_sales');
 CREATE TABLE no_key_refunds (sale_id int, amount numeric, refund_type text, idempotency_key text);
 SELECT c5metrics.track_refunds('no_key_refunds');
+-- sales_table and refunds_table are plain tables of the cluster's users,
+-- whose sale ids compare (test/t/016_adversarial_attach.pl tries the rest)
+SELECT c5metrics.track_refunds('no_key_refunds', key_column => NULL, sales_table => 'shop.sales_view');
+CREATE TABLE part_sales (id bigint, total numeric) PARTITION BY RANGE (id);
+SELECT c5metrics.track_refunds('no_key_refunds', key_column => NULL, sales_table => 'part_sales');
+SELECT c5metrics.track_stock('shop.stock_movements', refunds_table => 'part_sales');
+SELECT c5metrics.track_refunds('no_key_refunds', key_column => NULL, sales_table => 'pg_class',
+                               sales_id_column => 'oid', sales_total_column => 'relpages');
+CREATE TABLE text_refunds (sale_id text, amount numeric, refund_type text);
+SELECT c5metrics.track_refunds('text_refunds', key_column => NULL, sales_table => 'shop.sales');
+DROP TABLE part_sales, text_refunds;
 
 -- Enum statuses work as labels.
 SELECT c5metrics.reset();

@@ -35,8 +35,9 @@ INSERT INTO app.leads (email, source_ip) VALUES ('x@example.com', '203.0.113.9')
 SELECT c5metrics.untrack('app.leads');
 RESET ROLE;
 
--- The guard queries the sales table as the refunds table's owner: the
--- role inserting refunds needs no privilege on sales.
+-- The guard reads the sales table with the rights of the refunds table's
+-- owner: the role inserting refunds needs no privilege on sales (and,
+-- not able to read the sale, is not shown its remainder).
 CREATE TABLE app_sales (id int PRIMARY KEY, total numeric);
 CREATE TABLE app_refunds (id serial, sale_id int, amount numeric, refund_type text,
                           idempotency_key text UNIQUE);
@@ -50,7 +51,8 @@ INSERT INTO app_refunds (sale_id, amount, refund_type, idempotency_key) VALUES (
 RESET ROLE;
 
 -- The owner of a refunds table must be able to read the sales table it is
--- guarded against: attaching says so, with the GRANT to run.
+-- guarded against, and lock its rows: attaching says so, with the GRANT
+-- to run.
 SET ROLE c5_app;
 CREATE TABLE app.refunds (id serial, sale_id int, amount numeric, refund_type text,
                           idempotency_key text UNIQUE);
@@ -62,7 +64,11 @@ GRANT SELECT ON app_sales TO c5_app;
 SET ROLE c5_app;
 SELECT c5metrics.track_refunds('app.refunds', sales_table => 'app_sales');
 RESET ROLE;
-REVOKE SELECT ON app_sales FROM c5_app;
+GRANT UPDATE ON app_sales TO c5_app;
+SET ROLE c5_app;
+SELECT c5metrics.track_refunds('app.refunds', sales_table => 'app_sales');
+RESET ROLE;
+REVOKE SELECT, UPDATE ON app_sales FROM c5_app;
 SELECT c5metrics.reset();
 SET ROLE c5_app;
 INSERT INTO app.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 80, 'partial', 'q1');

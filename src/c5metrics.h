@@ -430,10 +430,17 @@ extern void c5m_trig_release(C5Trig *t);
 extern void c5m_guard_invalidate(C5Guard *g, Oid relid);
 extern void c5m_refund_guard_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
 extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
-extern void c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype,
-								bool *over, bool *norefund);
 extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
 							   Datum sale, bool isnull);
+
+/* src/readable.c */
+extern bool c5m_parse_oid(const char *s, Oid *oid);
+extern bool c5m_plain_table(Oid relid);
+extern bool c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols);
+
+/* src/refund_in.c */
+extern void c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype,
+								bool *over, bool *norefund);
 
 /* src/persist.c */
 extern void c5m_persist_load(void);

@@ -1,20 +1,27 @@
 /*-------------------------------------------------------------------------
  *
  * guards.c
- *		The opt-in guards (over-refund, lead throttle) and the refund-in
- *		consistency check.
+ *		The opt-in guards: over-refund and lead throttle.
  *
  * These are the only capture paths allowed to raise an error into the
  * user's transaction, and only with their documented SQLSTATEs:
  *	- C5M01: a refund would exceed what is left to refund on its sale;
  *	- C5M02: a lead was throttled (the application answers HTTP 429).
  *
- * The over-refund guard locks the sale row (FOR UPDATE) and then sums the
- * sale's refunds with a fresh snapshot, so under READ COMMITTED two
- * sessions refunding the same sale are serialized on the row lock and the
- * second sees the first's refund.  Like PostgreSQL's foreign-key checks,
- * its queries run as the refunds table's owner, so the role inserting
- * refunds needs no privilege on the sales table.
+ * The over-refund guard locks the sale row (FOR NO KEY UPDATE) and then
+ * sums the sale's refunds, so two sessions refunding the same sale are
+ * serialized on the row lock and the second sees the first's refund.  Like
+ * PostgreSQL's foreign-key checks, it reads the sales table with the
+ * rights of the refunds table's owner, so the role inserting refunds needs
+ * no privilege on the sales table; and its error shows the sale's
+ * remainder only to a role that could read it.
+ *
+ * Anyone may create a trigger calling our trigger functions with
+ * arguments of their own, so what the attach function checks is checked
+ * again, from the catalogs, each time the guard runs: the sales table
+ * must be a plain table that the refunds table's owner could read and
+ * lock with plain SQL (readable.c).  What does not pass is counted as a
+ * lost event, never raised.
  *
  * The throttle keeps token buckets in shared memory: one global bucket,
  * C5M_THROTTLE_SLOTS buckets shared by hash among source addresses and as
@@ -33,35 +40,29 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "executor/tuptable.h"
 #include "access/xact.h"
-#include "commands/trigger.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
-#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
-#include "utils/fmgroids.h"
 #include "commands/defrem.h"
-#include "executor/spi.h"
-#include "parser/parse_coerce.h"
-#include "utils/acl.h"
-#include "utils/numeric.h"
-#include "utils/snapmgr.h"
-#include "utils/syscache.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "storage/lock.h"
-#include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/sinval.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
-#include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "c5metrics.h"
@@ -282,7 +283,59 @@ c5m_guard_invalidate(C5Guard *g, Oid relid)
 		g->valid = false;
 }
 
-/* Resolve a lookup of `rel`'s column `attnum` by a value of type `valtype`. */
+/*
+ * May the guard of a refunds table owned by `owner` use `relid` as its
+ * sales table, finding a sale by column `idname` and reading `totalname`?
+ * Only where the owner could do the same with plain SQL, SELECT ... FOR NO
+ * KEY UPDATE: a plain table, SELECT on both columns, UPDATE on the table
+ * or on any of its columns (what PostgreSQL asks of a row lock), and no
+ * row-level security applying to the owner -- the guard reads the sale
+ * whatever the policies say, so it refuses a table they apply to rather
+ * than lock and reveal rows the owner cannot see.
+ */
+static bool
+sales_usable(Oid relid, Oid owner, const char *idname, const char *totalname)
+{
+	AttrNumber	cols[2];
+	bool		missing = false;
+
+	if (!c5m_plain_table(relid))
+		return false;
+	cols[0] = get_attnum(relid, idname);
+	cols[1] = get_attnum(relid, totalname);
+	if (!c5m_role_reads(relid, owner, 2, cols))
+		return false;
+	if (pg_class_aclcheck_ext(relid, owner, ACL_UPDATE, &missing) == ACLCHECK_OK)
+		return true;
+	return !missing &&
+		pg_attribute_aclcheck_all(relid, owner, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK;
+}
+
+/*
+ * The equality operator of btree family `opfamily` between its type
+ * `lefttype` and a value of type *valtype; failing that, for a value
+ * binary-coercible to `lefttype` (a varchar compared as text), its own
+ * equality, *valtype becoming `lefttype`.
+ */
+static Oid
+equality(Oid opfamily, Oid lefttype, Oid *valtype)
+{
+	Oid			opr = get_opfamily_member(opfamily, lefttype, *valtype,
+										  BTEqualStrategyNumber);
+
+	if (!OidIsValid(opr) && IsBinaryCoercible(*valtype, lefttype))
+	{
+		opr = get_opfamily_member(opfamily, lefttype, lefttype, BTEqualStrategyNumber);
+		if (OidIsValid(opr))
+			*valtype = lefttype;
+	}
+	return opr;
+}
+
+/*
+ * Resolve a lookup of `rel`'s column `attnum` by a value of type `valtype`
+ * (a domain's value is looked up as its base type's).
+ */
 static bool
 resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 {
@@ -292,20 +345,20 @@ resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 	Oid			opclass;
 	Oid			opr;
 
+	valtype = getBaseType(valtype);
 	lk->attnum = attnum;
 	lk->indexid = InvalidOid;
-	lk->subtype = valtype;
 	foreach(lc, indexes)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
 		Form_pg_index ix = idx->rd_index;
 
+		lk->subtype = valtype;
 		opr = InvalidOid;
 		if (idx->rd_rel->relam == BTREE_AM_OID && ix->indisvalid &&
 			ix->indkey.values[0] == attnum &&
 			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
-			opr = get_opfamily_member(idx->rd_opfamily[0], idx->rd_opcintype[0],
-									  valtype, BTEqualStrategyNumber);
+			opr = equality(idx->rd_opfamily[0], idx->rd_opcintype[0], &lk->subtype);
 		if (OidIsValid(opr))
 		{
 			lk->indexid = RelationGetRelid(idx);
@@ -324,8 +377,8 @@ resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 	opclass = GetDefaultOpClass(att->atttypid, BTREE_AM_OID);
 	if (!OidIsValid(opclass))
 		return false;
-	opr = get_opfamily_member(get_opclass_family(opclass), get_opclass_input_type(opclass),
-							  valtype, BTEqualStrategyNumber);
+	lk->subtype = valtype;
+	opr = equality(get_opclass_family(opclass), get_opclass_input_type(opclass), &lk->subtype);
 	if (!OidIsValid(opr))
 		return false;
 	lk->eqproc = get_opcode(opr);
@@ -352,9 +405,12 @@ resolve_cast(Oid typid, FmgrInfo *cast)
 
 /*
  * Resolve the guard of refunds trigger `t` against its sales table, open
- * and locked by the caller.  Unusable when a column is gone, an amount has
- * no cast to numeric, or the refunds table's owner may not read the sales
- * table: the guard must never raise anything but its own error.
+ * and locked by the caller (who checked the owner's rights on it).
+ * Unusable when a column is gone, the sale ids of the two tables cannot be
+ * compared, or an amount has no cast to numeric: the guard must never
+ * raise anything but its own error.  A key column whose type has no btree
+ * equality (json, say) cannot have a unique index either, so retries are
+ * not told apart by key there: the guard works without it.
  */
 static void
 build_guard(C5Trig *t, TriggerData *td, Relation sales, C5Guard *g)
@@ -367,19 +423,38 @@ build_guard(C5Trig *t, TriggerData *td, Relation sales, C5Guard *g)
 	g->usable = false;
 	c5m_resolve_col(sales, a[5], &id);
 	c5m_resolve_col(sales, a[6], &total);
-	if (id.attnum <= 0 || total.attnum <= 0 ||
-		pg_class_aclcheck(RelationGetRelid(sales), t->owner, ACL_SELECT) != ACLCHECK_OK)
+	if (id.attnum <= 0 || total.attnum <= 0)
 		return;
 	g->total = total.attnum;
-	g->by_key.attnum = 0;
 	if (!resolve_lookup(td->tg_relation, t->c[0].attnum, t->c[0].typid, &g->by_sale) ||
 		!resolve_lookup(sales, id.attnum, t->c[0].typid, &g->sale) ||
-		(t->c[3].attnum > 0 &&
-		 !resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key)) ||
 		!resolve_cast(t->c[1].typid, &g->amount_cast) ||
 		!resolve_cast(total.typid, &g->total_cast))
 		return;
+	if (t->c[3].attnum <= 0 ||
+		!resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key))
+		g->by_key.attnum = 0;
 	g->usable = true;
+}
+
+/*
+ * May the role inserting a refund see the remainder of its sale: could it
+ * read the sale's id and total and the refunds' sale and amount columns,
+ * of which the remainder is made, with plain SQL?
+ */
+static bool
+remainder_visible(C5Trig *t, TriggerData *td, C5Guard *g)
+{
+	Oid			user = GetUserId();
+	AttrNumber	sales_cols[2];
+	AttrNumber	refund_cols[2];
+
+	sales_cols[0] = g->sale.attnum;
+	sales_cols[1] = g->total;
+	refund_cols[0] = t->c[0].attnum;
+	refund_cols[1] = t->c[1].attnum;
+	return c5m_role_reads(g->sales, user, 2, sales_cols) &&
+		c5m_role_reads(RelationGetRelid(td->tg_relation), user, 2, refund_cols);
 }
 
 static Numeric
@@ -515,10 +590,10 @@ lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
  * would hold the lock we hold -- so whatever committed before the lock was
  * granted is seen, at every isolation level, without taking a snapshot.
  * (A refund inserted with the triggers disabled is outside the guard in
- * any case.)  It reads through the tables' indexes (or scans them),
- * with no query and no privilege check at run time; the refunds table's
- * owner must be able to read the sales table (checked when resolved, and
- * at attach).
+ * any case.)  It reads through the tables' indexes (or scans them), with
+ * no query: the privileges a query would need are the refunds table
+ * owner's, checked from the catalogs on every call (sales_usable), as at
+ * attach.
  */
 void
 c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
@@ -528,6 +603,9 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 				keyval = (Datum) 0;
 	bool		isnull,
 				keynull = true;
+	char	  **a;
+	Oid			salesid;
+	uint64		inval_count;
 	Relation	sales;
 	C5Guard    *g;
 	C5Scan		scan;
@@ -536,6 +614,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	Numeric		sum;
 	Numeric		remainder;
 	bool		over;
+	bool		visible;
 
 	sale = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
 	if (isnull)
@@ -546,11 +625,32 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (t->c[3].attnum > 0)
 		keyval = slot_getattr(td->tg_trigslot, t->c[3].attnum, &keynull);
 
-	/* the locks a SELECT ... FOR NO KEY UPDATE of the sale would take */
-	sales = try_table_open(atooid(td->tg_trigger->tgargs[4]), RowShareLock);
+	/*
+	 * The locks a SELECT ... FOR NO KEY UPDATE of the sale would take, if
+	 * the owner could take them: asked before locking, and again once the
+	 * lock is held if catalog changes arrived meanwhile, as
+	 * RangeVarGetRelidExtended() does.  A sales table gone, or not (or no
+	 * longer) one the owner could lock, leaves nothing to guard with.
+	 */
+	a = td->tg_trigger->tgargs;
+	if (td->tg_trigger->tgnargs != 7 || !c5m_parse_oid(a[4], &salesid) ||
+		td->tg_relation->rd_rel->relkind != RELKIND_RELATION ||
+		!sales_usable(salesid, t->owner, a[5], a[6]))
+	{
+		c5m_note_lost();
+		return;
+	}
+	inval_count = SharedInvalidMessageCounter;
+	sales = try_table_open(salesid, RowShareLock);
 	if (sales == NULL)
 	{
-		/* the sales table is gone: nothing to guard against */
+		c5m_note_lost();
+		return;
+	}
+	if (inval_count != SharedInvalidMessageCounter &&
+		!sales_usable(salesid, t->owner, a[5], a[6]))
+	{
+		table_close(sales, RowShareLock);
 		c5m_note_lost();
 		return;
 	}
@@ -608,191 +708,14 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (!c5m_refund_guard)
 		return;
 	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);
+	visible = remainder_visible(t, td, g);
 	ereport(ERROR,
 			(errcode(C5M_ERRCODE_OVER_REFUND),
 			 errmsg("refund exceeds the refundable remainder of its sale"),
+			 visible ?
 			 errdetail("The sale has %s left to refund.",
-					   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(remainder)))),
+					   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(remainder)))) :
+			 errdetail("The remainder is shown only to roles that may read the sale and its refunds."),
 			 errhint("Refund at most the remainder. To only count such refunds, set c5metrics.refund_guard to off."),
 			 errtable(td->tg_relation)));
-}
-
-/* ---- refund-in consistency, checked at commit ---- */
-
-static char *
-qualified_name(Oid relid)
-{
-	char	   *rel = get_rel_name(relid);
-
-	if (rel == NULL)
-		return NULL;
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
-}
-
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner = InvalidOid;
-
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
-	}
-	return owner;
-}
-
-/*
- * Check one sale's refund-in movements, inserted through stock trigger
- * `tgoid`, before its transaction commits (capture.c runs this for every
- * such sale at PRE_COMMIT, when the whole transaction is visible): more put
- * back than was consumed (over_restock), or put back with no refund
- * (no_refund).  It may not fail the commit, so it works in a subtransaction
- * whose errors are counted as lost events and dropped -- except a cancel or
- * shutdown, which must win.  A trigger dropped since is skipped.
- */
-void
-c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool o = false;
-	volatile bool n = false;
-
-	*over = *norefund = false;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		Relation	tgrel;
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		char	   *a[7];
-		int			nargs = 0;
-		Oid			tgrelid = InvalidOid;
-		Oid			owner;
-		int			nestlevel;
-		Oid			save_userid;
-		int			save_sec;
-		char	   *stock;
-		char	   *refunds;
-		StringInfoData q;
-		bool		isnull;
-
-		/* the trigger's arguments say which columns and values to check */
-		tgrel = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(tgoid));
-		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
-		if (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
-			bytea	   *args = DatumGetByteaPP(fastgetattr(tup, Anum_pg_trigger_tgargs,
-														   RelationGetDescr(tgrel), &isnull));
-			char	   *p = VARDATA_ANY(args);
-
-			tgrelid = tg->tgrelid;
-			for (nargs = 0; !isnull && nargs < Min(tg->tgnargs, lengthof(a)); nargs++)
-			{
-				a[nargs] = pstrdup(p);
-				p += strlen(p) + 1;
-			}
-		}
-		systable_endscan(scan);
-		table_close(tgrel, AccessShareLock);
-
-		stock = nargs == lengthof(a) ? qualified_name(tgrelid) : NULL;
-		if (stock != NULL)
-		{
-			refunds = qualified_name(atooid(a[5]));
-			initStringInfo(&q);
-			/*
-			 * Every operator and function is qualified, and search_path is
-			 * pinned below: this runs as the table's owner, and the session
-			 * that inserted the rows must not get its own operators called.
-			 */
-			appendStringInfo(&q,
-							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
-							 "OPERATOR(pg_catalog.<) "
-							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
-							 "FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1)",
-							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
-							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),
-							 stock, quote_identifier(a[3]));
-			if (refunds != NULL)
-				appendStringInfo(&q, ", NOT EXISTS (SELECT 1 FROM %s r WHERE r.%s OPERATOR(pg_catalog.=) $1)",
-								 refunds, quote_identifier(a[6]));
-
-			/* like foreign-key checks, as the stock table's owner */
-			owner = rel_owner(tgrelid);
-			GetUserIdAndSecContext(&save_userid, &save_sec);
-			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-								   SECURITY_NOFORCE_RLS);
-			nestlevel = NewGUCNestLevel();
-			(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-			/*
-			 * At commit there is no snapshot left: take one, after a
-			 * command-counter increment so that the last statement's rows
-			 * are seen.
-			 */
-			CommandCounterIncrement();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			SPI_connect();
-			if (SPI_execute_with_args(q.data, 1, &saletype, &sale, NULL, true, 1) == SPI_OK_SELECT &&
-				SPI_processed == 1)
-			{
-				o = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
-				if (refunds != NULL)
-					n = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull;
-			}
-			SPI_finish();
-			PopActiveSnapshot();
-			AtEOXact_GUC(true, nestlevel);
-			SetUserIdAndSecContext(save_userid, save_sec);
-		}
-
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
-		c5m_note_lost();
-		return;
-	}
-	PG_END_TRY();
-	*over = o;
-	*norefund = n;
-}
-
-/*
- * The deferred constraint trigger of version 1.0, still attached in a
- * database whose extension has not been updated (ALTER EXTENSION c5metrics
- * UPDATE drops it).  The stock trigger now notes refund-in movements and
- * they are checked before commit, so this trigger has nothing left to do.
- */
-PG_FUNCTION_INFO_V1(c5metrics_refund_in_check);
-
-Datum
-c5metrics_refund_in_check(PG_FUNCTION_ARGS)
-{
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"c5metrics_refund_in_check\" must be fired as a trigger")));
-	return PointerGetDatum(NULL);
 }

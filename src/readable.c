@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * readable.c
+ *		Which tables c5metrics may read on a role's behalf.
+ *
+ * The over-refund guard reads (and locks) a sales table with the rights of
+ * the refunds table's owner, and the refund-in check reads a refunds
+ * table as the stock table's owner.  Which table is named by the trigger's
+ * arguments, and anyone may create a trigger calling our trigger functions
+ * with arguments of their own: the attach functions' checks are not
+ * enough, so these tests are made again each time a guard or check runs.
+ * They read only the catalogs (syscache), take no lock, and raise nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+
+#include "c5metrics.h"
+
+/*
+ * An OID given as a trigger argument: decimal digits and nothing else.
+ * (atooid() would read "12abc" as 12 and "abc" as 0.)
+ */
+bool
+c5m_parse_oid(const char *s, Oid *oid)
+{
+	char	   *end;
+	unsigned long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > PG_UINT32_MAX)
+		return false;
+	*oid = (Oid) v;
+	return true;
+}
+
+/*
+ * May c5metrics read `relid` directly or through SPI?  Only a plain table:
+ * reading a view, a foreign table or a materialized view's query could run
+ * code, and the guard's scans handle neither those nor a partitioned table
+ * or an index.  Not a relation made by initdb (system catalogs, which
+ * IsCatalogRelationOid() tells by an OID below FirstUnpinnedObjectId, and
+ * information_schema's tables), and not another session's temporary table,
+ * whose rows are in that session's local buffers.  From the catalogs,
+ * without a lock: it is asked before one is taken.
+ */
+bool
+c5m_plain_table(Oid relid)
+{
+	HeapTuple	tup;
+	Form_pg_class c;
+	bool		ok;
+
+	if (relid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	c = (Form_pg_class) GETSTRUCT(tup);
+	ok = c->relkind == RELKIND_RELATION &&
+		(c->relpersistence != RELPERSISTENCE_TEMP || isTempNamespace(c->relnamespace));
+	ReleaseSysCache(tup);
+	return ok;
+}
+
+/*
+ * Could `role` read columns `cols` of every row of `relid` with a plain
+ * SELECT: the SELECT privilege on the table or on each of the columns, and
+ * no row-level security applying to it?  False, not an error, for a
+ * relation dropped meanwhile (a syscache miss may take in invalidations).
+ */
+bool
+c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols)
+{
+	bool		missing = false;
+	int			i;
+
+	if (check_enable_rls(relid, role, true) == RLS_ENABLED)
+		return false;
+	if (pg_class_aclcheck_ext(relid, role, ACL_SELECT, &missing) == ACLCHECK_OK)
+		return true;
+	for (i = 0; i < ncols && !missing; i++)
+		if (cols[i] <= 0 ||
+			pg_attribute_aclcheck_ext(relid, cols[i], role, ACL_SELECT,
+									  &missing) != ACLCHECK_OK)
+			return false;
+	return !missing;
+}
