@@ -59,6 +59,8 @@ SELECT t.tgrelid::regclass AS table_name,
  CROSS JOIN LATERAL (SELECT @extschema@._trigger_args(t.tgargs, t.tgnargs)) AS args(a)
  WHERE p.pronamespace = '@extschema@'::regnamespace
    AND p.proname IN ('_sales_trigger', '_stock_trigger', '_refunds_trigger', '_leads_trigger');
+
+-- ---------------------------------------------------------------------
 -- Attach validates the tables named by sales_table (track_refunds) and
 -- refunds_table (track_stock).  c5metrics reads them with the rights of
 -- the tracked table's owner -- the over-refund guard also locks the sale

@@ -427,7 +427,6 @@ struct TriggerData;
 extern Size c5m_throttle_shmem_size(void);
 extern void c5m_throttle_shmem_init(void);
 extern void c5m_trig_release(C5Trig *t);
-extern void c5m_guard_invalidate(C5Guard *g, Oid relid);
 extern void c5m_refund_guard_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
 extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
 extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,

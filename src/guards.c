@@ -260,12 +260,13 @@ typedef struct C5Lookup
 /*
  * What the guard resolved once per refunds trigger: how to find a sale's
  * refunds, a refund by its key and the sale itself, and how to read the
- * amounts as numeric.  Rebuilt when either table's relcache entry is
- * invalidated (c5m_guard_invalidate).
+ * amounts as numeric.  Built at the first guarded insert of its trigger
+ * cache entry, which is retired when either table's relcache entry is
+ * invalidated (triggers.c), so never rebuilt in place.
  */
 struct C5Guard
 {
-	bool		valid;
+	bool		valid;			/* built */
 	bool		usable;			/* false: the guard cannot run, see build_guard */
 	Oid			sales;
 	C5Lookup	by_sale;		/* refunds.sale = $sale */
@@ -275,13 +276,6 @@ struct C5Guard
 	FmgrInfo	amount_cast;	/* refunds.amount -> numeric (fn_oid 0: none) */
 	FmgrInfo	total_cast;		/* sales.total -> numeric */
 };
-
-void
-c5m_guard_invalidate(C5Guard *g, Oid relid)
-{
-	if (g != NULL && (relid == InvalidOid || relid == g->sales))
-		g->valid = false;
-}
 
 /*
  * May the guard of a refunds table owned by `owner` use `relid` as its
