@@ -930,6 +930,11 @@ c5metrics_sli_feed(PG_FUNCTION_ARGS)
 	nb = c5m_shared->layout.nbuckets;
 	memset(&d, 0, sizeof(d));
 	d.at = PG_GETARG_TIMESTAMPTZ(0);
+	/* a slot is the epoch modulo the tier's length: no negative epoch */
+	if (d.at <= 0 || TIMESTAMP_NOT_FINITE(d.at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample time must be finite and after 2000-01-01")));
 	array_values(PG_GETARG_ARRAYTYPE_P(1), N_AV, d.good, "good");
 	array_values(PG_GETARG_ARRAYTYPE_P(2), N_AV, d.total, "total");
 	array_values(PG_GETARG_ARRAYTYPE_P(3), nb + 1, d.cum[LAT_CONSUME], "consume_buckets");

@@ -364,6 +364,13 @@ ok(eventually(sub { mtime($sli_file) > $blocked_mtime }, 30), 'once the way is c
 my $n = blocked_warnings($offset);
 sleep(3);
 is(blocked_warnings($offset), $n, 'and the WARNINGs stop');
+
+# The ring's slot is the sample's epoch modulo the tier's length: a time
+# before 2000 (a negative epoch) is refused, not written before the ring.
+my $nb1 = $l->{nbuckets} + 1;
+my ($rc, $out, $err) = $node->psql('postgres', qq{SELECT c5metrics._sli_feed('1999-12-31 23:59:59+00',
+	ARRAY[0, 0, 0], ARRAY[0, 0, 0], array_fill(0::bigint, ARRAY[$nb1]), array_fill(0::bigint, ARRAY[$nb1]))});
+like($err, qr/sample time must be finite and after 2000-01-01/, 'a sample from before 2000 is refused');
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $start_time,
 	'the server did not restart meanwhile');
 
