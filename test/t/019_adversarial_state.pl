@@ -443,6 +443,36 @@ is(delta($before_restart, business()), '', 'the registry is restored as it was')
 is(finish('COMMIT', 'tp-commit'), $commit_delta, 'COMMIT PREPARED after a clean restart counts as without one');
 is(finish('ROLLBACK', 'tp-rollback'), $rollback_delta, 'ROLLBACK PREPARED after a clean restart counts as without one');
 
+# A slot parks C5M_PREPARED_OPS (64) adds per outcome; beyond, counts are
+# lost (and counted as lost).  A histogram is parked whole or not at all:
+# its buckets without its sum would leave the registry inconsistent, and
+# the next clean restart would refuse it.  Prepared transactions with 50
+# to 62 distinct status pairs, each lasting over 0.5 s, fill the slot up
+# to every possible point within the flow histogram's two cells.
+$node->safe_psql('postgres', q{
+	CREATE TABLE chain (id int PRIMARY KEY, status text);
+	SELECT c5metrics.track_sales('chain');});
+my @pairs;
+for my $a (0 .. 8) { push @pairs, map { [ $a, $_ ] } grep { $_ != $a } 0 .. 8; }
+my $row = 0;
+for my $n (50 .. 62)
+{
+	my $sql = "BEGIN;\n";
+	foreach my $p (@pairs[ 0 .. $n - 1 ])
+	{
+		$row++;
+		$sql .= "INSERT INTO chain VALUES ($row, 's$p->[0]'); UPDATE chain SET status = 's$p->[1]' WHERE id = $row;\n";
+	}
+	$sql .= "SELECT pg_sleep(0.6); PREPARE TRANSACTION 'tp-wide-$n'; COMMIT PREPARED 'tp-wide-$n';";
+	$node->safe_psql('postgres', $sql);
+}
+cmp_ok($node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics WHERE metric = 'c5metrics_events_lost_total'}),
+	'>', 0, 'outcomes beyond a slot are counted as lost');
+$offset = -s $node->logfile;
+$node->restart;
+ok($node->log_contains(qr/c5metrics loaded its saved registry/, $offset),
+	'and the registry they leave is consistent: a clean restart loads it');
+
 # The registry not restored (its file gone): the parked outcomes, indexes
 # into it, are not restored either.
 prepare_sale('tp-orphan', 14);
@@ -469,9 +499,10 @@ $node->start;
 ok($node->log_contains(qr/LOG:  ignoring c5metrics file "[^"]*c5metrics_prepared\.stat": an outcome adds to a series it cannot have counted/, $offset),
 	'a crafted outcome is ignored with a LOG line');
 ok($node->log_contains(qr/c5metrics loaded its saved registry/, $offset), 'while the registry is restored');
+my $lost_sql = q{SELECT value FROM c5metrics.metrics WHERE metric = 'c5metrics_events_lost_total'};
+my $lost = $node->safe_psql('postgres', $lost_sql);
 is(finish('COMMIT', 'tp-crafted'), '', 'COMMIT PREPARED counts nothing of it');
-is($node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics WHERE metric = 'c5metrics_events_lost_total'}),
-	'0', 'nor in c5metrics_events_lost_total');
+is($node->safe_psql('postgres', $lost_sql), $lost, 'nor in c5metrics_events_lost_total');
 
 # A crash (immediate shutdown): nothing is saved; finishing a transaction
 # prepared before it counts nothing, and the business goes through.
