@@ -238,6 +238,24 @@ SKIP:
 		'histogram 1 has counts beyond its +Inf bucket');
 }
 
+# A symbolic link at the file's name is not followed: the registry starts
+# from zero, and the link goes (its target stays).
+my ($target) = grep { -f $_ && !-w $_ } ('/etc/hostname', '/etc/passwd');
+SKIP:
+{
+	skip 'no file here that the test may not write', 3 unless defined $target;
+	my $before = slurp_file($target);
+	unlink $reg_file;
+	symlink($target, $reg_file) or die "symlink: $!";
+	$offset = -s $node->logfile;
+	$node->start;
+	ok($node->log_contains(qr/LOG:  ignoring c5metrics file "[^"]*c5metrics\.stat": it is not a regular file/, $offset),
+		'a symbolic link as registry file: ignored with a LOG line');
+	ok(!-l $reg_file, 'and removed');
+	is(slurp_file($target), $before, 'its target untouched');
+	$node->stop;
+}
+
 # ======================================================================
 # 2. The SLI history file.
 # ======================================================================
@@ -318,7 +336,6 @@ sub is_regular_file { my @st = lstat($_[0]); return @st && -f _; }
 sub mtime { my @st = lstat($_[0]); return @st ? $st[9] + 0 : -1; }
 
 # A symbolic link at the file's name, to a file the server may not write.
-my ($target) = grep { -f $_ && !-w $_ } ('/etc/hostname', '/etc/passwd');
 SKIP:
 {
 	skip 'no file here that the test may not write', 4 unless defined $target;
