@@ -15,18 +15,18 @@
  *
  * Restarts.  PostgreSQL keeps prepared transactions across a restart, and
  * so do we across a clean one: the postmaster writes the parked outcomes
- * to pg_stat/c5metrics_prepared.stat at a clean shutdown, with the saved
- * registry (persist.c), and loads them back at start.  The outcomes are
- * counter indexes into that registry -- status-dictionary slots, live
- * series -- so they are restored only together with it: the file names
- * the registry's layout and stats-reset time, and is ignored (with a LOG
- * line) when the registry was not restored from the same shutdown, when
- * c5metrics.save is off, or when its contents do not hang together (an
- * index outside the business series, a series not live, a histogram whose
- * sum its buckets cannot hold, a GID twice).  After a crash or an
- * immediate shutdown nothing is saved: the counters start over, and a
- * transaction prepared before it counts nothing when it is finished --
- * what it did is no longer known.
+ * to pg_stat/c5metrics_prepared.stat at a clean shutdown, when it saves
+ * the registry (persist.c: c5metrics.save on), and loads them back at
+ * start.  The outcomes are counter indexes into that registry --
+ * status-dictionary slots, live series -- so they are restored only
+ * together with it: the file names the registry's layout and stats-reset
+ * time, and is ignored (with a LOG line) when the registry was not
+ * restored from the same shutdown, or when its contents do not hang
+ * together (an index outside the business series, a series not live, a
+ * histogram whose sum its buckets cannot hold, a GID twice).  After a
+ * crash or an immediate shutdown nothing is saved: the counters start
+ * over, and a transaction prepared before it counts nothing when it is
+ * finished -- what it did is no longer known.
  *
  * Locking: a slot is claimed with a compare-and-swap on its state; only
  * one session can finish a given GID, so finishing needs no lock.  Saving
