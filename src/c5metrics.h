@@ -299,6 +299,7 @@ extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
 extern Size c5m_registry_shmem_size(void);
 extern void c5m_registry_shmem_init(void);
 extern bool c5m_registry_ready(void);
+extern bool c5m_label_acceptable(const char *value, int len);
 extern int	c5m_status_id(const char *value, int len);
 extern int	c5m_transition_index(int from, int to);
 extern int	c5m_exception_index(int cond, C5Flow flow);
@@ -326,12 +327,18 @@ c5m_count(int idx, uint64 n)
 /* src/capture.c */
 typedef struct C5Level C5Level;
 
-/* One counter add kept for later; idx < 0 encodes a histogram cell. */
+/*
+ * One counter add kept for later; idx < 0 encodes a histogram cell,
+ * -(1 + hist * C5M_HIST_OP_STRIDE + bucket), where bucket nbuckets + 1
+ * stands for the histogram's sum.
+ */
 typedef struct C5Op
 {
 	int32		idx;
 	uint64		n;
 } C5Op;
+
+#define C5M_HIST_OP_STRIDE (C5M_MAX_BUCKETS + 2)
 
 /* Where an outcome goes: into the registry (NULL sink), or into a list. */
 typedef struct C5Sink
@@ -445,6 +452,13 @@ extern void c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype,
 extern void c5m_persist_load(void);
 extern void c5m_persist_save(int code, Datum arg);
 extern bool c5m_shut_down_cleanly(void);
+extern const char *c5m_histogram_problem(const uint64 *buckets, uint64 sum_us,
+										 const double *bounds, int nb);
+extern void c5m_state_remove(const char *path);
+extern bool c5m_state_make_way(const char *path, bool keep_file, int elevel);
+extern FILE *c5m_state_create(const char *tmp, int elevel);
+extern bool c5m_state_install(const char *tmp, const char *path, int elevel);
+extern FILE *c5m_state_open(const char *path, const char **problem);
 
 /* src/sli.c: the SLI ring */
 #define C5_NSLOS 5

@@ -648,9 +648,6 @@ observe(int hist, TimestampTz start, TimestampTz end, uint64 n)
 	hist_sum[hist] += (uint64) us * n;
 }
 
-/* Histogram cells are parked as negative indexes: -(1 + hist * stride + cell). */
-#define HIST_STRIDE (C5M_MAX_BUCKETS + 2)
-
 static pg_attribute_hot void
 flush_histograms(C5Sink *sink)
 {
@@ -666,17 +663,26 @@ flush_histograms(C5Sink *sink)
 			c5m_hist_add(h, hist_delta[h], hist_lo[h], hist_hi[h], hist_sum[h]);
 		else
 		{
+			int			need = 0;
+
+			/*
+			 * Parked whole or not at all: a histogram's buckets without its
+			 * sum would not hang together (persist.c checks that they do).
+			 */
+			for (b = 0; b <= nb + 1; b++)
+				need += (b <= nb ? hist_delta[h][b] : hist_sum[h]) != 0;
 			for (b = 0; b <= nb + 1; b++)
 			{
 				uint64		n = b <= nb ? hist_delta[h][b] : hist_sum[h];
 
 				if (n == 0)
 					continue;
-				if (*sink->nops < sink->maxops)
+				if (*sink->nops + need <= sink->maxops)
 				{
-					sink->ops[*sink->nops].idx = -(1 + h * HIST_STRIDE + b);
+					sink->ops[*sink->nops].idx = -(1 + h * C5M_HIST_OP_STRIDE + b);
 					sink->ops[*sink->nops].n = n;
 					(*sink->nops)++;
+					need--;
 				}
 				else if (b <= nb)
 					c5m_count(c5m_shared->layout.events_lost, n);
@@ -845,8 +851,8 @@ c5m_apply_ops(const C5Op *ops, int n)
 		else
 		{
 			int			cell = -ops[i].idx - 1;
-			int			h = cell / HIST_STRIDE;
-			int			b = cell % HIST_STRIDE;
+			int			h = cell / C5M_HIST_OP_STRIDE;
+			int			b = cell % C5M_HIST_OP_STRIDE;
 
 			if (b <= nb)
 				hist_cell(h, b, ops[i].n);

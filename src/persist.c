@@ -13,16 +13,30 @@
  * The file is a header (magic, PostgreSQL major version, the layout the
  * settings produced) followed by the raw values, and a CRC-32C over all
  * of it.  A file from another version, written with other settings, cut
- * short or corrupt is ignored with a LOG line.
+ * short or corrupt is ignored with a LOG line.  So is a file whose
+ * checksum matches but whose contents do not hang together (a label that
+ * is not one c5metrics would have interned, a live series naming a status
+ * slot not in use, a series count that does not match the live series,
+ * ...): a checksum says the file is as it was written, not that it was
+ * written by us, and the HTTP worker serves what is loaded without
+ * checking it again.
+ *
+ * The state files (this one, the SLI ring's and the parked outcomes of
+ * prepared transactions) are written and read through the helpers at the
+ * end of this file: whatever sits under a state file's name and is not a
+ * regular file the server can write -- a symbolic link, a directory -- is
+ * removed, never followed, and a failed write is a WARNING.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/pg_control.h"
 #include "common/controldata_utils.h"
+#include "common/int.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/pg_crc32c.h"
@@ -88,7 +102,7 @@ c5m_shut_down_cleanly(void)
 
 /*
  * on_shmem_exit callback of the postmaster.  Errors here are reported at
- * LOG: a failed save must not turn a clean shutdown into a failed one.
+ * WARNING: a failed save must not turn a clean shutdown into a failed one.
  */
 void
 c5m_persist_save(int code, Datum arg)
@@ -118,14 +132,9 @@ c5m_persist_save(int code, Datum arg)
 	hdr.nstatus_used = c5m_shared->nstatus_used;
 	hdr.nseries = pg_atomic_read_u32(&c5m_shared->nseries);
 
-	cf.f = AllocateFile(C5M_FILE_TMP, PG_BINARY_W);
+	cf.f = c5m_state_create(C5M_FILE_TMP, WARNING);
 	if (cf.f == NULL)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("could not write c5metrics file \"%s\": %m", C5M_FILE_TMP)));
 		return;
-	}
 	cf.ok = true;
 	INIT_CRC32C(cf.crc);
 	put(&cf, &hdr, sizeof(hdr));
@@ -159,13 +168,165 @@ c5m_persist_save(int code, Datum arg)
 		cf.ok = false;
 	if (!cf.ok)
 	{
-		ereport(LOG,
+		ereport(WARNING,
 				(errcode_for_file_access(),
 				 errmsg("could not write c5metrics file \"%s\": %m", C5M_FILE_TMP)));
 		unlink(C5M_FILE_TMP);
 		return;
 	}
-	(void) durable_rename(C5M_FILE_TMP, C5M_FILE, LOG);
+	(void) c5m_state_install(C5M_FILE_TMP, C5M_FILE, WARNING);
+}
+
+/*
+ * One histogram of a state file: nothing beyond its +Inf bucket, and a
+ * sum its buckets can hold (microseconds are truncated, hence one of slack
+ * per observation).  Returns what is wrong, or NULL.
+ */
+const char *
+c5m_histogram_problem(const uint64 *buckets, uint64 sum_us, const double *bounds,
+					  int nb)
+{
+	uint64		count = 0;
+	double		lo = 0;
+	double		hi = 0;
+	int			b;
+
+	for (b = nb + 1; b <= C5M_MAX_BUCKETS; b++)
+		if (buckets[b] != 0)
+			return "counts beyond its +Inf bucket";
+	for (b = 0; b <= nb; b++)
+	{
+		if (pg_add_u64_overflow(count, buckets[b], &count))
+			return "bucket counts that overflow";
+		if (b > 0)
+			lo += (double) buckets[b] * bounds[b - 1] * 1e6;
+		if (b < nb)
+			hi += (double) buckets[b] * bounds[b] * 1e6;
+	}
+	if ((double) sum_us < lo - (double) count - lo * 1e-9 ||
+		(buckets[nb] == 0 && (double) sum_us > hi + (double) count + hi * 1e-9))
+		return "a sum its buckets cannot hold";
+	return NULL;
+}
+
+/*
+ * The contents of a registry file whose checksum matched, field by field:
+ * the labels are ones c5metrics would have interned, every live series
+ * names status slots in use, the series count is that of the live series,
+ * nothing is counted in a series that is not live, the tracked list and
+ * the histograms hang together.  Returns the problem, or NULL.
+ *
+ * A live flag is anything nonzero.
+ */
+static char *
+registry_problem(const C5FileHeader *hdr, const uint64 *ctr, const uint32 *live,
+				 char (*names)[C5M_LABEL_LEN], const C5TrackedEntry *tracked,
+				 uint64 (*buckets)[C5M_MAX_BUCKETS + 1], const uint64 *sums)
+{
+	const C5Layout *l = &hdr->layout;
+	int			nused = hdr->nstatus_used;
+	int			ncells = l->live_transitions - l->live_exceptions;
+	uint32		nseries = l->fixed_series;
+	int			i,
+				j,
+				r;
+
+	if (!IS_VALID_TIMESTAMP(hdr->stats_reset))
+		return psprintf("its stats-reset time is out of range");
+
+	/* the status dictionary: "other", "none", then distinct labels */
+	for (i = 0; i < nused; i++)
+	{
+		int			len = strnlen(names[i], C5M_LABEL_LEN);
+
+		if (len == C5M_LABEL_LEN)
+			return psprintf("status label %d has no terminating zero byte", i);
+		if (!c5m_label_acceptable(names[i], len))
+			return psprintf("status label %d is not valid UTF-8 free of control characters", i);
+		for (j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				return psprintf("status label %d repeats status label %d", i, j);
+	}
+	if (strcmp(names[C5_STATUS_OTHER], "other") != 0 ||
+		strcmp(names[C5_STATUS_NONE], "none") != 0)
+		return psprintf("its reserved status labels are not \"other\" and \"none\"");
+
+	/* exceptions_total: cell (condition, flow); condition 0 is "other" */
+	for (i = 0; i < ncells; i++)
+	{
+		if (live[l->live_exceptions + i] != 0)
+			nseries += i < C5_NFLOWS ? 0 : 1;
+		else if (i < C5_NFLOWS)
+			return psprintf("series \"other\" of exceptions_total is not live");
+		else if (ctr[l->exceptions + i] != 0)
+			return psprintf("exceptions_total counts in series %d, which is not live", i);
+	}
+
+	/* sales_transition_total: pair (from, to); (other, other) is pair 0 */
+	for (i = 0; i < l->nstatus * l->nstatus; i++)
+	{
+		int			from = i / l->nstatus;
+		int			to = i % l->nstatus;
+
+		if (live[l->live_transitions + i] != 0)
+		{
+			if (from >= nused || to >= nused)
+				return psprintf("a live series of sales_transition_total names status slot %d, beyond the %d in use",
+								Max(from, to), nused);
+			nseries += i == 0 ? 0 : C5_NRESULTS;
+		}
+		else if (i == 0)
+			return psprintf("series (other, other) of sales_transition_total is not live");
+		else
+			for (r = 0; r < C5_NRESULTS; r++)
+				if (ctr[l->transitions + i * C5_NRESULTS + r] != 0)
+					return psprintf("sales_transition_total counts in series (%d, %d), which is not live",
+									from, to);
+	}
+	if (nseries != hdr->nseries)
+		return psprintf("it claims %u series, but %u are live", hdr->nseries, nseries);
+
+	/* tracked tables: free (flow -1) or a table of one flow, each once */
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+	{
+		const C5TrackedEntry *e = &tracked[i];
+
+		if (e->flow == -1)
+			continue;
+		if (e->flow < 0 || e->flow >= C5_NFLOWS)
+			return psprintf("tracked table %d has flow %d, out of range", i, e->flow);
+		if (!OidIsValid(e->dboid) || !OidIsValid(e->relid))
+			return psprintf("tracked table %d names no table", i);
+		for (j = 0; j < i; j++)
+			if (tracked[j].flow == e->flow && tracked[j].relid == e->relid &&
+				tracked[j].dboid == e->dboid)
+				return psprintf("tracked table %d repeats tracked table %d", i, j);
+	}
+
+	/* the histograms, the worker's render histogram last */
+	for (i = 0; i <= C5_NHISTS; i++)
+	{
+		const char *problem;
+
+		if (i < C5_NHISTS)
+			problem = c5m_histogram_problem(buckets[i], sums[i], hdr->bounds, l->nbuckets);
+		else
+			problem = c5m_histogram_problem(buckets[i], sums[i], c5m_render_bounds,
+											C5M_RENDER_BUCKETS);
+		if (problem != NULL)
+			return psprintf("histogram %d has %s", i, problem);
+	}
+	return NULL;
+}
+
+/* Log why the registry file is not loaded, and remove it. */
+static void
+ignore_file(const char *problem)
+{
+	ereport(LOG,
+			(errmsg("ignoring c5metrics file \"%s\": %s", C5M_FILE, problem),
+			 errdetail("Counting starts from zero.")));
+	c5m_state_remove(C5M_FILE);
 }
 
 /*
@@ -188,13 +349,11 @@ c5m_persist_load(void)
 	const char *problem = NULL;
 	int			i;
 
-	cf.f = AllocateFile(C5M_FILE, PG_BINARY_R);
+	cf.f = c5m_state_open(C5M_FILE, &problem);
 	if (cf.f == NULL)
 	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read c5metrics file \"%s\": %m", C5M_FILE)));
+		if (problem != NULL)
+			ignore_file(problem);
 		return;
 	}
 	INIT_CRC32C(cf.crc);
@@ -234,24 +393,24 @@ c5m_persist_load(void)
 		}
 	}
 	FreeFile(cf.f);
-	unlink(C5M_FILE);
 
+	if (problem == NULL)
+		problem = registry_problem(&hdr, ctr, live, (char (*)[C5M_LABEL_LEN]) names,
+								   tracked, buckets, sums);
 	if (problem != NULL)
 	{
-		ereport(LOG,
-				(errmsg("ignoring c5metrics file \"%s\": %s", C5M_FILE, problem),
-				 errdetail("Counting starts from zero.")));
+		ignore_file(problem);
 		return;
 	}
+	c5m_state_remove(C5M_FILE);
 
 	/* into stripe 0: the postmaster has not picked another */
 	for (i = 0; i < l->ncounters; i++)
 		pg_atomic_write_u64(&c5m_counters[i], ctr[i]);
 	for (i = 0; i < l->nlive; i++)
 		pg_atomic_write_u32(&c5m_live[i], live[i] != 0);
-	memcpy(c5m_status_names, names, (Size) l->nstatus * C5M_LABEL_LEN);
-	for (i = 0; i < l->nstatus; i++)
-		c5m_status_names[i][C5M_LABEL_LEN - 1] = '\0';
+	/* the slots not in use stay zero, as interning expects */
+	memcpy(c5m_status_names, names, (Size) hdr.nstatus_used * C5M_LABEL_LEN);
 	memcpy(c5m_shared->tracked, tracked, sizeof(tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
@@ -268,4 +427,134 @@ c5m_persist_load(void)
 	pfree(names);
 	ereport(LOG,
 			(errmsg("c5metrics loaded its saved registry from \"%s\"", C5M_FILE)));
+}
+
+/* ---- state files ---- */
+
+static int
+remove_entry(const char *path, const struct stat *st)
+{
+	return S_ISDIR(st->st_mode) ? rmdir(path) : unlink(path);
+}
+
+/* Remove what sits at a state file's name, an empty directory included. */
+void
+c5m_state_remove(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0)
+		(void) remove_entry(path, &st);
+}
+
+/*
+ * Make way for a state file about to be written at `path`.  Whatever sits
+ * there and is not a regular file the server can write -- a symbolic link,
+ * a directory, a read-only file -- is removed with a message at `elevel`;
+ * a link is never followed.  keep_file keeps a writable regular file, so
+ * that renaming over it stays atomic; otherwise that is removed quietly
+ * (a temporary file left by a failed save).  Returns false, having
+ * reported at `elevel`, when the way stays blocked (a directory that is
+ * not empty, say).
+ */
+bool
+c5m_state_make_way(const char *path, bool keep_file, int elevel)
+{
+	struct stat st;
+	bool		writable;
+
+	if (lstat(path, &st) != 0)
+	{
+		if (errno == ENOENT)
+			return true;
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+		return false;
+	}
+	writable = S_ISREG(st.st_mode) && access(path, W_OK) == 0;
+	if (writable && keep_file)
+		return true;
+	if (!writable)
+		ereport(elevel,
+				(errmsg("removing \"%s\": it is not a regular file the server can write",
+						path)));
+	if (remove_entry(path, &st) != 0)
+	{
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not remove \"%s\": %m", path)));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Open a new state file under its temporary name `tmp`, after making way
+ * for it.  NULL, reported at `elevel`, if it cannot be created.
+ */
+FILE *
+c5m_state_create(const char *tmp, int elevel)
+{
+	FILE	   *f;
+
+	if (!c5m_state_make_way(tmp, false, elevel))
+		return NULL;
+	f = AllocateFile(tmp, PG_BINARY_W);
+	if (f == NULL)
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not write c5metrics file \"%s\": %m", tmp)));
+	return f;
+}
+
+/*
+ * Move a written temporary file into place with durable_rename, which
+ * fsyncs the old file at `path` first and so would follow a symbolic link
+ * there: make way for it.  On failure, reported at `elevel`, the
+ * temporary file is removed.
+ */
+bool
+c5m_state_install(const char *tmp, const char *path, int elevel)
+{
+	if (!c5m_state_make_way(path, true, elevel) ||
+		durable_rename(tmp, path, elevel) != 0)
+	{
+		unlink(tmp);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Open a state file to load it.  NULL with *problem NULL when there is
+ * nothing to load (a file that cannot be opened is reported at LOG); NULL
+ * with *problem set when what sits there is not a regular file.
+ */
+FILE *
+c5m_state_open(const char *path, const char **problem)
+{
+	struct stat st;
+	FILE	   *f;
+
+	*problem = NULL;
+	if (lstat(path, &st) != 0)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not stat file \"%s\": %m", path)));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		*problem = "it is not a regular file";
+		return NULL;
+	}
+	f = AllocateFile(path, PG_BINARY_R);
+	if (f == NULL)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not read c5metrics file \"%s\": %m", path)));
+	return f;
 }

@@ -336,9 +336,10 @@ c5m_exception_index(int cond, C5Flow flow)
 /*
  * A status value is usable as a label if it is short, valid UTF-8 and has
  * no control characters; anything else would be unbounded or unsafe.
+ * persist.c applies the same rule to the labels of a saved registry.
  */
-static bool
-label_acceptable(const char *value, int len)
+bool
+c5m_label_acceptable(const char *value, int len)
 {
 	int			i;
 
@@ -371,7 +372,7 @@ c5m_status_id(const char *value, int len)
 {
 	int			id;
 
-	if (!label_acceptable(value, len))
+	if (!c5m_label_acceptable(value, len))
 		goto overflow;
 
 	LWLockAcquire(c5m_shared->lock, LW_SHARED);

@@ -36,7 +36,11 @@
  * (tmp file, fsync, durable rename: a reader never sees half a file).  At
  * start the postmaster loads it, so a crash loses at most one interval.
  * A file written with other histogram bounds, corrupt or cut short is
- * ignored with a LOG line.
+ * ignored with a LOG line, and so is one whose checksum matches but whose
+ * samples do not hang together (see ring_problem).  A checkpoint that
+ * fails is a WARNING every time; whatever blocks the file's names (a
+ * symbolic link, a directory) is removed rather than followed, so that
+ * the next checkpoint can succeed (persist.c's state-file helpers).
  *
  *-------------------------------------------------------------------------
  */
@@ -414,7 +418,7 @@ c5m_sli_next_tick_ms(void)
 /*
  * Write the ring to its file: tmp, fsync, durable rename.  Called by the
  * worker (checkpoint) and by the postmaster at clean shutdown; a failure
- * is logged at LOG and leaves the previous file in place.
+ * is a WARNING, every time, and leaves the previous file in place.
  */
 void
 c5m_sli_save(void)
@@ -435,14 +439,9 @@ c5m_sli_save(void)
 	hdr.nbuckets = c5m_shared->layout.nbuckets;
 	memcpy(hdr.bounds, c5m_shared->bounds, sizeof(hdr.bounds));
 
-	f = AllocateFile(SLI_FILE_TMP, PG_BINARY_W);
+	f = c5m_state_create(SLI_FILE_TMP, WARNING);
 	if (f == NULL)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("could not write c5metrics file \"%s\": %m", SLI_FILE_TMP)));
 		return;
-	}
 
 	/*
 	 * Written straight from shared memory, writers held off (readers never
@@ -463,13 +462,13 @@ c5m_sli_save(void)
 		ok = false;
 	if (!ok)
 	{
-		ereport(LOG,
+		ereport(WARNING,
 				(errcode_for_file_access(),
 				 errmsg("could not write c5metrics file \"%s\": %m", SLI_FILE_TMP)));
 		unlink(SLI_FILE_TMP);
 		return;
 	}
-	(void) durable_rename(SLI_FILE_TMP, SLI_FILE, LOG);
+	(void) c5m_state_install(SLI_FILE_TMP, SLI_FILE, WARNING);
 }
 
 static void
@@ -479,6 +478,109 @@ sli_save_at_exit(int code, Datum arg)
 	if (code != 0 || !c5m_save || !c5m_shut_down_cleanly())
 		return;
 	c5m_sli_save();
+}
+
+/*
+ * One sample: good <= total, cumulative buckets that never decrease, and
+ * nothing beyond the +Inf bucket.
+ */
+static bool
+sample_ok(const uint64 *good, const uint64 *total,
+		  uint64 (*cum)[C5M_MAX_BUCKETS + 1], int nb)
+{
+	int			i,
+				h;
+
+	for (i = 0; i < N_AV; i++)
+		if (good[i] > total[i])
+			return false;
+	for (h = 0; h < N_LAT; h++)
+		for (i = 1; i <= C5M_MAX_BUCKETS; i++)
+			if (i <= nb ? cum[h][i] < cum[h][i - 1] : cum[h][i] != 0)
+				return false;
+	return true;
+}
+
+/*
+ * Could `later` have been recorded after `earlier`?  The ring's counts
+ * only grow, and so does each difference between two of them (failures
+ * are total - good, a bucket is cum[i] - cum[i - 1]): what a window
+ * subtracts is then never negative.
+ */
+static bool
+sample_follows(const C5SliData *earlier, const C5SliData *later, int nb)
+{
+	uint64		good[N_AV],
+				total[N_AV];
+	uint64		cum[N_LAT][C5M_MAX_BUCKETS + 1];
+	int			i,
+				h;
+
+	for (i = 0; i < N_AV; i++)
+	{
+		if (later->good[i] < earlier->good[i] || later->total[i] < earlier->total[i])
+			return false;
+		good[i] = later->good[i] - earlier->good[i];
+		total[i] = later->total[i] - earlier->total[i];
+	}
+	for (h = 0; h < N_LAT; h++)
+		for (i = 0; i <= C5M_MAX_BUCKETS; i++)
+		{
+			if (later->cum[h][i] < earlier->cum[h][i])
+				return false;
+			cum[h][i] = later->cum[h][i] - earlier->cum[h][i];
+		}
+	return sample_ok(good, total, cum, nb);
+}
+
+static bool
+stamp_ok(TimestampTz t)
+{
+	return t == 0 || IS_VALID_TIMESTAMP(t);
+}
+
+/*
+ * The contents of an SLI file whose checksum matched, field by field: every
+ * sample is one the worker could have recorded (in the slot of its epoch,
+ * within that epoch, consistent in itself and no later than the latest
+ * sample), and the worker's accounting is not behind the latest sample.
+ * Returns the problem, or NULL.
+ */
+static const char *
+ring_problem(C5SliRing *r, int nb)
+{
+	int			t,
+				k;
+
+	if (!stamp_ok(r->last_reset) || !stamp_ok(r->acc.at) || !stamp_ok(r->head.d.at))
+		return "a time in it is out of range";
+	if (!sample_ok(r->last_good, r->last_total, r->last_cum, nb) ||
+		!sample_ok(r->acc.good, r->acc.total, r->acc.cum, nb))
+		return "its accounting is inconsistent";
+	if (r->head.d.epoch != 0 && r->head.d.epoch != 1)
+		return "its latest sample is corrupt";
+	if (r->head.d.epoch == 1 &&
+		(!sample_ok(r->head.d.good, r->head.d.total, r->head.d.cum, nb) ||
+		 !sample_follows(&r->head.d, &r->acc, nb)))
+		return "its latest sample is inconsistent";
+
+	for (t = 0; t < N_TIERS; t++)
+		for (k = 0; k < tiers[t].nslots; k++)
+		{
+			C5SliData  *d = &r->slots[tiers[t].first + k].d;
+
+			if (d->epoch == 0)
+				continue;
+			if (r->head.d.epoch == 0)
+				return "it has samples but no latest sample";
+			if (d->epoch < 0 || d->epoch % tiers[t].nslots != k ||
+				!stamp_ok(d->at) || seconds_of(d->at) / tiers[t].granularity != d->epoch)
+				return "a sample is not in the slot of its time";
+			if (!sample_ok(d->good, d->total, d->cum, nb) ||
+				!sample_follows(d, &r->head.d, nb))
+				return "a sample is inconsistent";
+		}
+	return NULL;
 }
 
 /* Load the file into a fresh ring.  Postmaster, before any backend. */
@@ -495,16 +597,17 @@ sli_load(void)
 
 	if (!c5m_save)
 	{
-		unlink(SLI_FILE);
+		c5m_state_remove(SLI_FILE);
 		return;
 	}
-	f = AllocateFile(SLI_FILE, PG_BINARY_R);
+	f = c5m_state_open(SLI_FILE, &problem);
 	if (f == NULL)
 	{
-		if (errno != ENOENT)
+		/* the next checkpoint replaces what is not a regular file */
+		if (problem != NULL)
 			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read c5metrics file \"%s\": %m", SLI_FILE)));
+					(errmsg("ignoring c5metrics file \"%s\": %s", SLI_FILE, problem),
+					 errdetail("The SLI history starts empty.")));
 		return;
 	}
 	copy = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(C5SliRing));
@@ -526,6 +629,8 @@ sli_load(void)
 		else if (hdr.nbuckets != c5m_shared->layout.nbuckets ||
 				 memcmp(hdr.bounds, c5m_shared->bounds, sizeof(hdr.bounds)) != 0)
 			problem = "c5metrics.duration_buckets changed since it was written";
+		else
+			problem = ring_problem(copy, hdr.nbuckets);
 	}
 	FreeFile(f);
 	if (problem != NULL)
@@ -825,6 +930,11 @@ c5metrics_sli_feed(PG_FUNCTION_ARGS)
 	nb = c5m_shared->layout.nbuckets;
 	memset(&d, 0, sizeof(d));
 	d.at = PG_GETARG_TIMESTAMPTZ(0);
+	/* a slot is the epoch modulo the tier's length: no negative epoch */
+	if (d.at <= 0 || TIMESTAMP_NOT_FINITE(d.at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample time must be finite and after 2000-01-01")));
 	array_values(PG_GETARG_ARRAYTYPE_P(1), N_AV, d.good, "good");
 	array_values(PG_GETARG_ARRAYTYPE_P(2), N_AV, d.total, "total");
 	array_values(PG_GETARG_ARRAYTYPE_P(3), nb + 1, d.cum[LAT_CONSUME], "consume_buckets");
