@@ -33,7 +33,7 @@
 #define C5M_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/c5metrics.stat"
 #define C5M_FILE_TMP	C5M_FILE ".tmp"
 #define C5M_MAGIC		0xC5E7A001
-#define C5M_FORMAT		2
+#define C5M_FORMAT		3		/* 3: status and series owners, label_gen */
 
 typedef struct C5FileHeader
 {
@@ -45,6 +45,7 @@ typedef struct C5FileHeader
 	TimestampTz stats_reset;
 	int32		nstatus_used;
 	uint32		nseries;
+	uint32		label_gen;		/* the status dictionary's generation */
 } C5FileHeader;
 
 typedef struct C5File
@@ -117,6 +118,7 @@ c5m_persist_save(int code, Datum arg)
 	hdr.stats_reset = c5m_shared->stats_reset;
 	hdr.nstatus_used = c5m_shared->nstatus_used;
 	hdr.nseries = pg_atomic_read_u32(&c5m_shared->nseries);
+	hdr.label_gen = c5m_label_gen();
 
 	cf.f = AllocateFile(C5M_FILE_TMP, PG_BINARY_W);
 	if (cf.f == NULL)
@@ -142,6 +144,7 @@ c5m_persist_save(int code, Datum arg)
 		put(&cf, &v, sizeof(v));
 	}
 	put(&cf, c5m_status_names, (size_t) l->nstatus * C5M_LABEL_LEN);
+	put(&cf, c5m_status_owner, (size_t) l->nstatus * sizeof(Oid));
 	put(&cf, c5m_shared->tracked, sizeof(c5m_shared->tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
@@ -181,6 +184,7 @@ c5m_persist_load(void)
 	uint64	   *ctr = NULL;
 	uint32	   *live = NULL;
 	char	   *names = NULL;
+	Oid		   *owners = NULL;
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];
 	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];
 	uint64		sums[C5_NHISTS + 1];
@@ -209,16 +213,19 @@ c5m_persist_load(void)
 			 memcmp(hdr.bounds, c5m_shared->bounds, sizeof(hdr.bounds)) != 0)
 		problem = "c5metrics.max_label_values or c5metrics.duration_buckets changed since it was written";
 	else if (hdr.nstatus_used < 2 || hdr.nstatus_used > l->nstatus ||
-			 hdr.nseries > (uint32) Max(c5m_max_series, (int) l->fixed_series) * 2)
+			 hdr.nseries > (uint32) Max(c5m_max_series, (int) l->fixed_series) * 2 ||
+			 !C5M_GEN_VALID(hdr.label_gen))
 		problem = "its header is corrupt";
 	else
 	{
 		ctr = palloc(l->ncounters * sizeof(uint64));
 		live = palloc(l->nlive * sizeof(uint32));
 		names = palloc((Size) l->nstatus * C5M_LABEL_LEN);
+		owners = palloc(l->nstatus * sizeof(Oid));
 		if (!get(&cf, ctr, l->ncounters * sizeof(uint64)) ||
 			!get(&cf, live, l->nlive * sizeof(uint32)) ||
 			!get(&cf, names, (size_t) l->nstatus * C5M_LABEL_LEN) ||
+			!get(&cf, owners, (size_t) l->nstatus * sizeof(Oid)) ||
 			!get(&cf, tracked, sizeof(tracked)))
 			problem = "it is too short";
 		for (i = 0; problem == NULL && i <= C5_NHISTS; i++)
@@ -248,10 +255,11 @@ c5m_persist_load(void)
 	for (i = 0; i < l->ncounters; i++)
 		pg_atomic_write_u64(&c5m_counters[i], ctr[i]);
 	for (i = 0; i < l->nlive; i++)
-		pg_atomic_write_u32(&c5m_live[i], live[i] != 0);
+		pg_atomic_write_u32(&c5m_live[i], live[i]);	/* the owner's OID */
 	memcpy(c5m_status_names, names, (Size) l->nstatus * C5M_LABEL_LEN);
 	for (i = 0; i < l->nstatus; i++)
 		c5m_status_names[i][C5M_LABEL_LEN - 1] = '\0';
+	memcpy(c5m_status_owner, owners, l->nstatus * sizeof(Oid));
 	memcpy(c5m_shared->tracked, tracked, sizeof(tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
@@ -263,9 +271,12 @@ c5m_persist_load(void)
 	c5m_shared->nstatus_used = hdr.nstatus_used;
 	c5m_shared->stats_reset = hdr.stats_reset;
 	pg_atomic_write_u32(&c5m_shared->nseries, hdr.nseries);
+	pg_atomic_write_u32(&c5m_shared->label_gen, hdr.label_gen);
+	c5m_registry_recount();		/* the databases' shares, from the owners */
 	pfree(ctr);
 	pfree(live);
 	pfree(names);
+	pfree(owners);
 	ereport(LOG,
 			(errmsg("c5metrics loaded its saved registry from \"%s\"", C5M_FILE)));
 }
