@@ -1,0 +1,257 @@
+# One database cannot starve another of the shared status dictionary and
+# series budget (issue 14, item 5).
+#
+# The shop (the reference schema) lives in database "shop".  In database
+# "other", mallory -- a plain login role that owns a schema and the tables
+# in it, nothing more -- attaches c5metrics to her own tables and throws a
+# few hundred junk status values and error codes at it, before the shop has
+# counted anything (the worst order: the dictionary is first come, first
+# served).  With the per-database quotas (defaults: half of each global
+# setting):
+#   - the shop's real pending -> paid transitions keep their own labels,
+#     /readyz stays 200, and mallory's overflow is counted;
+#   - after a clean restart the quota still holds (owners are saved);
+#   - c5metrics.reset_labels() is refused to mallory; as superuser it clears
+#     the junk, and a transaction in flight across it never counts into a
+#     series whose ids now mean something else;
+#   - the control: with the quotas raised to the global settings, the same
+#     attack does take the dictionary and the cap from the shop, so the
+#     assertions above can fail.
+# The server never restarts except where the test restarts it.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
+
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $node = PostgreSQL::Test::Cluster->new('registry');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'c5metrics'
+c5metrics.listen_addresses = '127.0.0.1'
+c5metrics.port = $port
+});
+$node->start;
+my $base = "http://127.0.0.1:$port";
+
+sub metric
+{
+	my ($name, $labels) = @_;
+	my $where = defined $labels ? " AND labels @> '$labels'::jsonb" : '';
+	return $node->safe_psql('shop',
+		"SELECT coalesce(sum(value), 0) FROM c5metrics.metrics WHERE metric = '$name'$where");
+}
+
+sub transition
+{
+	my ($from, $to) = @_;
+	return metric('sales_transition_total',
+		qq({"from_status": "$from", "to_status": "$to", "result": "success"}));
+}
+
+# statuses of the attacker's that became label values
+sub junk_labels
+{
+	return $node->safe_psql('shop', q{
+		SELECT count(DISTINCT s) FROM c5metrics.metrics,
+		       LATERAL (VALUES (labels ->> 'from_status'), (labels ->> 'to_status')) v(s)
+		 WHERE metric = 'sales_transition_total' AND s LIKE 'junk%'});
+}
+
+sub readyz { my ($code, undef, $body) = http_get("$base/readyz"); return ($code, $body); }
+
+sub as_mallory
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql('other', $sql, extra_params => [ '-U', 'mallory' ], on_error_stop => 0);
+	return $err;
+}
+
+$node->safe_psql('postgres', q{
+	CREATE DATABASE shop;
+	CREATE DATABASE other;
+	CREATE ROLE mallory LOGIN;
+});
+my $pm_start = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+$node->safe_psql('shop', q{
+	CREATE EXTENSION c5metrics;
+	SELECT c5metrics.create_reference_schema();
+	INSERT INTO shop.products (sku, name, price) VALUES ('P1', 'Cream', 10);
+	INSERT INTO shop.stock_lots (product_id, expires_on, quantity_on_hand) VALUES (1, current_date + 30, 1000);
+	INSERT INTO shop.sales (total) SELECT 10 FROM generate_series(1, 40);
+	INSERT INTO shop.sale_items (sale_id, product_id, quantity, unit_price)
+	  SELECT s, 1, 1, 10 FROM generate_series(1, 40) s;
+});
+$node->safe_psql('other', q{
+	CREATE EXTENSION c5metrics;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+});
+is($node->safe_psql('other', q{SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles WHERE rolname = 'mallory'}),
+	'f', 'mallory is a plain login role');
+is(as_mallory(q{
+	CREATE TABLE m.sales (id int PRIMARY KEY, status text);
+	CREATE TABLE m.moves (movement_type text, sale_id int, quantity int);
+	CREATE TABLE m.leads (email text, source_ip inet);
+	SELECT c5metrics.track_sales('m.sales');
+	SELECT c5metrics.track_stock('m.moves');
+	SELECT c5metrics.track_leads('m.leads');
+	INSERT INTO m.sales SELECT g, 'junk0' FROM generate_series(1, 2) g;
+}), '', 'mallory attaches c5metrics to tables of her own');
+
+my $fixed_series = metric('c5metrics_series');
+my $label_quota = $node->safe_psql('shop', q{SELECT current_setting('c5metrics.max_label_values')::int / 2});
+my $series_quota = $node->safe_psql('shop', q{SELECT current_setting('c5metrics.max_series')::int / 2});
+is($node->safe_psql('shop', 'SHOW c5metrics.max_label_values_per_database'), '-1', 'the label quota is by default derived ...');
+is($label_quota, '16', '... half of c5metrics.max_label_values');
+is($series_quota, '1000', 'the series quota is half of c5metrics.max_series');
+
+# The attack: 300 junk statuses, then every ordered pair of the first
+# $npairs of them, NULL and one beyond any quota, then error codes of every
+# class in each of her three flows, each in a transaction of its own.
+my @codes = qw(22012 22003 22P02 22001 53200 53100 42501 42P01 42703 42883 25006 55006
+  P0002 P0003 P0004 23502 23503 23P01 23001 57014 25P03 22000 23000 25000 40000 42000
+  54000 55000 57000 58000 P0000 0A000 08000 XX000 ZZ001 XX123 XX124 YY001 C5M01 C5M02
+  40001 40P01 55P03 2BP01 0LP01 3D000 3F000 P0001 F0000 HV000 72000 26000 28000);
+sub attack
+{
+	my ($prefix, $npairs) = @_;
+	my $script = '';
+	$script .= "UPDATE m.sales SET status = '$prefix$_' WHERE id = 1;\n" foreach (1 .. 300);
+	my @values = ((map { "'$prefix$_'" } (0 .. $npairs - 1)), "'${prefix}299'", 'NULL');
+	foreach my $a (@values)
+	{
+		foreach my $b (grep { $_ ne $a } @values)
+		{
+			$script .= "UPDATE m.sales SET status = $a WHERE id = 2;\n";
+			$script .= "UPDATE m.sales SET status = $b WHERE id = 2;\n";
+		}
+	}
+	foreach my $c (@codes)
+	{
+		foreach my $touch ("UPDATE m.sales SET status = status || 'x' WHERE id = 1",
+			"INSERT INTO m.moves VALUES ('adjust', 1, 1)",
+			"INSERT INTO m.leads VALUES ('a\@example.com', '192.0.2.1')")
+		{
+			$script .= "BEGIN; $touch; DO \$\$BEGIN RAISE SQLSTATE '$c'; END\$\$; ROLLBACK;\n";
+		}
+	}
+	return as_mallory($script);
+}
+my $err = attack('junk', 16);
+like($err, qr/XX123/, 'the junk error codes were raised in her tracked transactions');
+
+my $junk_series = metric('c5metrics_series') - $fixed_series;
+note("series: fixed $fixed_series, mallory's $junk_series");
+is(junk_labels(), $label_quota, "mallory's statuses: exactly her quota of $label_quota became labels");
+cmp_ok($junk_series, '<=', $series_quota, "mallory's series stay within her quota ($junk_series <= $series_quota)");
+cmp_ok(metric('c5metrics_series'), '<', 2000, '... far from the global cap of 2000');
+cmp_ok(metric('c5metrics_label_overflow_total', '{"metric": "sales_transition_total"}'), '>=', 300 - $label_quota,
+	'her statuses beyond the quota are counted in c5metrics_label_overflow_total');
+cmp_ok(metric('c5metrics_series_overflow_total'), '>', 0,
+	'yet her series beyond the quota are refused, counted in c5metrics_series_overflow_total');
+cmp_ok($node->safe_psql('shop', q{SELECT count(*) FROM c5metrics.metrics WHERE metric = 'exceptions_total'
+	AND labels ->> 'exception_type' <> 'other' AND value > 0}), '>', 0, 'her error codes are exception types');
+
+# The shop, after the attack, counts with its own labels.
+my $other_before = transition('other', 'other');
+$node->safe_psql('shop', 'SELECT shop.pay_sale(s) FROM generate_series(1, 5) s');
+is(transition('pending', 'paid'), '5', "the shop's pending -> paid transitions keep their own labels");
+is(transition('other', 'other'), $other_before, 'none of them is counted as other/other');
+$node->safe_psql('shop', q{UPDATE shop.sales SET status = 'cancelled' WHERE id = 40});
+is(transition('pending', 'cancelled'), '1', 'a status the shop sees for the first time still gets its label');
+my ($code, $body) = readyz();
+is($code, 200, '/readyz stays 200');
+like($body, qr/"series":"ok"/, '... with the series check ok');
+
+# 2. A clean restart: the owners are saved, the quota still holds.
+$node->restart;
+my $series = metric('c5metrics_series');
+my $overflow = metric('c5metrics_series_overflow_total');
+my $labels = metric('c5metrics_label_overflow_total', '{"metric": "sales_transition_total"}');
+is(transition('pending', 'paid'), '5', 'after a clean restart the shop\'s series are back');
+attack('junk', 16);
+as_mallory(join('', map { "UPDATE m.sales SET status = 'late$_' WHERE id = 1;\n" } (1 .. 20)));
+is($node->safe_psql('shop', q{SELECT count(*) FROM c5metrics.metrics WHERE metric = 'sales_transition_total'
+	AND (labels ->> 'to_status' LIKE 'late%' OR labels ->> 'from_status' LIKE 'late%')}),
+	'0', 'after the restart mallory still cannot add a status');
+cmp_ok(metric('c5metrics_label_overflow_total', '{"metric": "sales_transition_total"}'), '>', $labels, '... which is counted');
+cmp_ok(metric('c5metrics_series_overflow_total'), '>', $overflow, 'nor a series of her own statuses');
+is(metric('c5metrics_series'), $series, '... the series count did not move');
+$node->safe_psql('shop', 'SELECT shop.pay_sale(s) FROM generate_series(6, 8) s');
+is(transition('pending', 'paid'), '8', 'and the shop counts on in its own series');
+($code) = readyz();
+is($code, 200, '/readyz is 200 after the restart');
+$pm_start = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+
+# 3. reset_labels(): not for mallory; as superuser it clears the junk.
+like(as_mallory('SELECT c5metrics.reset_labels()'), qr/permission denied for function reset_labels/,
+	'mallory may not call c5metrics.reset_labels()');
+is(junk_labels(), $label_quota, '... and her refused call changed nothing');
+my $reset_time = metric('c5metrics_stats_reset_timestamp_seconds');
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+is(junk_labels(), '0', 'reset_labels() as superuser clears her statuses');
+is(metric('c5metrics_series'), $fixed_series, '... and every series of label values');
+is($node->safe_psql('shop', q{SELECT count(*) FROM c5metrics.metrics WHERE metric = 'exceptions_total'
+	AND labels ->> 'exception_type' <> 'other'}), '0', '... the exception types among them');
+cmp_ok(metric('c5metrics_stats_reset_timestamp_seconds'), '>', $reset_time, '... and moves the stats-reset time');
+$node->safe_psql('shop', 'SELECT shop.pay_sale(s) FROM generate_series(9, 10) s');
+is(transition('pending', 'paid'), '2', 'the shop\'s series start over');
+is(as_mallory(q{UPDATE m.sales SET status = 'fresh1' WHERE id = 1}), '', 'mallory has her quota back');
+is(metric('sales_transition_total', '{"from_status": "late20", "to_status": "fresh1"}'), '1', '... and uses it');
+as_mallory(q{UPDATE m.sales SET status = NULL WHERE id = 1});
+
+# A transaction of the shop in flight across reset_labels(): it captured
+# the ids of pending and paid; after the clear mallory takes those ids for
+# statuses of hers.  Its commit must not count into her series.
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+$node->safe_psql('shop', 'SELECT shop.pay_sale(11)');    # pending (2) -> paid (3)
+my $s = $node->background_psql('shop');
+$s->query_safe('BEGIN');
+$s->query_safe('SELECT shop.pay_sale(12)');               # captures (2, 3)
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+# none (1) -> evil_a (interned as 2), then evil_a -> evil_b (3): the pair (2, 3)
+as_mallory(q{UPDATE m.sales SET status = 'evil_a' WHERE id = 1;
+	UPDATE m.sales SET status = 'evil_b' WHERE id = 1});
+is(transition('evil_a', 'evil_b'), '1', "mallory's pair (2, 3) counted her one transition");
+my $other = transition('other', 'other');
+my $folded = metric('c5metrics_label_overflow_total', '{"metric": "sales_transition_total"}');
+$s->query_safe('COMMIT');
+$s->quit;
+is(transition('evil_a', 'evil_b'), '1', 'the shop\'s transaction in flight did not count into her series');
+is(transition('other', 'other'), $other + 1, '... it was folded into other/other');
+cmp_ok(metric('c5metrics_label_overflow_total', '{"metric": "sales_transition_total"}'), '>', $folded,
+	'... and counted as a label folded');
+is($node->safe_psql('shop', q{SELECT status FROM shop.sales WHERE id = 12}), 'paid', 'the sale itself is paid');
+
+# 4. The control: with quotas as large as the global settings, the same
+# attack takes the dictionary and the cap from the shop.
+$node->append_conf('postgresql.conf', qq{
+c5metrics.max_label_values_per_database = 32
+c5metrics.max_series_per_database = 2000
+});
+$node->reload;
+ok(eventually(sub { $node->safe_psql('other', 'SHOW c5metrics.max_series_per_database') eq '2000' }), 'quotas raised');
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+attack('junk', 30);
+$node->safe_psql('shop', 'SELECT shop.pay_sale(s) FROM generate_series(13, 15) s');
+is(transition('pending', 'paid'), '0', 'control: without the quota the shop\'s transitions lose their labels');
+($code, $body) = readyz();
+is($code, 503, 'control: and /readyz turns 503 ...');
+like($body, qr/"failing":"series"/, '... at the global series cap');
+$node->append_conf('postgresql.conf', qq{
+c5metrics.max_label_values_per_database = -1
+c5metrics.max_series_per_database = -1
+});
+$node->reload;
+
+# The server never restarted but where the test did it.
+is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $pm_start, 'the postmaster was not restarted');
+is(metric('c5metrics_events_lost_total'), '0', 'no event lost');
+unlike(slurp_file($node->logfile), qr/PANIC|TRAP:|terminated by signal|terminating any other active server processes/,
+	'no server process died');
+$node->stop;
+done_testing();
