@@ -11,8 +11,10 @@
  * reset.
  *
  * The file is a header (magic, PostgreSQL major version, the layout the
- * settings produced) followed by the raw values, and a CRC-32C over all
- * of it.  A file from another version, written with other settings, cut
+ * settings produced, the status dictionary's generation) followed by the
+ * raw values, and a CRC-32C over all of it.  The live flags hold the
+ * database that made each series live, and the statuses' owners follow
+ * their names: the per-database quotas are recounted from them at load.  A file from another version, written with other settings, cut
  * short or corrupt is ignored with a LOG line.
  *
  *-------------------------------------------------------------------------

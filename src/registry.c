@@ -907,12 +907,16 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 /*
  * Copy the registry for a reader: counters read atomically, the status
  * dictionary and tracked list under the lock held shared, each histogram
- * under its spinlock.
+ * under its spinlock, all of it again if the dictionary was cleared
+ * meanwhile.
  */
 C5Snapshot *
 c5m_snapshot_take(void)
 {
 	C5Snapshot *s = palloc0(sizeof(C5Snapshot));
+	uint32		gen;
+	bool		stable;
+	int			tries = 0;
 	int			i;
 
 	s->l = c5m_shared->layout;
@@ -921,6 +925,14 @@ c5m_snapshot_take(void)
 	s->live = palloc(s->l.nlive * sizeof(uint32));
 	s->names = palloc((Size) s->l.nstatus * C5M_LABEL_LEN);
 
+	/*
+	 * Live flags and counters are read without the lock, the names under
+	 * it: if c5metrics.reset_labels() ran in between, the flags and the
+	 * names may not belong together, so read again.  After a few tries
+	 * (resets in a row), the series of label values are left out.
+	 */
+retry:
+	gen = c5m_label_gen();
 	for (i = 0; i < s->l.nlive; i++)
 		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
 	for (i = 0; i < s->l.ncounters; i++)
@@ -952,7 +964,17 @@ c5m_snapshot_take(void)
 		if (flow >= 0 && flow < C5_NFLOWS)
 			s->tracked[flow]++;
 	}
+	stable = C5M_GEN_VALID(gen) && c5m_label_gen() == gen;
 	LWLockRelease(c5m_shared->lock);
+	if (!stable && ++tries < 3)
+	{
+		memset(s->tracked, 0, sizeof(s->tracked));
+		goto retry;
+	}
+	if (!stable)
+		for (i = 0; i < s->l.nlive; i++)
+			if (!live_fixed(&s->l, i))
+				s->live[i] = 0;
 
 	s->nseries = pg_atomic_read_u32(&c5m_shared->nseries);
 	s->in_recovery = RecoveryInProgress();
