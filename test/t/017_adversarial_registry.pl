@@ -34,6 +34,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'c5metrics'
 c5metrics.listen_addresses = '127.0.0.1'
 c5metrics.port = $port
+max_prepared_transactions = 2
 });
 $node->start;
 my $base = "http://127.0.0.1:$port";
@@ -229,6 +230,27 @@ cmp_ok(metric('c5metrics_label_overflow_total', '{"metric": "sales_transition_to
 	'... and counted as a label folded');
 is($node->safe_psql('shop', q{SELECT status FROM shop.sales WHERE id = 12}), 'paid', 'the sale itself is paid');
 
+# The same with a prepared transaction: its outcome is parked at PREPARE
+# with the ids, and COMMIT PREPARED comes after the clear.
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+$node->safe_psql('shop', 'SELECT shop.pay_sale(13)');    # pending (2) -> paid (3)
+$node->safe_psql('shop', q{BEGIN; SELECT shop.pay_sale(14); PREPARE TRANSACTION 'c5_pay_14'});
+as_mallory(q{UPDATE m.sales SET status = NULL WHERE id = 1});
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+as_mallory(q{UPDATE m.sales SET status = 'evil_a' WHERE id = 1;
+	UPDATE m.sales SET status = 'evil_b' WHERE id = 1});
+is(transition('evil_a', 'evil_b'), '1', "prepared: mallory's pair (2, 3) counted her one transition");
+$other = transition('other', 'other');
+$node->safe_psql('shop', q{COMMIT PREPARED 'c5_pay_14'});
+is(transition('evil_a', 'evil_b'), '1', 'the prepared transaction committed after the clear did not count into her series');
+is(transition('other', 'other'), $other + 1, '... it was folded into other/other');
+
+# Her quota is the cluster's to set, not hers.
+like(as_mallory(q{SET c5metrics.max_series_per_database = 100000}), qr/cannot be changed now/,
+	'mallory cannot raise her quota for her session');
+like(as_mallory(q{ALTER ROLE mallory SET c5metrics.max_label_values_per_database = 256}),
+	qr/permission denied|cannot be changed now/, '... nor for her role');
+
 # 4. The control: with quotas as large as the global settings, the same
 # attack takes the dictionary and the cap from the shop.
 $node->append_conf('postgresql.conf', qq{
@@ -239,7 +261,7 @@ $node->reload;
 ok(eventually(sub { $node->safe_psql('other', 'SHOW c5metrics.max_series_per_database') eq '2000' }), 'quotas raised');
 $node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
 attack('junk', 30);
-$node->safe_psql('shop', 'SELECT shop.pay_sale(s) FROM generate_series(13, 15) s');
+$node->safe_psql('shop', 'SELECT shop.pay_sale(s) FROM generate_series(15, 17) s');
 is(transition('pending', 'paid'), '0', 'control: without the quota the shop\'s transitions lose their labels');
 ($code, $body) = readyz();
 is($code, 503, 'control: and /readyz turns 503 ...');
