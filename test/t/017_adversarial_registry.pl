@@ -251,6 +251,65 @@ like(as_mallory(q{SET c5metrics.max_series_per_database = 100000}), qr/cannot be
 like(as_mallory(q{ALTER ROLE mallory SET c5metrics.max_label_values_per_database = 256}),
 	qr/permission denied|cannot be changed now/, '... nor for her role');
 
+# Under way: the shop cycles a -> b -> c -> a and mallory x -> y -> z -> x,
+# each a transaction of its own, while reset_labels() runs again and again
+# and hands the ids around.  A transition counted with ids of another
+# generation would show as a pair that neither makes (a -> x, b -> a, ...).
+$node->safe_psql('shop', q{
+	CREATE TABLE cycle (id int PRIMARY KEY, status text);
+	SELECT c5metrics.track_sales('cycle');
+	INSERT INTO cycle VALUES (1, 'c');
+});
+as_mallory(q{UPDATE m.sales SET status = 'z' WHERE id = 2});
+my %next = (a => 'b', b => 'c', c => 'a', x => 'y', y => 'z', z => 'x');
+my $allowed = join(',', (map { "('$_','$next{$_}')" } sort keys %next), "('other','other')");
+my $foreign_sql = qq{SELECT coalesce(string_agg(DISTINCT (labels ->> 'from_status') || '->' || (labels ->> 'to_status'), ' '), '')
+	  FROM c5metrics.metrics WHERE metric = 'sales_transition_total' AND value > 0
+	   AND (labels ->> 'from_status', labels ->> 'to_status') NOT IN ($allowed)};
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+my $cycles = 10000;
+my (@runs, @errs);
+foreach my $who ([ 'shop', 'cycle', 1, 'a', $node->connstr('shop') ],
+	[ 'mallory', 'm.sales', 2, 'x', $node->connstr('other') . ' user=mallory' ])
+{
+	my ($name, $table, $id, $first) = @$who;
+	my $sql = '';
+	my $st = $first;
+	for (1 .. $cycles)
+	{
+		$sql .= "UPDATE $table SET status = '$st' WHERE id = $id;\n";
+		$st = $next{$st};
+	}
+	my $file = "${PostgreSQL::Test::Utils::tmp_check}/017_$name.sql";
+	open(my $fh, '>', $file) or die "$file: $!";
+	print $fh $sql;
+	close $fh;
+	my $errout = '';
+	push @errs, \$errout;
+	push @runs, IPC::Run::start([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $who->[4], '-f', $file ],
+		'>', '/dev/null', '2>', \$errout);
+}
+my ($resets, $foreign) = (0, '');
+my $admin = $node->background_psql('shop');
+while (grep { $_->pumpable } @runs)
+{
+	$_->pump_nb foreach grep { $_->pumpable } @runs;
+	$admin->query_safe('SELECT c5metrics.reset_labels()');
+	$resets++;
+	$foreign ||= $admin->query_safe($foreign_sql) if $resets % 10 == 0;
+	last if $resets >= 20000;
+}
+$admin->quit;
+my @ok = map { $_->finish ? 'ok' : 'failed' } @runs;
+is(join(',', @ok), 'ok,ok', "both cycles ran to the end ($cycles transactions each, $resets clears meanwhile)")
+  or diag(join("\n", map { $$_ } @errs));
+cmp_ok($resets, '>=', 50, 'reset_labels() ran while they did');
+$foreign ||= $node->safe_psql('shop', $foreign_sql);
+is($foreign, '', 'no transition was counted in a pair of another generation\'s ids');
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+$node->safe_psql('shop', q{UPDATE cycle SET status = 'a'; UPDATE cycle SET status = 'b'});
+is(transition('a', 'b'), '1', 'after the last clear, the counts are exact again');
+
 # 4. The control: with quotas as large as the global settings, the same
 # attack takes the dictionary and the cap from the shop.
 $node->append_conf('postgresql.conf', qq{
