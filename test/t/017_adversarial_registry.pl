@@ -336,6 +336,51 @@ c5metrics.max_series_per_database = -1
 });
 $node->reload;
 
+# 5. Only C5M_MAX_DATABASES (64) databases get an entry of their own; the
+# databases beyond share the last one, and a clear gives back the entries
+# of dropped databases.  Quota of 4 statuses here, so that the dictionary
+# (30 statuses) is not the limit.
+$node->append_conf('postgresql.conf', "c5metrics.max_label_values_per_database = 4\n");
+$node->reload;
+ok(eventually(sub { $node->safe_psql('shop', 'SHOW c5metrics.max_label_values_per_database') eq '4' }), 'label quota 4');
+$node->safe_psql('postgres', q{CREATE DATABASE tmpl});
+$node->safe_psql('tmpl', q{
+	CREATE EXTENSION c5metrics;
+	CREATE TABLE t (id int PRIMARY KEY, status text);
+	SELECT c5metrics.track_sales('t');
+	INSERT INTO t VALUES (1, NULL);
+});
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+# shop and other keep their entries: 61 more databases take the rest
+$node->safe_psql('postgres', join('', map { "CREATE DATABASE d$_ TEMPLATE tmpl;\n" } (1 .. 63)));
+my ($ret, $out, $perr) = $node->psql('postgres',
+	join('', map { "\\c d$_\nUPDATE t SET status = NULL;\nUPDATE t SET status = 'x';\n" } (1 .. 61)), on_error_stop => 1);
+is($ret, 0, '61 more databases count something: every entry is taken') or diag($perr);
+sub labels_like
+{
+	my ($prefix) = @_;
+	return $node->safe_psql('shop', qq{
+		SELECT count(DISTINCT s) FROM c5metrics.metrics,
+		       LATERAL (VALUES (labels ->> 'from_status'), (labels ->> 'to_status')) v(s)
+		 WHERE metric = 'sales_transition_total' AND s LIKE '$prefix%'});
+}
+sub walk
+{
+	my ($db, $prefix) = @_;
+	$node->safe_psql($db, join('', map { "UPDATE t SET status = '$prefix$_';\n" } (1 .. 6)));
+}
+walk('d62', 'p62_');
+walk('d63', 'p63_');
+is(labels_like('p62_'), '4', 'database 63 shares the last entry: it got the quota of 4 statuses');
+is(labels_like('p63_'), '0', 'database 64 shares it too: nothing was left for it');
+$node->safe_psql($_, 'UPDATE t SET status = NULL') foreach ('d62', 'd63');
+$node->safe_psql('postgres', join('', map { "DROP DATABASE d$_;\n" } (1 .. 5)));
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+walk('d63', 'q63_');
+is(labels_like('q63_'), '4', 'after dropped databases gave their entries back, it has a quota of its own');
+walk('d62', 'q62_');
+is(labels_like('q62_'), '4', '... and so does the other');
+
 # The server never restarted but where the test did it.
 is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $pm_start, 'the postmaster was not restarted');
 is(metric('c5metrics_events_lost_total'), '0', 'no event lost');
