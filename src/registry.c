@@ -66,7 +66,6 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 #include "c5metrics.h"
 
@@ -490,7 +489,6 @@ int
 c5m_dyn_fold(int idx, uint64 n)
 {
 	const C5Layout *l = &c5m_shared->layout;
-
 	int			other;
 
 	if (idx >= l->transitions &&
