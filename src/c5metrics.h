@@ -336,15 +336,6 @@ extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
 extern Size c5m_registry_shmem_size(void);
 extern void c5m_registry_shmem_init(void);
 extern bool c5m_registry_ready(void);
-extern int	c5m_status_id(const char *value, int len);
-extern int	c5m_transition_index(int from, int to, uint32 gen);
-extern int	c5m_exception_index(int cond, C5Flow flow, uint32 gen);
-extern uint32 c5m_dyn_begin(void);
-extern void c5m_dyn_end(void);
-extern int	c5m_dyn_fold(int idx, uint64 n);
-extern void c5m_registry_pick_database(void);
-extern void c5m_registry_recount(void);
-extern void c5m_registry_reset_labels(const Oid *gone, int ngone);
 extern int	c5m_hist_bucket(double seconds);
 extern void c5m_hist_add(int hist, const uint64 *buckets, int lo, int hi, uint64 sum_us);
 extern const double c5m_render_bounds[C5M_RENDER_BUCKETS];
@@ -354,6 +345,7 @@ extern void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
 extern void c5m_registry_pick_stripe(void);
 extern uint64 c5m_counter_read(int idx);
+extern void c5m_counter_zero(int idx);
 extern void c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
 extern void c5m_tracked_note(Oid dboid, Oid relid, int flow);
@@ -372,6 +364,20 @@ c5m_count(int idx, uint64 n)
 	if (n != 0)
 		pg_atomic_fetch_add_u64(&c5m_counters[idx], n);
 }
+
+/* src/labels.c */
+extern Size c5m_gen_slots_size(void);
+extern void c5m_gen_slots_attach(void *p, bool init);
+extern int	c5m_status_id(const char *value, int len);
+extern int	c5m_transition_index(int from, int to, uint32 gen);
+extern int	c5m_exception_index(int cond, C5Flow flow, uint32 gen);
+extern uint32 c5m_dyn_begin(void);
+extern void c5m_dyn_end(void);
+extern int	c5m_dyn_fold(int idx, uint64 n);
+extern bool c5m_live_fixed(const C5Layout *l, int i);
+extern void c5m_labels_pick_database(void);
+extern void c5m_labels_recount(void);
+extern void c5m_reset_labels(const Oid *gone, int ngone);
 
 /* src/capture.c */
 typedef struct C5Level C5Level;

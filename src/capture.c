@@ -36,10 +36,11 @@
  * if the dictionary was not cleared since; else into (other, other).
  *
  * The functions on the path of every tracked row and commit, here and in
- * triggers.c and registry.c, are marked pg_attribute_hot: the compiler
- * puts them side by side, so that the path runs through fewer lines and
- * pages of code that PostgreSQL's own work has pushed out of the caches
- * (worth about 0.3 % of the sale -> paid rate in interleaved rounds).
+ * triggers.c, registry.c and labels.c, are marked pg_attribute_hot: the
+ * compiler puts them side by side, so that the path runs through fewer
+ * lines and pages of code that PostgreSQL's own work has pushed out of the
+ * caches (worth about 0.3 % of the sale -> paid rate in interleaved
+ * rounds).
  *
  *-------------------------------------------------------------------------
  */
@@ -202,7 +203,7 @@ c5m_level(void)
 		stripe_picked = true;
 	}
 	/* in a trigger, not a callback: it may take the registry lock */
-	c5m_registry_pick_database();
+	c5m_labels_pick_database();
 	if (cur_level == NULL && nest == 1)
 	{
 		lv = &top_level;

@@ -274,7 +274,7 @@ c5m_persist_load(void)
 	c5m_shared->stats_reset = hdr.stats_reset;
 	pg_atomic_write_u32(&c5m_shared->nseries, hdr.nseries);
 	pg_atomic_write_u32(&c5m_shared->label_gen, hdr.label_gen);
-	c5m_registry_recount();		/* the databases' shares, from the owners */
+	c5m_labels_recount();		/* the databases' shares, from the owners */
 	pfree(ctr);
 	pfree(live);
 	pfree(names);

@@ -157,7 +157,7 @@ c5metrics_reset_labels(PG_FUNCTION_ARGS)
 			!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[i])))
 			gone[ngone++] = dbs[i];
 
-	c5m_registry_reset_labels(gone, ngone);
+	c5m_reset_labels(gone, ngone);
 	PG_RETURN_VOID();
 }
 
