@@ -5,6 +5,7 @@ MODULE_big = c5metrics
 OBJS = \
 	src/c5metrics.o \
 	src/registry.o \
+	src/labels.o \
 	src/layout.o \
 	src/capture.o \
 	src/sqlstate.o \

@@ -6,7 +6,8 @@
  * Every c5metrics.* setting is defined here, so that there is one place
  * to read what can be tuned.  Settings that size shared memory are
  * PGC_POSTMASTER; the guards' switches are PGC_SUSET so that an ordinary
- * role cannot turn a guard off for its own session.
+ * role cannot turn a guard off for its own session; the per-database
+ * quotas are PGC_SIGHUP, one value for the whole cluster.
  *
  * The library must be loaded through shared_preload_libraries: the
  * registry lives in shared memory that can only be requested by the
@@ -30,6 +31,8 @@ PG_MODULE_MAGIC;
 /* GUC variables */
 int			c5m_max_series = 2000;
 int			c5m_max_label_values = 32;
+int			c5m_max_series_per_db = -1;
+int			c5m_max_label_values_per_db = -1;
 char	   *c5m_duration_buckets = NULL;
 bool		c5m_refund_guard = true;
 bool		c5m_lead_throttle = false;
@@ -131,6 +134,22 @@ c5m_define_settings(void)
 							&c5m_max_label_values,
 							32, 4, 256,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.max_series_per_database",
+							"Sets how many series of label values one database may bring into the registry.",
+							"Counts the sales_transition_total and exceptions_total series a database was the first to use; a series another database brought in is free. Beyond it they are folded into \"other\" and counted in c5metrics_series_overflow_total. -1 means half of c5metrics.max_series.",
+							&c5m_max_series_per_db,
+							-1, -1, 1000000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("c5metrics.max_label_values_per_database",
+							"Sets how many sale statuses one database may add to the shared status dictionary.",
+							"A status another database added is free. Beyond it statuses become \"other\" and are counted in c5metrics_label_overflow_total. -1 means half of c5metrics.max_label_values.",
+							&c5m_max_label_values_per_db,
+							-1, -1, 256,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("c5metrics.duration_buckets",

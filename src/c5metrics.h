@@ -37,6 +37,7 @@
 #define C5M_MAX_BUCKETS		30		/* finite histogram bounds */
 #define C5M_LABEL_LEN		64		/* bytes per interned label, with NUL */
 #define C5M_MAX_TRACKED		256		/* tracked tables, cluster-wide */
+#define C5M_MAX_DATABASES	64		/* per-database usage entries, the last shared */
 
 /* Custom SQLSTATEs raised by the opt-in guards (documented in README). */
 #define C5M_ERRCODE_OVER_REFUND		MAKE_SQLSTATE('C','5','M','0','1')
@@ -238,10 +239,41 @@ typedef struct C5HistStripe
 } C5HistStripe;
 
 /*
+ * What one database has taken of the shared budgets (registry.c).  The
+ * last entry of C5Shared.dbs has no database: every database that finds
+ * the others taken shares it.
+ */
+typedef struct C5DbUsage
+{
+	Oid			dboid;			/* InvalidOid: free; protected by lock */
+	int			nstatus;		/* statuses it added; protected by lock */
+	pg_atomic_uint32 nseries;	/* dynamic series it made live; atomic */
+} C5DbUsage;
+
+/*
+ * The dictionary generation (C5Shared.label_gen) is even while the
+ * dictionary is usable and odd while c5metrics.reset_labels() clears it;
+ * it never is 0, which marks an operation that needs no check.
+ */
+#define C5M_GEN_VALID(g)	((g) != 0 && ((g) & 1) == 0)
+
+/*
+ * One process's window of counting into dynamic series, padded to a cache
+ * line: it holds the generation the process counts under, or 0.
+ */
+typedef union C5GenSlot
+{
+	pg_atomic_uint32 gen;
+	char		pad[PG_CACHE_LINE_SIZE];
+} C5GenSlot;
+
+/*
  * The shared registry.  Locking: `lock` is taken exclusively to add a
- * status to the dictionary, to change the tracked-table list and to reset;
- * shared to read the dictionary.  Counters and live flags are atomics and
- * need no lock; histograms have their own spinlocks.
+ * status to the dictionary, to change the tracked-table list or the
+ * per-database entries and to reset; shared to read the dictionary.
+ * Counters and live flags are atomics and need no lock; histograms have
+ * their own spinlocks.  A live flag holds the OID of the database that
+ * made the series live (any nonzero value means live).
  */
 typedef struct C5Shared
 {
@@ -252,11 +284,17 @@ typedef struct C5Shared
 	TimestampTz stats_reset;	/* protected by lock */
 	pg_atomic_uint32 nseries;	/* series currently exposed */
 	int			nstatus_used;	/* protected by lock */
+	pg_atomic_uint32 label_gen; /* dictionary generation; written under lock */
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
 	bool		tracked_seen;	/* protected by lock: tracked has had an
 								 * entry since shared memory was set up */
+	C5DbUsage	dbs[C5M_MAX_DATABASES];	/* see C5DbUsage */
 	C5Histogram render;			/* the HTTP worker's render durations */
-	/* variable part follows: counter stripes, live flags, status names */
+
+	/*
+	 * variable part follows: counter stripes, live flags, status names,
+	 * status owners, one C5GenSlot per PGPROC
+	 */
 } C5Shared;
 
 /* c5metrics.http_auth */
@@ -269,6 +307,8 @@ typedef struct C5Shared
 /* src/c5metrics.c: settings */
 extern int	c5m_max_series;
 extern int	c5m_max_label_values;
+extern int	c5m_max_series_per_db;
+extern int	c5m_max_label_values_per_db;
 extern char *c5m_duration_buckets;
 extern bool c5m_refund_guard;
 extern bool c5m_lead_throttle;
@@ -295,14 +335,11 @@ extern C5Shared *c5m_shared;
 extern pg_atomic_uint64 *c5m_counters;	/* this process's stripe */
 extern pg_atomic_uint32 *c5m_live;
 extern char (*c5m_status_names)[C5M_LABEL_LEN];
+extern Oid *c5m_status_owner;
 extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
 extern Size c5m_registry_shmem_size(void);
 extern void c5m_registry_shmem_init(void);
 extern bool c5m_registry_ready(void);
-extern bool c5m_label_acceptable(const char *value, int len);
-extern int	c5m_status_id(const char *value, int len);
-extern int	c5m_transition_index(int from, int to);
-extern int	c5m_exception_index(int cond, C5Flow flow);
 extern int	c5m_hist_bucket(double seconds);
 extern void c5m_hist_add(int hist, const uint64 *buckets, int lo, int hi, uint64 sum_us);
 extern const double c5m_render_bounds[C5M_RENDER_BUCKETS];
@@ -312,10 +349,18 @@ extern void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
 extern void c5m_registry_pick_stripe(void);
 extern uint64 c5m_counter_read(int idx);
+extern void c5m_counter_zero(int idx);
 extern void c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
 extern void c5m_tracked_note(Oid dboid, Oid relid, int flow);
 extern struct C5Snapshot *c5m_snapshot_take(void);
+
+/* The status dictionary's generation: read before looking statuses up. */
+static inline uint32
+c5m_label_gen(void)
+{
+	return pg_atomic_read_u32(&c5m_shared->label_gen);
+}
 
 static inline void
 c5m_count(int idx, uint64 n)
@@ -324,17 +369,34 @@ c5m_count(int idx, uint64 n)
 		pg_atomic_fetch_add_u64(&c5m_counters[idx], n);
 }
 
+/* src/labels.c */
+extern Size c5m_gen_slots_size(void);
+extern void c5m_gen_slots_attach(void *p, bool init);
+extern bool c5m_label_acceptable(const char *value, int len);
+extern int	c5m_status_id(const char *value, int len);
+extern int	c5m_transition_index(int from, int to, uint32 gen);
+extern int	c5m_exception_index(int cond, C5Flow flow, uint32 gen);
+extern uint32 c5m_dyn_begin(void);
+extern void c5m_dyn_end(void);
+extern int	c5m_dyn_fold(int idx, uint64 n);
+extern bool c5m_live_fixed(const C5Layout *l, int i);
+extern void c5m_labels_pick_database(void);
+extern void c5m_labels_recount(void);
+extern void c5m_reset_labels(const Oid *gone, int ngone);
+
 /* src/capture.c */
 typedef struct C5Level C5Level;
 
 /*
  * One counter add kept for later; idx < 0 encodes a histogram cell,
  * -(1 + hist * C5M_HIST_OP_STRIDE + bucket), where bucket nbuckets + 1
- * stands for the histogram's sum.
+ * stands for the histogram's sum.  An add to a dynamic series carries the
+ * dictionary generation its index is valid in (else 0).
  */
 typedef struct C5Op
 {
 	int32		idx;
+	uint32		gen;
 	uint64		n;
 } C5Op;
 
@@ -350,7 +412,7 @@ typedef struct C5Sink
 
 extern void c5m_capture_init(void);
 extern C5Level *c5m_level(void);
-extern void c5m_note_transition(C5Level *lv, int from, int to);
+extern void c5m_note_transition(C5Level *lv, int from, int to, uint32 gen);
 extern void c5m_note_paid(C5Level *lv, uint32 salekey, TimestampTz at);
 extern void c5m_note_consume(C5Level *lv, uint32 salekey);
 extern void c5m_note_refund_attempt(C5Level *lv, C5RefundType type);

@@ -30,13 +30,17 @@
  *
  * Nothing in the commit and abort paths allocates or takes an LWLock: all
  * counter indexes were resolved by the triggers, and the only shared
- * operations are atomic adds and histogram spinlocks.
+ * operations are atomic adds and histogram spinlocks.  A transition's
+ * index carries the generation of the status dictionary it was resolved
+ * in, and is counted inside a window of dynamic series (registry.c) only
+ * if the dictionary was not cleared since; else into (other, other).
  *
  * The functions on the path of every tracked row and commit, here and in
- * triggers.c and registry.c, are marked pg_attribute_hot: the compiler
- * puts them side by side, so that the path runs through fewer lines and
- * pages of code that PostgreSQL's own work has pushed out of the caches
- * (worth about 0.3 % of the sale -> paid rate in interleaved rounds).
+ * triggers.c, registry.c and labels.c, are marked pg_attribute_hot: the
+ * compiler puts them side by side, so that the path runs through fewer
+ * lines and pages of code that PostgreSQL's own work has pushed out of the
+ * caches (worth about 0.3 % of the sale -> paid rate in interleaved
+ * rounds).
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +67,7 @@
 typedef struct C5Trans
 {
 	int			idx;			/* counter index of the success series */
+	uint32		gen;			/* dictionary generation idx was resolved in */
 	int64		n;
 } C5Trans;
 
@@ -197,6 +202,8 @@ c5m_level(void)
 		c5m_registry_pick_stripe();
 		stripe_picked = true;
 	}
+	/* in a trigger, not a callback: it may take the registry lock */
+	c5m_labels_pick_database();
 	if (cur_level == NULL && nest == 1)
 	{
 		lv = &top_level;
@@ -243,12 +250,12 @@ grow(void **array, int *max, int n, Size elem, const void *inl)
 }
 
 static pg_attribute_hot void
-add_transition(C5Level *lv, int idx, int64 n)
+add_transition(C5Level *lv, int idx, uint32 gen, int64 n)
 {
 	int			i;
 
 	for (i = 0; i < lv->ntrans; i++)
-		if (lv->trans[i].idx == idx)
+		if (lv->trans[i].idx == idx && lv->trans[i].gen == gen)
 		{
 			lv->trans[i].n += n;
 			return;
@@ -260,15 +267,17 @@ add_transition(C5Level *lv, int idx, int64 n)
 		return;
 	}
 	lv->trans[lv->ntrans].idx = idx;
+	lv->trans[lv->ntrans].gen = gen;
 	lv->trans[lv->ntrans].n = n;
 	lv->ntrans++;
 }
 
+/* A transition between statuses looked up in dictionary generation `gen`. */
 pg_attribute_hot void
-c5m_note_transition(C5Level *lv, int from, int to)
+c5m_note_transition(C5Level *lv, int from, int to, uint32 gen)
 {
 	lv->flows |= 1 << C5_FLOW_SALES;
-	add_transition(lv, c5m_transition_index(from, to), 1);
+	add_transition(lv, c5m_transition_index(from, to, gen), gen, 1);
 }
 
 static pg_attribute_hot void
@@ -569,7 +578,7 @@ merge_into_parent(C5Level *lv)
 	for (i = 0; i < C5_NMISMATCH; i++)
 		p->mismatch[i] += lv->mismatch[i];
 	for (i = 0; i < lv->ntrans; i++)
-		add_transition(p, lv->trans[i].idx, lv->trans[i].n);
+		add_transition(p, lv->trans[i].idx, lv->trans[i].gen, lv->trans[i].n);
 	for (i = 0; i < lv->npaid; i++)
 		add_paid(p, lv->paid[i].salekey, lv->paid[i].at);
 	if (lv->paid_more > 0)
@@ -608,20 +617,48 @@ merge_into_parent(C5Level *lv)
 /* ---- counting outcomes ---- */
 
 static pg_attribute_hot void
+park(C5Sink *sink, int idx, uint32 gen, uint64 n)
+{
+	if (*sink->nops < sink->maxops)
+	{
+		sink->ops[*sink->nops].idx = idx;
+		sink->ops[*sink->nops].gen = gen;
+		sink->ops[*sink->nops].n = n;
+		(*sink->nops)++;
+	}
+	else
+		c5m_count(c5m_shared->layout.events_lost, n);
+}
+
+static pg_attribute_hot void
 sink_count(C5Sink *sink, int idx, uint64 n)
 {
 	if (n == 0)
 		return;
 	if (sink == NULL)
 		c5m_count(idx, n);
-	else if (*sink->nops < sink->maxops)
-	{
-		sink->ops[*sink->nops].idx = idx;
-		sink->ops[*sink->nops].n = n;
-		(*sink->nops)++;
-	}
 	else
-		c5m_count(c5m_shared->layout.events_lost, n);
+		park(sink, idx, 0, n);
+}
+
+/*
+ * Count into dynamic series `idx`, resolved in dictionary generation
+ * `gen`: parked with its generation, or counted inside the window of
+ * generation `wgen` (c5m_dyn_begin) -- into "other" if the two differ.
+ */
+static pg_attribute_hot void
+sink_count_dyn(C5Sink *sink, int idx, uint32 gen, uint32 wgen, uint64 n)
+{
+	if (n == 0)
+		return;
+	if (sink != NULL)
+		park(sink, idx, gen, n);
+	else
+	{
+		if (unlikely(gen != wgen))
+			idx = c5m_dyn_fold(idx, n);
+		c5m_count(idx, n);
+	}
 }
 
 static inline void
@@ -705,8 +742,16 @@ c5m_count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
 	int64		conflicts = 0;
 	int			i;
 
-	for (i = 0; i < lv->ntrans; i++)
-		sink_count(sink, lv->trans[i].idx + C5_SUCCESS, lv->trans[i].n);
+	if (lv->ntrans > 0)
+	{
+		uint32		wgen = sink == NULL ? c5m_dyn_begin() : 0;
+
+		for (i = 0; i < lv->ntrans; i++)
+			sink_count_dyn(sink, lv->trans[i].idx + C5_SUCCESS, lv->trans[i].gen,
+						   wgen, lv->trans[i].n);
+		if (sink == NULL)
+			c5m_dyn_end();
+	}
 
 	for (i = 0; i < lv->npaid; i++)
 	{
@@ -774,6 +819,8 @@ c5m_count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 	int			reason;
 	int			cond = -1;
 	int64		attempts = 0;
+	bool		dynamic;
+	uint32		wgen = 0;
 	int			i;
 
 	/* a guard's error may have been trapped before it was reported */
@@ -782,8 +829,13 @@ c5m_count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 
 	res = c5m_classify(code, error_on_refunds(lv, table), &reason, &cond);
 
+	/* exceptions are claimed here, even when parked: in a window too */
+	dynamic = lv->ntrans > 0 || (cond >= 0 && lv->flows != 0);
+	if (dynamic)
+		wgen = c5m_dyn_begin();
 	for (i = 0; i < lv->ntrans; i++)
-		sink_count(sink, lv->trans[i].idx + res, lv->trans[i].n);
+		sink_count_dyn(sink, lv->trans[i].idx + res, lv->trans[i].gen, wgen,
+					   lv->trans[i].n);
 	sink_count(sink, l->paid_consume + res, lv->npaid + lv->paid_more);
 	for (i = 0; i < C5_NREFUNDTYPES; i++)
 	{
@@ -805,8 +857,11 @@ c5m_count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 		{
 			sink_count(sink, l->flow_tx + i * C5_NRESULTS + res, 1);
 			if (cond >= 0)
-				sink_count(sink, c5m_exception_index(cond, i), 1);
+				sink_count_dyn(sink, c5m_exception_index(cond, i, wgen), wgen,
+							   wgen, 1);
 		}
+	if (dynamic)
+		c5m_dyn_end();
 }
 
 /* The stashed error, if it was reported by this subtransaction (or any, for 0). */
@@ -842,12 +897,19 @@ void
 c5m_apply_ops(const C5Op *ops, int n)
 {
 	int			nb = c5m_shared->layout.nbuckets;
+	uint32		wgen = c5m_dyn_begin();
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
 		if (ops[i].idx >= 0)
-			c5m_count(ops[i].idx, ops[i].n);
+		{
+			int			idx = ops[i].idx;
+
+			if (ops[i].gen != 0 && ops[i].gen != wgen)
+				idx = c5m_dyn_fold(idx, ops[i].n);
+			c5m_count(idx, ops[i].n);
+		}
 		else
 		{
 			int			cell = -ops[i].idx - 1;
@@ -867,6 +929,7 @@ c5m_apply_ops(const C5Op *ops, int n)
 			}
 		}
 	}
+	c5m_dyn_end();
 	flush_histograms(NULL);
 }
 

@@ -11,8 +11,11 @@
  * reset.
  *
  * The file is a header (magic, PostgreSQL major version, the layout the
- * settings produced) followed by the raw values, and a CRC-32C over all
- * of it.  A file from another version, written with other settings, cut
+ * settings produced, the status dictionary's generation) followed by the
+ * raw values, and a CRC-32C over all of it.  The live flags hold the
+ * database that made each series live, and the statuses' owners follow
+ * their names: the per-database quotas are recounted from them at load.
+ * A file from another version, written with other settings, cut
  * short or corrupt is ignored with a LOG line.  So is a file whose
  * checksum matches but whose contents do not hang together (a label that
  * is not one c5metrics would have interned, a live series naming a status
@@ -47,7 +50,7 @@
 #define C5M_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/c5metrics.stat"
 #define C5M_FILE_TMP	C5M_FILE ".tmp"
 #define C5M_MAGIC		0xC5E7A001
-#define C5M_FORMAT		2
+#define C5M_FORMAT		3		/* 3: status and series owners, label_gen */
 
 typedef struct C5FileHeader
 {
@@ -59,6 +62,7 @@ typedef struct C5FileHeader
 	TimestampTz stats_reset;
 	int32		nstatus_used;
 	uint32		nseries;
+	uint32		label_gen;		/* the status dictionary's generation */
 } C5FileHeader;
 
 typedef struct C5File
@@ -131,6 +135,7 @@ c5m_persist_save(int code, Datum arg)
 	hdr.stats_reset = c5m_shared->stats_reset;
 	hdr.nstatus_used = c5m_shared->nstatus_used;
 	hdr.nseries = pg_atomic_read_u32(&c5m_shared->nseries);
+	hdr.label_gen = c5m_label_gen();
 
 	cf.f = c5m_state_create(C5M_FILE_TMP, WARNING);
 	if (cf.f == NULL)
@@ -151,6 +156,7 @@ c5m_persist_save(int code, Datum arg)
 		put(&cf, &v, sizeof(v));
 	}
 	put(&cf, c5m_status_names, (size_t) l->nstatus * C5M_LABEL_LEN);
+	put(&cf, c5m_status_owner, (size_t) l->nstatus * sizeof(Oid));
 	put(&cf, c5m_shared->tracked, sizeof(c5m_shared->tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
@@ -211,7 +217,8 @@ c5m_histogram_problem(const uint64 *buckets, uint64 sum_us, const double *bounds
 
 /*
  * The contents of a registry file whose checksum matched, field by field:
- * the labels are ones c5metrics would have interned, every live series
+ * the labels are ones c5metrics would have interned, each (but the two
+ * reserved ones) owned by a database, every live series
  * names status slots in use, the series count is that of the live series,
  * nothing is counted in a series that is not live, the tracked list and
  * the histograms hang together.  Returns the problem, or NULL.
@@ -220,7 +227,8 @@ c5m_histogram_problem(const uint64 *buckets, uint64 sum_us, const double *bounds
  */
 static char *
 registry_problem(const C5FileHeader *hdr, const uint64 *ctr, const uint32 *live,
-				 char (*names)[C5M_LABEL_LEN], const C5TrackedEntry *tracked,
+				 char (*names)[C5M_LABEL_LEN], const Oid *owners,
+				 const C5TrackedEntry *tracked,
 				 uint64 (*buckets)[C5M_MAX_BUCKETS + 1], const uint64 *sums)
 {
 	const C5Layout *l = &hdr->layout;
@@ -246,6 +254,9 @@ registry_problem(const C5FileHeader *hdr, const uint64 *ctr, const uint32 *live,
 		for (j = 0; j < i; j++)
 			if (strcmp(names[i], names[j]) == 0)
 				return psprintf("status label %d repeats status label %d", i, j);
+		/* the reserved labels belong to no database, the others to one */
+		if (OidIsValid(owners[i]) != (i >= 2))
+			return psprintf("status label %d has an owner it cannot have", i);
 	}
 	if (strcmp(names[C5_STATUS_OTHER], "other") != 0 ||
 		strcmp(names[C5_STATUS_NONE], "none") != 0)
@@ -342,6 +353,7 @@ c5m_persist_load(void)
 	uint64	   *ctr = NULL;
 	uint32	   *live = NULL;
 	char	   *names = NULL;
+	Oid		   *owners = NULL;
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];
 	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];
 	uint64		sums[C5_NHISTS + 1];
@@ -368,16 +380,19 @@ c5m_persist_load(void)
 			 memcmp(hdr.bounds, c5m_shared->bounds, sizeof(hdr.bounds)) != 0)
 		problem = "c5metrics.max_label_values or c5metrics.duration_buckets changed since it was written";
 	else if (hdr.nstatus_used < 2 || hdr.nstatus_used > l->nstatus ||
-			 hdr.nseries > (uint32) Max(c5m_max_series, (int) l->fixed_series) * 2)
+			 hdr.nseries > (uint32) Max(c5m_max_series, (int) l->fixed_series) * 2 ||
+			 !C5M_GEN_VALID(hdr.label_gen))
 		problem = "its header is corrupt";
 	else
 	{
 		ctr = palloc(l->ncounters * sizeof(uint64));
 		live = palloc(l->nlive * sizeof(uint32));
 		names = palloc((Size) l->nstatus * C5M_LABEL_LEN);
+		owners = palloc(l->nstatus * sizeof(Oid));
 		if (!get(&cf, ctr, l->ncounters * sizeof(uint64)) ||
 			!get(&cf, live, l->nlive * sizeof(uint32)) ||
 			!get(&cf, names, (size_t) l->nstatus * C5M_LABEL_LEN) ||
+			!get(&cf, owners, (size_t) l->nstatus * sizeof(Oid)) ||
 			!get(&cf, tracked, sizeof(tracked)))
 			problem = "it is too short";
 		for (i = 0; problem == NULL && i <= C5_NHISTS; i++)
@@ -396,7 +411,7 @@ c5m_persist_load(void)
 
 	if (problem == NULL)
 		problem = registry_problem(&hdr, ctr, live, (char (*)[C5M_LABEL_LEN]) names,
-								   tracked, buckets, sums);
+								   owners, tracked, buckets, sums);
 	if (problem != NULL)
 	{
 		ignore_file(problem);
@@ -408,9 +423,10 @@ c5m_persist_load(void)
 	for (i = 0; i < l->ncounters; i++)
 		pg_atomic_write_u64(&c5m_counters[i], ctr[i]);
 	for (i = 0; i < l->nlive; i++)
-		pg_atomic_write_u32(&c5m_live[i], live[i] != 0);
+		pg_atomic_write_u32(&c5m_live[i], live[i]);	/* the owner's OID */
 	/* the slots not in use stay zero, as interning expects */
 	memcpy(c5m_status_names, names, (Size) hdr.nstatus_used * C5M_LABEL_LEN);
+	memcpy(c5m_status_owner, owners, hdr.nstatus_used * sizeof(Oid));
 	memcpy(c5m_shared->tracked, tracked, sizeof(tracked));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
@@ -422,9 +438,12 @@ c5m_persist_load(void)
 	c5m_shared->nstatus_used = hdr.nstatus_used;
 	c5m_shared->stats_reset = hdr.stats_reset;
 	pg_atomic_write_u32(&c5m_shared->nseries, hdr.nseries);
+	pg_atomic_write_u32(&c5m_shared->label_gen, hdr.label_gen);
+	c5m_labels_recount();		/* the databases' shares, from the owners */
 	pfree(ctr);
 	pfree(live);
 	pfree(names);
+	pfree(owners);
 	ereport(LOG,
 			(errmsg("c5metrics loaded its saved registry from \"%s\"", C5M_FILE)));
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * registry.c
- *		The shared registry: counters, histograms, the status dictionary.
+ *		The shared registry: counters, histograms, the tracked-table list.
  *
  * Design.  Every series the extension can ever expose has a fixed index in
  * one flat array of atomic counters.  Fixed-domain families (results,
@@ -14,10 +14,16 @@
  * family's "other" series, which is live from the start.  So nothing ever
  * allocates after startup, and a commit or abort callback never fails.
  *
+ * Which database may make a series live or add a status (its quota), and
+ * how the dictionary is cleared while transactions hold its ids, is in
+ * labels.c, with the dictionary itself.
+ *
  * Locking.  c5m_shared->lock (exclusive) guards adding a status to the
- * dictionary, the tracked-table list and reset; readers of the dictionary
- * take it shared.  Counters and live flags are atomics.  Each histogram has
- * a spinlock held only to add or copy its buckets and sum together.
+ * dictionary, the per-database entries, the tracked-table list and the
+ * resets; readers of the dictionary take it shared.  Counters, live flags,
+ * the per-database series counts, the generation and the slots are
+ * atomics.  Each histogram has a spinlock held only to add or copy its
+ * buckets and sum together.
  *
  * Stripes.  Counters and histograms exist C5M_STRIPES times, each copy on
  * cache lines of its own.  A process adds to the stripe of its PGPROC
@@ -35,7 +41,6 @@
 #include <math.h>
 
 #include "access/xlog.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
@@ -48,6 +53,7 @@ C5Shared   *c5m_shared = NULL;
 pg_atomic_uint64 *c5m_counters = NULL;
 pg_atomic_uint32 *c5m_live = NULL;
 char		(*c5m_status_names)[C5M_LABEL_LEN] = NULL;
+Oid		   *c5m_status_owner = NULL;	/* database that added each status */
 
 #define COUNTERS_PER_LINE ((int) (PG_CACHE_LINE_SIZE / sizeof(pg_atomic_uint64)))
 
@@ -136,6 +142,9 @@ c5m_registry_shmem_size(void)
 								   sizeof(pg_atomic_uint64)));
 	size = add_size(size, mul_size(l.nlive, sizeof(pg_atomic_uint32)));
 	size = add_size(size, mul_size(l.nstatus, C5M_LABEL_LEN));
+	size = add_size(size, mul_size(l.nstatus, sizeof(Oid)));
+	size = CACHELINEALIGN(size);
+	size = add_size(size, c5m_gen_slots_size());
 	return size;
 }
 
@@ -164,6 +173,11 @@ c5m_registry_shmem_init(void)
 	c5m_live = (pg_atomic_uint32 *) p;
 	p += l.nlive * sizeof(pg_atomic_uint32);
 	c5m_status_names = (char (*)[C5M_LABEL_LEN]) p;
+	p += (Size) l.nstatus * C5M_LABEL_LEN;
+	c5m_status_owner = (Oid *) p;
+	p += l.nstatus * sizeof(Oid);
+	p = (char *) c5m_shared + CACHELINEALIGN(p - (char *) c5m_shared);
+	c5m_gen_slots_attach(p, !found);
 
 	if (!found)
 	{
@@ -190,10 +204,25 @@ c5m_registry_shmem_init(void)
 		memset(c5m_status_names, 0, (Size) l.nstatus * C5M_LABEL_LEN);
 		strlcpy(c5m_status_names[C5_STATUS_OTHER], "other", C5M_LABEL_LEN);
 		strlcpy(c5m_status_names[C5_STATUS_NONE], "none", C5M_LABEL_LEN);
+		memset(c5m_status_owner, 0, l.nstatus * sizeof(Oid));
 		c5m_shared->nstatus_used = 2;
 		for (i = 0; i < C5M_MAX_TRACKED; i++)
 			c5m_shared->tracked[i].flow = -1;
 		c5m_shared->tracked_seen = false;
+		for (i = 0; i < C5M_MAX_DATABASES; i++)
+		{
+			c5m_shared->dbs[i].dboid = InvalidOid;
+			c5m_shared->dbs[i].nstatus = 0;
+			pg_atomic_init_u32(&c5m_shared->dbs[i].nseries, 0);
+		}
+
+		/*
+		 * A generation of its own for each start: an index parked under a
+		 * dictionary that was not saved (a crash) cannot match it.  A
+		 * loaded registry brings back the generation it was saved with.
+		 */
+		pg_atomic_init_u32(&c5m_shared->label_gen,
+						   Max(((uint32) GetCurrentTimestamp()) & ~(uint32) 1, 2));
 
 		/* the "other" series of the dynamic families always exist */
 		for (i = 0; i < C5_NFLOWS; i++)
@@ -272,131 +301,6 @@ pg_attribute_hot bool
 c5m_registry_ready(void)
 {
 	return c5m_shared != NULL;
-}
-
-/*
- * Make a dynamic series live, counting `nseries` against the cap.  Lock
- * free and allocation free: safe in commit and abort callbacks.
- */
-static pg_attribute_hot bool
-claim_live(int liveidx, uint32 nseries)
-{
-	uint32		cur;
-	uint32		expected = 0;
-
-	if (pg_atomic_read_u32(&c5m_live[liveidx]) != 0)
-		return true;
-
-	cur = pg_atomic_read_u32(&c5m_shared->nseries);
-	for (;;)
-	{
-		if (cur + nseries > (uint32) c5m_max_series)
-		{
-			pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.series_overflow], 1);
-			return false;
-		}
-		if (pg_atomic_compare_exchange_u32(&c5m_shared->nseries, &cur, cur + nseries))
-			break;
-	}
-	if (!pg_atomic_compare_exchange_u32(&c5m_live[liveidx], &expected, 1))
-		pg_atomic_fetch_sub_u32(&c5m_shared->nseries, nseries);	/* lost a race */
-	return true;
-}
-
-/*
- * Counter index of sales_transition_total{from,to,result=success}; add the
- * result to it.  Falls back to (other, other) when the cap is reached.
- */
-pg_attribute_hot int
-c5m_transition_index(int from, int to)
-{
-	const C5Layout *l = &c5m_shared->layout;
-	int			pair = from * l->nstatus + to;
-
-	if (!claim_live(l->live_transitions + pair, C5_NRESULTS))
-		pair = 0;
-	return l->transitions + pair * C5_NRESULTS;
-}
-
-/* Counter index of exceptions_total{exception_type, location}. */
-int
-c5m_exception_index(int cond, C5Flow flow)
-{
-	const C5Layout *l = &c5m_shared->layout;
-	int			cell = cond * C5_NFLOWS + flow;
-
-	if (!claim_live(l->live_exceptions + cell, 1))
-	{
-		pg_atomic_fetch_add_u64(&c5m_counters[l->label_overflow + C5_DYN_EXCEPTION], 1);
-		cell = flow;			/* condition 0 is "other" */
-	}
-	return l->exceptions + cell;
-}
-
-/*
- * A status value is usable as a label if it is short, valid UTF-8 and has
- * no control characters; anything else would be unbounded or unsafe.
- * persist.c applies the same rule to the labels of a saved registry.
- */
-bool
-c5m_label_acceptable(const char *value, int len)
-{
-	int			i;
-
-	if (len <= 0 || len >= C5M_LABEL_LEN)
-		return false;
-	for (i = 0; i < len; i++)
-		if ((unsigned char) value[i] < 0x20 || value[i] == 0x7f)
-			return false;
-	return pg_verify_mbstr(PG_UTF8, value, len, true);
-}
-
-static int
-status_lookup(const char *value, int len)
-{
-	int			i;
-
-	for (i = 0; i < c5m_shared->nstatus_used; i++)
-		if (strncmp(c5m_status_names[i], value, len) == 0 &&
-			c5m_status_names[i][len] == '\0')
-			return i;
-	return -1;
-}
-
-/*
- * Dictionary id of a sale status, interning it while there is room.  Runs
- * in a trigger, never in a callback: it takes the registry lock.
- */
-int
-c5m_status_id(const char *value, int len)
-{
-	int			id;
-
-	if (!c5m_label_acceptable(value, len))
-		goto overflow;
-
-	LWLockAcquire(c5m_shared->lock, LW_SHARED);
-	id = status_lookup(value, len);
-	LWLockRelease(c5m_shared->lock);
-	if (id >= 0)
-		return id;
-
-	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
-	id = status_lookup(value, len);
-	if (id < 0 && c5m_shared->nstatus_used < c5m_shared->layout.nstatus)
-	{
-		id = c5m_shared->nstatus_used;
-		memcpy(c5m_status_names[id], value, len);
-		c5m_status_names[id][len] = '\0';
-		c5m_shared->nstatus_used++;
-	}
-	LWLockRelease(c5m_shared->lock);
-	if (id >= 0)
-		return id;
-
-overflow:
-	pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.label_overflow + C5_DYN_TRANSITION], 1);
-	return C5_STATUS_OTHER;
 }
 
 /* Index of the bucket that `seconds` falls in; nbuckets means +Inf. */
@@ -484,6 +388,16 @@ c5m_registry_reset(void)
 	LWLockRelease(c5m_shared->lock);
 }
 
+/* Zero counter `idx` in every stripe (labels.c, clearing the dictionary). */
+void
+c5m_counter_zero(int idx)
+{
+	int			k;
+
+	for (k = 0; k < C5M_STRIPES; k++)
+		pg_atomic_write_u64(&all_counters[(Size) k * stride + idx], 0);
+}
+
 /*
  * Replace this database's entries in the tracked-table list (the source of
  * c5metrics_tracked_tables, which the HTTP worker reads without SQL).
@@ -563,12 +477,16 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 /*
  * Copy the registry for a reader: counters read atomically, the status
  * dictionary and tracked list under the lock held shared, each histogram
- * under its spinlock.
+ * under its spinlock, all of it again if the dictionary was cleared
+ * meanwhile.
  */
 C5Snapshot *
 c5m_snapshot_take(void)
 {
 	C5Snapshot *s = palloc0(sizeof(C5Snapshot));
+	uint32		gen;
+	bool		stable;
+	int			tries = 0;
 	int			i;
 
 	s->l = c5m_shared->layout;
@@ -577,6 +495,14 @@ c5m_snapshot_take(void)
 	s->live = palloc(s->l.nlive * sizeof(uint32));
 	s->names = palloc((Size) s->l.nstatus * C5M_LABEL_LEN);
 
+	/*
+	 * Live flags and counters are read without the lock, the names under
+	 * it: if c5metrics.reset_labels() ran in between, the flags and the
+	 * names may not belong together, so read again.  After a few tries
+	 * (resets in a row), the series of label values are left out.
+	 */
+retry:
+	gen = c5m_label_gen();
 	for (i = 0; i < s->l.nlive; i++)
 		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
 	for (i = 0; i < s->l.ncounters; i++)
@@ -608,7 +534,17 @@ c5m_snapshot_take(void)
 		if (flow >= 0 && flow < C5_NFLOWS)
 			s->tracked[flow]++;
 	}
+	stable = C5M_GEN_VALID(gen) && c5m_label_gen() == gen;
 	LWLockRelease(c5m_shared->lock);
+	if (!stable && ++tries < 3)
+	{
+		memset(s->tracked, 0, sizeof(s->tracked));
+		goto retry;
+	}
+	if (!stable)
+		for (i = 0; i < s->l.nlive; i++)
+			if (!c5m_live_fixed(&s->l, i))
+				s->live[i] = 0;
 
 	s->nseries = pg_atomic_read_u32(&c5m_shared->nseries);
 	s->in_recovery = RecoveryInProgress();

@@ -4,11 +4,12 @@
  *		SQL-callable functions: reading, resetting, attach bookkeeping.
  *
  * Reading is granted to pg_monitor and pg_read_all_stats by the install
- * script, reset to nobody; attaching checks table ownership in SQL, and
- * only c5metrics._sync_tracked() may call c5metrics._tracked_sync().  Every
- * function that uses shared memory first checks that the library was
- * preloaded, and says how to fix it if not; _trigger_args(), which only
- * decodes its input for the tracked view, is for everyone.
+ * script, reset() and reset_labels() to nobody; attaching checks table
+ * ownership in SQL, and only c5metrics._sync_tracked() may call
+ * c5metrics._tracked_sync().  Every function that uses shared memory first
+ * checks that the library was preloaded, and says how to fix it if not;
+ * _trigger_args(), which only decodes its input for the tracked view, is
+ * for everyone.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,12 +23,14 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/syscache.h"
 
 #include "c5metrics.h"
 
 PG_FUNCTION_INFO_V1(c5metrics_read_metrics);
 PG_FUNCTION_INFO_V1(c5metrics_exposition);
 PG_FUNCTION_INFO_V1(c5metrics_reset);
+PG_FUNCTION_INFO_V1(c5metrics_reset_labels);
 PG_FUNCTION_INFO_V1(c5metrics_tracked_sync);
 PG_FUNCTION_INFO_V1(c5metrics_check_preloaded);
 PG_FUNCTION_INFO_V1(c5metrics_trigger_args);
@@ -131,6 +134,35 @@ c5metrics_reset(PG_FUNCTION_ARGS)
 {
 	require_preloaded();
 	c5m_registry_reset();
+	PG_RETURN_VOID();
+}
+
+/*
+ * c5metrics.reset_labels(): empty the status dictionary and the dynamic
+ * series of the whole cluster, and every database's share of them.  The
+ * databases that no longer exist give their share entries back.
+ */
+Datum
+c5metrics_reset_labels(PG_FUNCTION_ARGS)
+{
+	Oid			dbs[C5M_MAX_DATABASES];
+	Oid			gone[C5M_MAX_DATABASES];
+	int			ngone = 0;
+	int			i;
+
+	require_preloaded();
+	LWLockAcquire(c5m_shared->lock, LW_SHARED);
+	for (i = 0; i < C5M_MAX_DATABASES; i++)
+		dbs[i] = c5m_shared->dbs[i].dboid;
+	LWLockRelease(c5m_shared->lock);
+
+	/* looked up without the registry lock; a dropped database never returns */
+	for (i = 0; i < C5M_MAX_DATABASES; i++)
+		if (OidIsValid(dbs[i]) &&
+			!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[i])))
+			gone[ngone++] = dbs[i];
+
+	c5m_reset_labels(gone, ngone);
 	PG_RETURN_VOID();
 }
 

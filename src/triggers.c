@@ -104,6 +104,7 @@ static struct
 	char		value[C5M_LABEL_LEN];
 }			status_cache[STATUS_CACHE];
 static int	status_cache_next = 0;
+static uint32 status_cache_gen = 0;	/* dictionary generation of the ids */
 
 PG_FUNCTION_INFO_V1(c5metrics_sales_trigger);
 PG_FUNCTION_INFO_V1(c5metrics_sales_stmt_trigger);
@@ -486,11 +487,12 @@ c5m_sale_key(const C5Col *col, Datum d)
 }
 
 /*
- * Dictionary id of a status value, through the backend's small cache, and
- * whether it is the paid value: the value is read as text only once.
+ * Dictionary id of a status value in dictionary generation `gen`, through
+ * the backend's small cache, and whether it is the paid value: the value
+ * is read as text only once.
  */
 static pg_attribute_hot int
-status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
+status_of(const C5Trig *t, Datum d, bool isnull, bool *paid, uint32 gen)
 {
 	const char *s;
 	int			len;
@@ -520,6 +522,12 @@ status_of(const C5Trig *t, Datum d, bool isnull, bool *paid)
 		}
 	}
 
+	/* c5metrics.reset_labels() gave the ids away */
+	if (unlikely(status_cache_gen != gen))
+	{
+		memset(status_cache, 0, sizeof(status_cache));
+		status_cache_gen = gen;
+	}
 	for (i = 0; i < STATUS_CACHE; i++)
 		if (status_cache[i].len == len && len > 0 &&
 			memcmp(status_cache[i].value, s, len) == 0)
@@ -598,6 +606,7 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 				newpaid;
 	int			from,
 				to;
+	uint32		gen;
 
 	check_trigger_context(fcinfo, "c5metrics_sales_trigger", true, TRIGGER_EVENT_UPDATE);
 	t = get_trig(td, C5_FLOW_SALES);
@@ -613,9 +622,11 @@ c5metrics_sales_trigger(PG_FUNCTION_ARGS)
 	lv = c5m_level();
 	if (lv == NULL)
 		return PointerGetDatum(td->tg_newtuple);
-	from = status_of(t, oldv, oldnull, &oldpaid);
-	to = status_of(t, newv, newnull, &newpaid);
-	c5m_note_transition(lv, from, to);
+	/* read before the lookups: ids they return are valid in it or later */
+	gen = c5m_label_gen();
+	from = status_of(t, oldv, oldnull, &oldpaid, gen);
+	to = status_of(t, newv, newnull, &newpaid, gen);
+	c5m_note_transition(lv, from, to, gen);
 
 	if (newpaid && !oldpaid)
 	{
