@@ -101,19 +101,21 @@ sub layout_at
 }
 
 # persist.c: header (magic, pg_major, format, layout, bounds[30],
-# stats_reset, nstatus_used, nseries: 368 bytes), counters, live flags,
-# status names (64 bytes each), 256 tracked entries (12 bytes), 7
-# histograms of 31 buckets and a sum.
+# stats_reset, nstatus_used, nseries, label_gen: 376 bytes), counters, live
+# flags (the owning database's OID), status names (64 bytes each), status
+# owners (4 bytes each), 256 tracked entries (12 bytes), 7 histograms of 31
+# buckets and a sum.
 sub registry_map
 {
 	my ($body) = @_;
 	my $l = layout_at($body, 12);
 	$l->{nstatus_used} = get_i32($body, 360);
 	$l->{nseries} = get_u32($body, 364);
-	$l->{off_ctr} = 368;
+	$l->{off_ctr} = 376;
 	$l->{off_live} = $l->{off_ctr} + 8 * $l->{ncounters};
 	$l->{off_names} = $l->{off_live} + 4 * $l->{nlive};
-	$l->{off_tracked} = $l->{off_names} + 64 * $l->{nstatus};
+	$l->{off_owners} = $l->{off_names} + 64 * $l->{nstatus};
+	$l->{off_tracked} = $l->{off_owners} + 4 * $l->{nstatus};
 	$l->{off_hists} = $l->{off_tracked} + 12 * 256;
 	$l->{size} = $l->{off_hists} + 7 * (31 * 8 + 8);
 	return $l;
@@ -202,6 +204,10 @@ refused_registry('a label without its terminating zero byte',
 refused_registry('a label twice',
 	sub { substr(${ $_[0] }, $name_at->($shipped), 64) = pack('a64', 'created') },
 	"status label $shipped repeats status label $created");
+
+refused_registry('a status owned by no database',
+	sub { put_u32($_[0], $l->{off_owners} + 4 * $created, 0) },
+	"status label $created has an owner it cannot have");
 
 my $unused = $l->{nstatus_used};
 refused_registry('a live series naming a status slot not in use',
