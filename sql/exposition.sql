@@ -45,7 +45,13 @@ BEGIN;
 INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (600, 1, 'partial', 'e-2');
 SELECT pg_sleep(0.9);
 COMMIT;
-SELECT metric, labels ->> 'le' AS le, value FROM c5metrics.metrics
+-- The autocommit refund is fast, but how fast depends on the machine (a
+-- loaded or sanitizer-built server takes more than 5 ms): below 0.25 s its
+-- bucket is not pinned down.
+SELECT metric, labels ->> 'le' AS le,
+       CASE WHEN (labels ->> 'le')::float8 < 0.25 AND value IN (0, 1) THEN '0 or 1'
+            ELSE value::text END AS value
+  FROM c5metrics.metrics
  WHERE metric LIKE 'sale_refund_duration_seconds%' AND metric <> 'sale_refund_duration_seconds_sum'
  ORDER BY metric, (labels ->> 'le')::float8;
 SELECT value BETWEEN 0.9 AND 5 AS sum_in_seconds, value <> round(value::numeric) AS not_truncated

@@ -5,9 +5,12 @@
 #   bash test/sanitize.sh            # every suite: regress, isolation, all TAP
 #   bash test/sanitize.sh --quick    # the subset of the default test run:
 #                                    #   capture     regress preload attach sales stock
-#                                    #               refunds rollback twophase
+#                                    #               refunds rollback twophase privileges
+#                                    #               foreign_triggers
 #                                    #   exposition  regress exposition, TAP 003
 #                                    #   worker      TAP 004 (HTTP) and 005 (hostile)
+#                                    #   adversarial TAP 016-019 (plain roles against
+#                                    #               attach, registry, listener, state)
 #   bash test/sanitize.sh --keep     # keep the private tree, logs and reports
 #
 # Run as root.  Nothing is installed into the system PostgreSQL: the
@@ -54,14 +57,16 @@ c5_ensure_user
 # -fno-wrapv: PostgreSQL builds with -fwrapv, under which signed overflow is
 # defined and UBSan does not check it; here it is checked.
 SAN_FLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-wrapv -fno-omit-frame-pointer -g -O1"
-QUICK_REGRESS="preload attach sales stock refunds rollback twophase exposition"
-QUICK_TAP="test/t/003_exposition.pl test/t/004_http.pl test/t/005_hostile.pl"
+QUICK_REGRESS="preload attach sales stock refunds rollback twophase exposition privileges foreign_triggers"
+QUICK_TAP="test/t/003_exposition.pl test/t/004_http.pl test/t/005_hostile.pl
+	test/t/016_adversarial_attach.pl test/t/017_adversarial_registry.pl
+	test/t/018_adversarial_listener.pl test/t/019_adversarial_state.pl"
 
 # The suites: the quick subset, or (unset) every suite the Makefile lists.
 if [ "$quick" -eq 1 ]; then
 	regress=${SANITIZE_REGRESS-$QUICK_REGRESS}
 	isolation=${SANITIZE_ISOLATION-}
-	tap=${SANITIZE_TAP-$QUICK_TAP}
+	tap=$(echo ${SANITIZE_TAP-$QUICK_TAP})
 else
 	regress=${SANITIZE_REGRESS-$(sed -n '/^REGRESS *=/,/[^\\]$/p' Makefile |
 		sed -e 's/^REGRESS *=//' -e 's/\\$//' | tr -s ' \t\n' ' ' | sed 's/^ //; s/ $//')}
