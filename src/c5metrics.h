@@ -36,7 +36,8 @@
 /* Limits that size shared memory; the settings may only go lower. */
 #define C5M_MAX_BUCKETS		30		/* finite histogram bounds */
 #define C5M_LABEL_LEN		64		/* bytes per interned label, with NUL */
-#define C5M_MAX_TRACKED		256		/* tracked tables, cluster-wide */
+#define C5M_MAX_TRACKED		1024	/* tracked tables, cluster-wide */
+#define C5M_MAX_TRACKED_PER_DB 256	/* of which one database may hold */
 #define C5M_MAX_DATABASES	64		/* per-database usage entries, the last shared */
 
 /* Custom SQLSTATEs raised by the opt-in guards (documented in README). */

@@ -400,7 +400,11 @@ c5m_counter_zero(int idx)
 
 /*
  * Replace this database's entries in the tracked-table list (the source of
- * c5metrics_tracked_tables, which the HTTP worker reads without SQL).
+ * c5metrics_tracked_tables, which the HTTP worker reads without SQL).  One
+ * database holds at most C5M_MAX_TRACKED_PER_DB entries, so that a role
+ * attaching hundreds of tables of its own cannot push every other
+ * database out of the list; tables beyond that are tracked as usual but
+ * not counted in the gauge.
  */
 void
 c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
@@ -408,6 +412,7 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
 	int			i,
 				j = 0;
 
+	n = Min(n, C5M_MAX_TRACKED_PER_DB);
 	LWLockAcquire(c5m_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < C5M_MAX_TRACKED; i++)
 		if (c5m_shared->tracked[i].dboid == dboid)
@@ -432,14 +437,15 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
  * shared list knows the table.  The attach functions keep the list, but a
  * promoted standby (or a server whose saved registry was lost) starts
  * with an empty one, and /readyz reads it.  Called once per trigger and
- * backend, when the trigger cache entry is built; a full list is left as
- * it is.
+ * backend, when the trigger cache entry is built; a full list, or a
+ * database holding its share of it, is left as it is.
  */
 void
 c5m_tracked_note(Oid dboid, Oid relid, int flow)
 {
 	int			i,
-				free_slot = -1;
+				free_slot = -1,
+				mine = 0;
 
 	LWLockAcquire(c5m_shared->lock, LW_SHARED);
 	for (i = 0; i < C5M_MAX_TRACKED; i++)
@@ -463,8 +469,10 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 			break;
 		if (e->flow < 0 && free_slot < 0)
 			free_slot = i;
+		if (e->flow >= 0 && e->dboid == dboid)
+			mine++;
 	}
-	if (i == C5M_MAX_TRACKED && free_slot >= 0)
+	if (i == C5M_MAX_TRACKED && free_slot >= 0 && mine < C5M_MAX_TRACKED_PER_DB)
 	{
 		c5m_shared->tracked[free_slot].dboid = dboid;
 		c5m_shared->tracked[free_slot].relid = relid;
