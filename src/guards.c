@@ -266,6 +266,9 @@ typedef struct C5Lookup
  */
 struct C5Guard
 {
+	bool		checked;		/* sales_ok is known ... */
+	uint64		checked_at;		/* ... as of this SharedInvalidMessageCounter */
+	bool		sales_ok;		/* the trigger's sales table passed guard_may_read */
 	bool		valid;			/* built */
 	bool		usable;			/* false: the guard cannot run, see build_guard */
 	Oid			sales;
@@ -573,6 +576,25 @@ lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
 }
 
 /*
+ * Decide, from the catalogs as they are now, whether the guard of trigger
+ * `t` may read and lock its sales table (sales_usable), and remember the
+ * answer with the invalidation counter it holds for.
+ */
+static void
+guard_check_sales(C5Trig *t, TriggerData *td, C5Guard *g)
+{
+	char	  **a = td->tg_trigger->tgargs;
+	Oid			salesid = InvalidOid;
+
+	g->sales_ok = td->tg_trigger->tgnargs == 7 && c5m_parse_oid(a[4], &salesid) &&
+		td->tg_relation->rd_rel->relkind == RELKIND_RELATION &&
+		sales_usable(salesid, t->owner, a[5], a[6]);
+	g->sales = salesid;
+	g->checked_at = SharedInvalidMessageCounter;
+	g->checked = true;
+}
+
+/*
  * refunds, BEFORE INSERT: block (or, with the guard off, only count) a
  * refund that exceeds its sale's remainder.
  *
@@ -597,9 +619,6 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 				keyval = (Datum) 0;
 	bool		isnull,
 				keynull = true;
-	char	  **a;
-	Oid			salesid;
-	uint64		inval_count;
 	Relation	sales;
 	C5Guard    *g;
 	C5Scan		scan;
@@ -624,34 +643,35 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	 * the owner could take them: asked before locking, and again once the
 	 * lock is held if catalog changes arrived meanwhile, as
 	 * RangeVarGetRelidExtended() does.  A sales table gone, or not (or no
-	 * longer) one the owner could lock, leaves nothing to guard with.
+	 * longer) one the owner could lock, leaves nothing to guard with.  The
+	 * answer depends on the catalogs alone, so it is kept until this
+	 * backend sees an invalidation: a refund in a quiet catalog asks no
+	 * cache.
 	 */
-	a = td->tg_trigger->tgargs;
-	if (td->tg_trigger->tgnargs != 7 || !c5m_parse_oid(a[4], &salesid) ||
-		td->tg_relation->rd_rel->relkind != RELKIND_RELATION ||
-		!sales_usable(salesid, t->owner, a[5], a[6]))
+	if (t->guard == NULL)
+		t->guard = MemoryContextAllocZero(TopMemoryContext, sizeof(C5Guard));
+	g = t->guard;
+	if (!g->checked || g->checked_at != SharedInvalidMessageCounter)
+		guard_check_sales(t, td, g);
+	if (!g->sales_ok)
 	{
 		c5m_note_lost();
 		return;
 	}
-	inval_count = SharedInvalidMessageCounter;
-	sales = try_table_open(salesid, RowShareLock);
+	sales = try_table_open(g->sales, RowShareLock);
 	if (sales == NULL)
 	{
 		c5m_note_lost();
 		return;
 	}
-	if (inval_count != SharedInvalidMessageCounter &&
-		!sales_usable(salesid, t->owner, a[5], a[6]))
+	if (g->checked_at != SharedInvalidMessageCounter)
+		guard_check_sales(t, td, g);
+	if (!g->sales_ok)
 	{
 		table_close(sales, RowShareLock);
 		c5m_note_lost();
 		return;
 	}
-	if (t->guard == NULL)
-		t->guard = MemoryContextAllocZero(TopMemoryContext, sizeof(C5Guard));
-	g = t->guard;
-	g->sales = RelationGetRelid(sales);
 	if (!g->valid)
 		build_guard(t, td, sales, g);
 	if (!g->usable)
