@@ -409,22 +409,32 @@ cmp_ok(reset_time(), '>', $reset_before, 'E2: counting starts over with a later 
 $truth = run_load($node, 'E2 (after the restart)', '--throttle', '--transactions=1000');
 all_equal($node, $truth, 'E2 (counting from zero)');
 
-# E3: a directory where each file should be
+# E3: a directory that is not empty where each file should be (an empty
+# one is removed and replaced by the file: 019_adversarial_state.pl)
 $node->safe_psql('postgres', 'SELECT c5metrics.reset()');
-mkdir "$stat/c5metrics.stat" or die;
+sub block_with_directory
+{
+	my ($path) = @_;
+	unlink $path;
+	mkdir $path;
+	open(my $fh, '>', "$path/keep") or return 0;
+	close $fh;
+	return -d $path;
+}
+ok(block_with_directory("$stat/c5metrics.stat"), 'E3: a directory stands where the registry file goes');
 # the worker rewrites its file every second: retry until the directory wins
-ok(eventually(sub { unlink "$stat/c5metrics_sli.stat"; mkdir "$stat/c5metrics_sli.stat" }, 10),
-	'E3: directories stand where the files should be');
+ok(eventually(sub { block_with_directory("$stat/c5metrics_sli.stat") }, 10),
+	'E3: and where the SLI history goes');
 $offset = -s $node->logfile;
 $truth = run_load($node, 'E3 (directories in place of the files)', '--throttle', '--transactions=1000');
 $node->stop;
-ok($node->log_contains(qr/"pg_stat\/c5metrics\.stat": Is a directory/, $offset),
-	'E3: the registry cannot be saved onto a directory: a LOG line');
-ok($node->log_contains(qr/"pg_stat\/c5metrics_sli\.stat": Is a directory/, $offset),
-	'E3: nor the SLI history: a LOG line');
+ok($node->log_contains(qr/WARNING:  could not remove "pg_stat\/c5metrics\.stat": Directory not empty/, $offset),
+	'E3: the registry cannot be saved onto a directory: a WARNING');
+ok($node->log_contains(qr/WARNING:  could not remove "pg_stat\/c5metrics_sli\.stat": Directory not empty/, $offset),
+	'E3: nor the SLI history: a WARNING');
 $offset = -s $node->logfile;
 $node->start;
-ok($node->log_contains(qr/ignoring c5metrics file "pg_stat\/c5metrics.stat"/, $offset),
+ok($node->log_contains(qr/ignoring c5metrics file "pg_stat\/c5metrics.stat": it is not a regular file/, $offset),
 	'E3: at start the directory is ignored with a LOG line, and the server starts');
 $truth = run_load($node, 'E3 (after the restart)', '--throttle', '--transactions=1000');
 all_equal($node, $truth, 'E3 (counting from zero)');
