@@ -312,11 +312,13 @@ prepared_save(int code, Datum arg)
 		for (k = 0; k < slot->ncommit; k++)
 		{
 			entry.commit_ops[k].idx = slot->commit_ops[k].idx;
+			entry.commit_ops[k].gen = slot->commit_ops[k].gen;
 			entry.commit_ops[k].n = slot->commit_ops[k].n;
 		}
 		for (k = 0; k < slot->nabort; k++)
 		{
 			entry.abort_ops[k].idx = slot->abort_ops[k].idx;
+			entry.abort_ops[k].gen = slot->abort_ops[k].gen;
 			entry.abort_ops[k].n = slot->abort_ops[k].n;
 		}
 		COMP_CRC32C(crc, &entry, sizeof(entry));
@@ -346,6 +348,9 @@ op_acceptable(const C5Op *op)
 	int			cell;
 
 	if (op->n == 0)
+		return false;
+	/* a generation, if any, is one the dictionary can have had */
+	if (op->gen != 0 && !C5M_GEN_VALID(op->gen))
 		return false;
 	if (op->idx >= 0)
 	{

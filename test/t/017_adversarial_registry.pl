@@ -245,6 +245,21 @@ $node->safe_psql('shop', q{COMMIT PREPARED 'c5_pay_14'});
 is(transition('evil_a', 'evil_b'), '1', 'the prepared transaction committed after the clear did not count into her series');
 is(transition('other', 'other'), $other + 1, '... it was folded into other/other');
 
+# And across a clean restart: the parked ids keep their generation in the
+# saved file, so a clear after the restart still folds them.
+$node->safe_psql('shop', q{BEGIN; SELECT shop.pay_sale(30); PREPARE TRANSACTION 'c5_pay_30'});
+$node->restart;
+as_mallory(q{UPDATE m.sales SET status = NULL WHERE id = 1});
+$node->safe_psql('shop', 'SELECT c5metrics.reset_labels()');
+as_mallory(q{UPDATE m.sales SET status = 'evil_c' WHERE id = 1;
+	UPDATE m.sales SET status = 'evil_d' WHERE id = 1});
+is(transition('evil_c', 'evil_d'), '1', "after a restart and a clear: mallory's new pair counted her one transition");
+$other = transition('other', 'other');
+$node->safe_psql('shop', q{COMMIT PREPARED 'c5_pay_30'});
+is(transition('evil_c', 'evil_d'), '1', 'the transaction prepared before the restart did not count into her series');
+is(transition('other', 'other'), $other + 1, '... it was folded into other/other');
+$pm_start = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+
 # Her quota is the cluster's to set, not hers.
 like(as_mallory(q{SET c5metrics.max_series_per_database = 100000}), qr/cannot be changed now/,
 	'mallory cannot raise her quota for her session');
