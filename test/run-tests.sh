@@ -5,7 +5,9 @@
 #   - the isolation suite (specs/) for what needs two sessions at once;
 #   - the TAP tests (test/t/, PostgreSQL::Test::Cluster): persistence,
 #     settings, exposition checks, the HTTP listener with curl, Prometheus
-#     and a standby, and the hostile-client suite;
+#     and a standby, the hostile-client suite, and the adversarial suite
+#     (016-019: plain login roles against attach, registry, listener and
+#     state files; docs/SECURITY.md);
 #   - a short fuzzing pass (test/fuzz/) under ASan and UBSan;
 #   - the monitoring pack (monitoring/): promtool checks and unit tests of
 #     the rules, amtool checks of the Alertmanager configuration and its
@@ -93,9 +95,9 @@ f=$(sed -n 's/^monitoring: .*, \([0-9]*\) failed$/\1/p' <<<"$mon_out")
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-1}))
 
-# Sanitizers: the capture, exposition and worker suites against the
+# Sanitizers: the capture, exposition, worker and adversarial suites against the
 # extension built with AddressSanitizer and UBSan, zero reports allowed
-# (test/sanitize.sh; without --quick it runs every suite, ~12 min), then
+# (test/sanitize.sh; without --quick it runs every suite, ~15 min), then
 # the worker's request path under valgrind (test/valgrind-worker.sh).
 say ""
 say "=== sanitize ==="

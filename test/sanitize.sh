@@ -29,7 +29,7 @@
 # overflow in a backend are reported (so that "zero reports" means
 # something).  UBSan stops at the first report (-fno-sanitize-recover).
 # TCP ports are taken from 58000-58999 only.  The subset takes about
-# 1.5 minutes, every suite about 12.
+# 3.5 minutes, every suite about 15.
 #
 # Settings: SANITIZE_REGRESS, SANITIZE_ISOLATION, SANITIZE_TAP (space
 # separated lists overriding the chosen suites; "" for none).
