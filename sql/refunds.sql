@@ -100,3 +100,26 @@ SELECT c5metrics.reset();
 INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key)
 SELECT g, 10, 'full', 'bulk-' || g FROM generate_series(10001, 30000) g;
 SELECT * FROM nz WHERE metric IN ('sale_refunds_total', 'sale_refund_over_refund_attempts_total');
+
+-- An idempotency key the way Django declares it, CharField(unique=True): a
+-- varchar column, compared through the text operators of its unique index.
+-- The guard runs (1.2 found no varchar equality there and stood aside,
+-- counting a lost event for every refund).
+CREATE TABLE dj_sales (id bigint PRIMARY KEY, total numeric(12,2) NOT NULL);
+CREATE TABLE dj_refunds (id bigserial PRIMARY KEY, sale_id bigint NOT NULL,
+                         amount numeric(12,2) NOT NULL, kind varchar(16) NOT NULL,
+                         idem_key varchar(64) NOT NULL UNIQUE);
+SELECT c5metrics.track_refunds('dj_refunds', type_column => 'kind', key_column => 'idem_key',
+                               sales_table => 'dj_sales');
+INSERT INTO dj_sales VALUES (1, 50);
+SELECT c5metrics.reset();
+INSERT INTO dj_refunds (sale_id, amount, kind, idem_key) VALUES (1, 80, 'partial', 'dj-1');
+INSERT INTO dj_refunds (sale_id, amount, kind, idem_key) VALUES (1, 30, 'partial', 'dj-2');
+-- a retry of a used key is a conflict, not an over-refund
+INSERT INTO dj_refunds (sale_id, amount, kind, idem_key) VALUES (1, 30, 'partial', 'dj-2')
+    ON CONFLICT (idem_key) DO NOTHING;
+SELECT * FROM nz WHERE metric IN ('sale_refund_over_refund_attempts_total',
+                                  'sale_refund_idempotency_conflicts_total',
+                                  'c5metrics_events_lost_total');
+SELECT c5metrics.untrack('dj_refunds');
+DROP TABLE dj_refunds, dj_sales;
