@@ -122,6 +122,14 @@ entry_depends_on(const TrigEntry *e, Oid relid)
 		(OidIsValid(e->sales) && e->sales == relid);
 }
 
+/* Put `e` on the retired list: freed by the next sweep, not before. */
+static void
+retire(TrigEntry *e)
+{
+	e->next = retired;
+	retired = e;
+}
+
 /*
  * Relcache callback: retire the entries that depend on relation `relid`
  * (every entry, when relid is InvalidOid).  It may run at any catalog
@@ -143,8 +151,7 @@ invalidate_trig_cache(Datum arg, Oid relid)
 		if (!entry_depends_on(e, relid))
 			continue;
 		e->t.valid = false;
-		e->next = retired;
-		retired = e;
+		retire(e);
 		/* dynahash allows removing the entry a scan has just returned */
 		hash_search(trig_cache, &ref->tgoid, HASH_REMOVE, NULL);
 	}
@@ -163,8 +170,7 @@ c5m_trig_cache_sweep(void)
 	if (building != NULL)
 	{
 		/* an error interrupted its resolution: it was never handed out */
-		building->next = retired;
-		retired = building;
+		retire(building);
 		building = NULL;
 	}
 	while (retired != NULL)
@@ -206,16 +212,16 @@ new_entry(Trigger *tg, C5Flow flow)
 	if (building != NULL)
 	{
 		/* left by an error in an earlier firing: never handed out */
-		building->next = retired;
-		retired = building;
+		retire(building);
 		building = NULL;
 	}
 	e = MemoryContextAllocZero(trig_context, sizeof(TrigEntry));
 	e->t.tgoid = tg->tgoid;
 	e->t.valid = true;
-	/* the guard's sales table, as guards.c opens it */
-	if (flow == C5_FLOW_REFUNDS && tg->tgnargs >= 7)
-		e->sales = atooid(tg->tgargs[4]);
+	/* the guard's sales table, parsed as guards.c parses it */
+	if (flow == C5_FLOW_REFUNDS && tg->tgnargs >= 7 &&
+		!c5m_parse_oid(tg->tgargs[4], &e->sales))
+		e->sales = InvalidOid;
 	building = e;
 	return e;
 }
@@ -231,8 +237,7 @@ publish_entry(TrigEntry *e)
 	if (found)
 	{
 		/* invalidated while it was being built */
-		ref->entry->next = retired;
-		retired = ref->entry;
+		retire(ref->entry);
 	}
 	ref->entry = e;
 	building = NULL;
