@@ -14,6 +14,7 @@ OBJS = \
 	src/guards.o \
 	src/readable.o \
 	src/refund_in.o \
+	src/ddl.o \
 	src/exposition.o \
 	src/sqlfuncs.o \
 	src/persist.o \

@@ -6,3 +6,607 @@
 -- kept".
 -- ---------------------------------------------------------------------
 
+-- 1.3 wrote the OIDs of the tables a trigger reads (the guard's
+-- sales_table, the refund-in check's refunds_table) into its arguments.
+-- pg_dump copies trigger arguments literally, so in a restored database
+-- those OIDs named nothing, or another table, and the guard stood aside.
+-- 1.4 writes schema-qualified names, which a dump carries and which mean
+-- the same table in the restored database; the library keeps them (and
+-- the column names) right when a referenced table, column or schema is
+-- renamed (src/ddl.c), and c5metrics.tracked reports any reference that
+-- no longer resolves in its `problem` column.
+-- ---------------------------------------------------------------------
+
+-- The schema-qualified name of a table, as the trigger arguments keep it.
+CREATE FUNCTION _qualified(rel regclass) RETURNS text
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = rel
+$$;
+
+-- The table a trigger argument names (a qualified name, or a 1.3 OID),
+-- or null; never raises, whatever the argument holds.
+CREATE FUNCTION _table_ref(text) RETURNS regclass
+AS 'MODULE_PATHNAME', 'c5metrics_table_ref'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- What the arguments of one of c5metrics' triggers say, by name; null for
+-- a trigger of another function.  `own` are the columns of the trigger's
+-- table by argument position, `ref` the table it reads and `refcols` that
+-- table's columns.
+CREATE FUNCTION _trigger_config(tg oid,
+    OUT flow text, OUT a text[], OUT own int[], OUT ref int, OUT refcols int[])
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE p.proname
+              WHEN '_sales_trigger' THEN 'sales' WHEN '_stock_trigger' THEN 'stock'
+              WHEN '_refunds_trigger' THEN 'refunds' WHEN '_refunds_after_trigger' THEN 'refunds'
+              WHEN '_leads_trigger' THEN 'leads' END,
+         @extschema@._trigger_args(t.tgargs, t.tgnargs),
+         CASE p.proname
+              WHEN '_sales_trigger' THEN '{1,3}'::int[] WHEN '_stock_trigger' THEN '{1,4,5}'
+              WHEN '_leads_trigger' THEN '{1,2}' ELSE '{1,2,3,4}' END,
+         CASE p.proname WHEN '_stock_trigger' THEN 6 WHEN '_sales_trigger' THEN NULL
+              WHEN '_leads_trigger' THEN NULL ELSE 5 END,
+         CASE p.proname WHEN '_stock_trigger' THEN '{7}'::int[] WHEN '_sales_trigger' THEN NULL
+              WHEN '_leads_trigger' THEN NULL ELSE '{6,7}' END
+    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+   WHERE t.oid = tg AND p.pronamespace = '@extschema@'::regnamespace
+     AND p.proname IN ('_sales_trigger', '_stock_trigger', '_refunds_trigger',
+                       '_refunds_after_trigger', '_leads_trigger')
+$$;
+
+-- The c5metrics call that attaches a table as trigger `tg` says, for
+-- hints: what to run again after a schema change.
+CREATE FUNCTION _track_call(tg oid) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  c record;
+  tbl text;
+  lit text[];
+BEGIN
+  SELECT * INTO c FROM @extschema@._trigger_config(tg);
+  SELECT @extschema@._qualified(tgrelid) INTO tbl FROM pg_trigger WHERE oid = tg;
+  IF c.flow IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT array_agg(CASE WHEN x IS NULL OR x = '' THEN 'NULL' ELSE quote_literal(x) END ORDER BY i)
+    INTO lit FROM unnest(c.a) WITH ORDINALITY AS u(x, i);
+  RETURN CASE c.flow
+    WHEN 'sales' THEN format('SELECT c5metrics.track_sales(%L, status_column => %s, paid_value => %s, id_column => %s%s);',
+                             tbl, lit[1], lit[2], lit[3],
+                             CASE WHEN cardinality(c.a) > 3
+                                  THEN ', allowed_statuses => ' || quote_literal(c.a[4:]::text) END)
+    WHEN 'stock' THEN format('SELECT c5metrics.track_stock(%L, type_column => %s, consume_value => %s, refund_in_value => %s, sale_column => %s, quantity_column => %s, refunds_table => %s, refunds_sale_column => %s);',
+                             tbl, lit[1], lit[2], lit[3], lit[4], lit[5],
+                             coalesce(quote_literal(nullif(nullif(c.a[6], ''), '0')), 'NULL'), lit[7])
+    WHEN 'refunds' THEN format('SELECT c5metrics.track_refunds(%L, sale_column => %s, amount_column => %s, type_column => %s, key_column => %s%s);',
+                             tbl, lit[1], lit[2], lit[3], lit[4],
+                             CASE WHEN cardinality(c.a) >= 7
+                                  THEN format(', sales_table => %s, sales_id_column => %s, sales_total_column => %s',
+                                              lit[5], lit[6], lit[7]) END)
+    ELSE format('SELECT c5metrics.track_leads(%L, ip_column => %s, email_column => %s);',
+                tbl, lit[1], lit[2])
+  END;
+END
+$$;
+
+-- Raise what is wrong with trigger `tg`'s attachment now, as attaching it
+-- again would: a column gone or of a type its flow cannot read, a table it
+-- reads gone, not a plain table, a partition, or not readable by its
+-- owner.  Ownership is not asked: anyone may read c5metrics.tracked.
+CREATE FUNCTION _validate(tg oid) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  c record;
+  t pg_trigger;
+  tbl regclass;
+  src regclass;
+  parent regclass;
+BEGIN
+  SELECT * INTO c FROM @extschema@._trigger_config(tg);
+  SELECT * INTO t FROM pg_trigger WHERE oid = tg;
+  tbl := t.tgrelid;
+  IF c.flow IS NULL OR cardinality(c.a) < CASE c.flow WHEN 'sales' THEN 3 WHEN 'stock' THEN 7
+                                                    WHEN 'refunds' THEN 4 ELSE 2 END
+     OR array_position(c.a, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'the trigger''s arguments are not those of c5metrics.track_%()', c.flow
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- the trigger of a partition fires only for that partition's rows
+  SELECT i.inhparent INTO parent FROM pg_inherits i JOIN pg_class r ON r.oid = i.inhrelid
+   WHERE i.inhrelid = tbl AND r.relispartition;
+  IF parent IS NOT NULL AND t.tgparentid = 0
+     AND NOT EXISTS (SELECT 1 FROM pg_trigger p WHERE p.tgrelid = parent AND p.tgfoid = t.tgfoid) THEN
+    RAISE EXCEPTION 'table % is now a partition of %, which is not tracked', tbl, parent
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Rows of the other partitions are not counted.';
+  END IF;
+  CASE c.flow
+  WHEN 'sales' THEN
+    PERFORM @extschema@._check_column(tbl, c.a[1], 'status_column', 'text');
+    PERFORM @extschema@._check_value(tbl, c.a[1], c.a[2], 'paid_value');
+    PERFORM @extschema@._check_column(tbl, c.a[3], 'id_column', 'any');
+  WHEN 'stock' THEN
+    PERFORM @extschema@._check_column(tbl, c.a[1], 'type_column', 'text');
+    PERFORM @extschema@._check_column(tbl, c.a[4], 'sale_column', 'any');
+    PERFORM @extschema@._check_column(tbl, c.a[5], 'quantity_column', 'number');
+    IF c.a[6] NOT IN ('', '0') THEN
+      src := @extschema@._table_ref(c.a[6]);
+      IF src IS NULL THEN
+        RAISE EXCEPTION 'refunds_table % does not exist', c.a[6]
+          USING ERRCODE = 'undefined_table';
+      END IF;
+      PERFORM @extschema@._check_source(tbl, src, 'refunds_table', ARRAY[c.a[7]]::name[], false);
+      PERFORM @extschema@._check_column(src, c.a[7], 'refunds_sale_column', 'any');
+    END IF;
+  WHEN 'refunds' THEN
+    PERFORM @extschema@._check_column(tbl, c.a[1], 'sale_column', 'any');
+    PERFORM @extschema@._check_column(tbl, c.a[2], 'amount_column', 'number');
+    PERFORM @extschema@._check_column(tbl, c.a[3], 'type_column', 'text');
+    IF c.a[4] <> '' THEN
+      PERFORM @extschema@._check_column(tbl, c.a[4], 'key_column', 'any');
+    END IF;
+    IF cardinality(c.a) >= 7 THEN
+      src := @extschema@._table_ref(c.a[5]);
+      IF src IS NULL THEN
+        RAISE EXCEPTION 'sales_table % does not exist', c.a[5]
+          USING ERRCODE = 'undefined_table';
+      END IF;
+      IF (SELECT relispartition FROM pg_class WHERE oid = src) THEN
+        RAISE EXCEPTION 'sales_table % is a partition of %', src,
+                        (SELECT inhparent::regclass FROM pg_inherits WHERE inhrelid = src)
+          USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = 'The over-refund guard finds sales in one plain table; sales in other partitions would escape it.';
+      END IF;
+      PERFORM @extschema@._check_source(tbl, src, 'sales_table', ARRAY[c.a[6], c.a[7]]::name[], true);
+      PERFORM @extschema@._check_column(src, c.a[6], 'sales_id_column', 'any');
+      PERFORM @extschema@._check_column(src, c.a[7], 'sales_total_column', 'number');
+    END IF;
+  ELSE
+    IF c.a[1] <> '' THEN
+      PERFORM @extschema@._check_column(tbl, c.a[1], 'ip_column', 'text_or_inet');
+    END IF;
+    IF c.a[2] <> '' THEN
+      PERFORM @extschema@._check_column(tbl, c.a[2], 'email_column', 'text');
+    END IF;
+  END CASE;
+END
+$$;
+
+-- What is wrong with trigger `tg`'s attachment, in words, or null.
+CREATE FUNCTION _problem(tg oid) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t pg_trigger;
+  c record;
+BEGIN
+  SELECT * INTO t FROM pg_trigger WHERE oid = tg;
+  BEGIN
+    PERFORM @extschema@._validate(tg);
+  EXCEPTION WHEN OTHERS THEN
+    RETURN SQLERRM;
+  END;
+  IF t.tgenabled = 'D' THEN
+    RETURN 'trigger ' || quote_ident(t.tgname) || ' is disabled';
+  END IF;
+  SELECT * INTO c FROM @extschema@._trigger_config(tg);
+  IF c.flow = 'refunds' AND c.a[4] <> '' AND NOT EXISTS (
+      SELECT 1 FROM pg_index i
+       WHERE i.indrelid = t.tgrelid AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1
+         AND i.indpred IS NULL
+         AND i.indkey[0] = (SELECT attnum FROM pg_attribute
+                             WHERE attrelid = t.tgrelid AND attname = c.a[4])) THEN
+    RETURN format('key column "%s" has no unique index of its own', c.a[4]);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE VIEW tracked AS
+SELECT t.tgrelid::regclass AS table_name,
+       CASE p.proname
+            WHEN '_sales_trigger' THEN 'sales'
+            WHEN '_stock_trigger' THEN 'stock'
+            WHEN '_refunds_trigger' THEN 'refunds'
+            WHEN '_leads_trigger' THEN 'leads'
+       END AS flow,
+       CASE p.proname
+            WHEN '_sales_trigger' THEN jsonb_build_object(
+                'status_column', a[1], 'paid_value', a[2], 'id_column', a[3],
+                'allowed_statuses', to_jsonb(a[4:]))
+            WHEN '_stock_trigger' THEN jsonb_build_object(
+                'type_column', a[1], 'consume_value', a[2], 'refund_in_value', a[3],
+                'sale_column', a[4], 'quantity_column', a[5],
+                'refunds_table', coalesce(@extschema@._qualified(@extschema@._table_ref(a[6])),
+                                          nullif(nullif(a[6], ''), '0')),
+                'refunds_sale_column', a[7])
+            WHEN '_refunds_trigger' THEN jsonb_build_object(
+                'sale_column', a[1], 'amount_column', a[2], 'type_column', a[3],
+                'key_column', nullif(a[4], ''),
+                'sales_table', coalesce(@extschema@._qualified(@extschema@._table_ref(a[5])), nullif(a[5], '')),
+                'sales_id_column', a[6], 'sales_total_column', a[7])
+            WHEN '_leads_trigger' THEN jsonb_build_object(
+                'ip_column', nullif(a[1], ''), 'email_column', nullif(a[2], ''))
+       END AS config,
+       @extschema@._problem(t.oid) AS problem
+  FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+ CROSS JOIN LATERAL (SELECT @extschema@._trigger_args(t.tgargs, t.tgnargs)) AS args(a)
+ WHERE p.pronamespace = '@extschema@'::regnamespace
+   AND p.proname IN ('_sales_trigger', '_stock_trigger', '_refunds_trigger', '_leads_trigger');
+
+-- The tracked list in shared memory now says which attachments have a
+-- problem (c5metrics_attachment_problems, /readyz).
+CREATE FUNCTION _tracked_sync(oid[], text[], boolean[]) RETURNS void
+AS 'MODULE_PATHNAME', 'c5metrics_tracked_sync' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION _tracked_sync(oid[], text[], boolean[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION _sync_tracked() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT @extschema@._tracked_sync(
+           coalesce(array_agg(table_name::oid), '{}'),
+           coalesce(array_agg(flow), '{}'),
+           coalesce(array_agg(problem IS NOT NULL), '{}'))
+    FROM @extschema@.tracked
+$$;
+DROP FUNCTION _tracked_sync(oid[], text[]);
+
+-- The statement that makes trigger `tg` again with arguments `args`, as
+-- its table's owner may run it: only for the shapes the attach functions
+-- create (a BEFORE or AFTER INSERT, or BEFORE UPDATE OF, row trigger with
+-- no WHEN clause, transition table or constraint); null for any other.
+-- CREATE OR REPLACE TRIGGER enables the trigger; the statement restates
+-- a disabled or replica trigger's state.
+CREATE FUNCTION _trigger_stmt(tg oid, args text[]) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format('CREATE OR REPLACE TRIGGER %I %s ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.%I(%s)',
+                t.tgname,
+                CASE t.tgtype
+                     WHEN 7 THEN 'BEFORE INSERT' WHEN 5 THEN 'AFTER INSERT'
+                     ELSE 'BEFORE UPDATE OF ' ||
+                          (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+                             FROM unnest(t.tgattr::int2[]) WITH ORDINALITY AS k(n, i)
+                             JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.n)
+                END,
+                @extschema@._qualified(t.tgrelid), p.proname,
+                @extschema@._args(VARIADIC args))
+         || CASE t.tgenabled
+                 WHEN 'D' THEN format('; ALTER TABLE %s DISABLE TRIGGER %I', @extschema@._qualified(t.tgrelid), t.tgname)
+                 WHEN 'R' THEN format('; ALTER TABLE %s ENABLE REPLICA TRIGGER %I', @extschema@._qualified(t.tgrelid), t.tgname)
+                 WHEN 'A' THEN format('; ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', @extschema@._qualified(t.tgrelid), t.tgname)
+                 ELSE '' END
+    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+   WHERE t.oid = tg AND t.tgname LIKE 'zz\_c5metrics\_%'
+     AND (t.tgtype IN (5, 7) OR (t.tgtype = 19 AND cardinality(t.tgattr::int2[]) > 0))
+     AND t.tgqual IS NULL AND t.tgconstraint = 0 AND t.tgparentid = 0
+     AND t.tgoldtable IS NULL AND t.tgnewtable IS NULL
+     AND cardinality(args) > 0
+$$;
+
+-- ---------------------------------------------------------------------
+-- Following renames.  Before a RENAME or SET SCHEMA, the library takes
+-- _refs(): every table and column the triggers of c5metrics name, by OID
+-- and attribute number.  After it, _follow() compares their names now
+-- with the arguments and returns, per trigger whose names changed, the
+-- statement that makes it again with the new names, for the library to
+-- run as the table's owner (src/ddl.c).
+-- ---------------------------------------------------------------------
+CREATE FUNCTION _refs() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_array(r.tg, r.pos, r.rel, r.att)), '[]')
+    FROM (
+      SELECT t.oid AS tg, o AS pos, t.tgrelid AS rel, a.attnum AS att
+        FROM pg_trigger t, @extschema@._trigger_config(t.oid) c, unnest(c.own) o
+        JOIN pg_attribute a ON true
+       WHERE c.flow IS NOT NULL AND a.attrelid = t.tgrelid AND a.attname = c.a[o]
+         AND a.attnum > 0 AND NOT a.attisdropped
+      UNION ALL
+      SELECT t.oid, c.ref, @extschema@._table_ref(c.a[c.ref]), 0
+        FROM pg_trigger t, @extschema@._trigger_config(t.oid) c
+       WHERE c.flow IS NOT NULL AND c.ref IS NOT NULL
+         AND @extschema@._table_ref(c.a[c.ref]) IS NOT NULL
+      UNION ALL
+      SELECT t.oid, o, @extschema@._table_ref(c.a[c.ref]), a.attnum
+        FROM pg_trigger t, @extschema@._trigger_config(t.oid) c, unnest(c.refcols) o
+        JOIN pg_attribute a ON true
+       WHERE c.flow IS NOT NULL AND c.ref IS NOT NULL
+         AND a.attrelid = @extschema@._table_ref(c.a[c.ref]) AND a.attname = c.a[o]
+         AND a.attnum > 0 AND NOT a.attisdropped
+    ) r
+$$;
+
+CREATE FUNCTION _follow(before jsonb, OUT rel oid, OUT stmt text) RETURNS SETOF record
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tg oid;
+  args text[];
+  changed boolean;
+  r jsonb;
+  now text;
+BEGIN
+  FOR tg IN SELECT DISTINCT (e->>0)::oid FROM jsonb_array_elements(before) e LOOP
+    SELECT c.a INTO args FROM @extschema@._trigger_config(tg) c;
+    CONTINUE WHEN args IS NULL;
+    changed := false;
+    FOR r IN SELECT e FROM jsonb_array_elements(before) e WHERE (e->>0)::oid = tg LOOP
+      IF (r->>3)::int = 0 THEN
+        now := @extschema@._qualified((r->>2)::oid);
+      ELSE
+        SELECT attname INTO now FROM pg_attribute
+         WHERE attrelid = (r->>2)::oid AND attnum = (r->>3)::int AND NOT attisdropped;
+      END IF;
+      IF now IS NOT NULL AND now IS DISTINCT FROM args[(r->>1)::int] THEN
+        args[(r->>1)::int] := now;
+        changed := true;
+      END IF;
+    END LOOP;
+    IF changed THEN
+      rel := (SELECT tgrelid FROM pg_trigger WHERE oid = tg);
+      stmt := @extschema@._trigger_stmt(tg, args);
+      IF stmt IS NOT NULL THEN
+        RETURN NEXT;
+      END IF;
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- Schema changes.  The sales trigger fires on UPDATE OF the status
+-- column, so PostgreSQL refuses to change that column's type while it
+-- exists ("cannot alter type of a column used in a trigger definition"):
+-- a migration that widens a varchar(20) status could not run.  Around an
+-- ALTER TABLE ... ALTER COLUMN ... TYPE of such a column, the library
+-- parks the trigger (_park: drop it, remembering the statement that makes
+-- it again) and restores it after (_unpark), in the same transaction.
+-- Any ALTER TABLE of a table that c5metrics' triggers are on or read is
+-- then checked (_after_alter): an attachment that it broke -- a mapped
+-- column dropped or turned into a type its flow cannot read, a tracked
+-- table attached as a partition -- fails the statement, with a HINT
+-- giving the statements that detach and attach again.
+-- ---------------------------------------------------------------------
+CREATE FUNCTION _park(rel oid, cols name[]) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t record;
+  stmts text[] := '{}';
+BEGIN
+  -- a role that may not alter the table gets PostgreSQL's own error
+  IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
+    RETURN stmts;
+  END IF;
+  FOR t IN SELECT tg.oid, tg.tgname, c.a FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
+            WHERE tg.tgrelid = rel AND c.flow = 'sales' AND tg.tgparentid = 0
+              AND EXISTS (SELECT 1 FROM unnest(tg.tgattr::int2[]) k(n)
+                            JOIN pg_attribute a ON a.attrelid = rel AND a.attnum = k.n
+                           WHERE a.attname = ANY (cols))
+  LOOP
+    CONTINUE WHEN @extschema@._trigger_stmt(t.oid, t.a) IS NULL;
+    stmts := stmts || @extschema@._trigger_stmt(t.oid, t.a);
+    EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, rel::regclass);
+  END LOOP;
+  RETURN stmts;
+END
+$$;
+
+CREATE FUNCTION _unpark(stmts text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s text;
+BEGIN
+  FOREACH s IN ARRAY stmts LOOP
+    EXECUTE s;
+  END LOOP;
+END
+$$;
+
+-- The triggers of c5metrics on, or reading, the tables `rels`, with the
+-- problem each has now.
+CREATE FUNCTION _problems(rels oid[]) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_object_agg(t.oid::text, @extschema@._problem(t.oid)), '{}')
+    FROM pg_trigger t, @extschema@._trigger_config(t.oid) c
+   WHERE c.flow IS NOT NULL
+     AND (t.tgrelid = ANY (rels)
+          OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
+$$;
+
+CREATE FUNCTION _after_alter(rels oid[], before jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgname
+             FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
+            WHERE c.flow IS NOT NULL AND tg.tgparentid = 0
+              AND (tg.tgrelid = ANY (rels)
+                   OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
+  LOOP
+    -- only what this statement broke: a broken attachment must not stop
+    -- the ALTER TABLE that would mend it
+    CONTINUE WHEN before ? t.oid::text AND before->>(t.oid::text) IS NOT NULL;
+    BEGIN
+      PERFORM @extschema@._validate(t.oid);
+    EXCEPTION WHEN OTHERS THEN
+      RAISE EXCEPTION 'this change breaks the c5metrics attachment of table %', t.tbl
+        USING ERRCODE = 'dependent_objects_still_exist',
+              DETAIL = SQLERRM,
+              HINT = format('Detach the table, make the change, and attach it again with the new names: SELECT c5metrics.untrack(%L); <the change>; %s',
+                            @extschema@._qualified(t.tbl), @extschema@._track_call(t.oid));
+    END;
+  END LOOP;
+END
+$$;
+
+-- Refresh the problems in shared memory when an index, column or trigger
+-- is dropped too (a unique key index, say), not only a table.
+CREATE OR REPLACE FUNCTION _on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
+              WHERE object_type IN ('table', 'trigger', 'index', 'table column')) THEN
+    PERFORM @extschema@._sync_tracked();
+  END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- The attach functions that name another table write its qualified name.
+-- ---------------------------------------------------------------------
+-- LEAD-TEMP: h1 replaces this with the full type rules (drop at merge)
+CREATE FUNCTION _comparable(a regtype, b regtype) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT (a = b
+          OR (a IN ('smallint', 'integer', 'bigint') AND b IN ('smallint', 'integer', 'bigint'))
+          OR (a IN ('text', 'character varying') AND b IN ('text', 'character varying')))
+     AND EXISTS (SELECT 1 FROM pg_opclass oc
+                  WHERE oc.opcmethod = (SELECT oid FROM pg_am WHERE amname = 'btree')
+                    AND oc.opcdefault
+                    AND (oc.opcintype = b
+                         OR EXISTS (SELECT 1 FROM pg_cast
+                                     WHERE castsource = b AND casttarget = oc.opcintype
+                                       AND castmethod = 'b')))
+$$;
+
+CREATE OR REPLACE FUNCTION track_stock(
+    tbl regclass,
+    type_column name DEFAULT 'movement_type',
+    consume_value text DEFAULT 'consume',
+    refund_in_value text DEFAULT 'refund_in',
+    sale_column name DEFAULT 'sale_id',
+    quantity_column name DEFAULT 'quantity',
+    refunds_table regclass DEFAULT NULL,
+    refunds_sale_column name DEFAULT 'sale_id')
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  args text;
+BEGIN
+  PERFORM @extschema@._check_table(tbl, 'stock');
+  PERFORM @extschema@._check_column(tbl, type_column, 'type_column', 'text');
+  PERFORM @extschema@._check_value(tbl, type_column, consume_value, 'consume_value');
+  PERFORM @extschema@._check_value(tbl, type_column, refund_in_value, 'refund_in_value');
+  PERFORM @extschema@._check_column(tbl, sale_column, 'sale_column', 'any');
+  PERFORM @extschema@._check_column(tbl, quantity_column, 'quantity_column', 'number');
+  IF refunds_table IS NOT NULL THEN
+    PERFORM @extschema@._check_source(tbl, refunds_table, 'refunds_table',
+                                      ARRAY[refunds_sale_column], false);
+    PERFORM @extschema@._check_column(refunds_table, refunds_sale_column, 'refunds_sale_column', 'any');
+  END IF;
+  PERFORM @extschema@._drop_triggers(tbl, 'stock');
+  args := @extschema@._args(type_column, consume_value, refund_in_value, sale_column,
+                            quantity_column, @extschema@._qualified(refunds_table),
+                            refunds_sale_column);
+  EXECUTE format('CREATE TRIGGER zz_c5metrics_stock BEFORE INSERT ON %s '
+                 'FOR EACH ROW EXECUTE FUNCTION @extschema@._stock_trigger(%s)', tbl, args);
+  PERFORM @extschema@._sync_tracked();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION track_refunds(
+    tbl regclass,
+    sale_column name DEFAULT 'sale_id',
+    amount_column name DEFAULT 'amount',
+    type_column name DEFAULT 'refund_type',
+    key_column name DEFAULT 'idempotency_key',
+    sales_table regclass DEFAULT NULL,
+    sales_id_column name DEFAULT 'id',
+    sales_total_column name DEFAULT 'total')
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  args text;
+  sale_type regtype;
+  id_type regtype;
+BEGIN
+  PERFORM @extschema@._check_table(tbl, 'refunds');
+  sale_type := @extschema@._check_column(tbl, sale_column, 'sale_column', 'any');
+  PERFORM @extschema@._check_column(tbl, amount_column, 'amount_column', 'number');
+  PERFORM @extschema@._check_column(tbl, type_column, 'type_column', 'text');
+  IF key_column IS NOT NULL THEN
+    PERFORM @extschema@._check_column(tbl, key_column, 'key_column', 'any');
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index i
+         WHERE i.indrelid = tbl AND i.indisunique AND i.indnkeyatts = 1
+           AND i.indkey[0] = (SELECT attnum FROM pg_attribute
+                               WHERE attrelid = tbl AND attname = key_column)) THEN
+      RAISE WARNING 'column "%" of table % has no unique index of its own', key_column, tbl
+        USING DETAIL = 'Duplicate idempotency keys can then not be detected.',
+              HINT = format('CREATE UNIQUE INDEX ON %s (%I);', tbl, key_column);
+    END IF;
+  END IF;
+  args := @extschema@._args(sale_column, amount_column, type_column, key_column);
+  IF sales_table IS NOT NULL THEN
+    IF (SELECT relkind FROM pg_class WHERE oid = tbl) = 'p' THEN
+      RAISE EXCEPTION 'cannot guard partitioned table % against over-refunds', tbl
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = 'The guard sums a sale''s refunds in the partition a refund goes to: refunds of one sale in several partitions would escape it.',
+              HINT = 'Track the partitioned table without sales_table, or guard a plain refunds table.';
+    END IF;
+    PERFORM @extschema@._check_source(tbl, sales_table, 'sales_table',
+                                      ARRAY[sales_id_column, sales_total_column], true);
+    IF (SELECT relispartition FROM pg_class WHERE oid = sales_table) THEN
+      RAISE EXCEPTION 'cannot use partition % as sales_table', sales_table
+        USING ERRCODE = 'wrong_object_type',
+              DETAIL = 'The over-refund guard finds sales in one plain table; sales in the other partitions would escape it.';
+    END IF;
+    id_type := @extschema@._check_column(sales_table, sales_id_column, 'sales_id_column', 'any');
+    PERFORM @extschema@._check_column(sales_table, sales_total_column, 'sales_total_column', 'number');
+    sale_type := @extschema@._base_type(sale_type);
+    id_type := @extschema@._base_type(id_type);
+    IF NOT @extschema@._comparable(sale_type, id_type) THEN
+      RAISE EXCEPTION 'column "%" of table % has type %, which cannot be compared with column "%" of table % (type %)',
+                      sale_column, tbl, sale_type, sales_id_column, sales_table, id_type
+        USING ERRCODE = 'datatype_mismatch',
+              HINT = 'The over-refund guard finds the sale by equality: use the same type for both columns (or two integer types, or two string types).';
+    END IF;
+    args := args || ', ' || @extschema@._args(@extschema@._qualified(sales_table), sales_id_column,
+                                              sales_total_column);
+  END IF;
+  PERFORM @extschema@._drop_triggers(tbl, 'refunds');
+  EXECUTE format('CREATE TRIGGER zz_c5metrics_refunds BEFORE INSERT ON %s '
+                 'FOR EACH ROW EXECUTE FUNCTION @extschema@._refunds_trigger(%s)', tbl, args);
+  EXECUTE format('CREATE TRIGGER zz_c5metrics_refunds_after AFTER INSERT ON %s '
+                 'FOR EACH ROW EXECUTE FUNCTION @extschema@._refunds_after_trigger(%s)', tbl, args);
+  PERFORM @extschema@._sync_tracked();
+END
+$$;
+
+-- The triggers attached by 1.3 and before name their tables by OID: name
+-- them instead, keeping each trigger's enabled state.
+DO $$
+DECLARE
+  t record;
+  args text[];
+BEGIN
+  FOR t IN SELECT tg.oid, c.a, c.ref FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
+            WHERE c.ref IS NOT NULL AND c.a[c.ref] ~ '^[0-9]+$'
+  LOOP
+    args := t.a;
+    args[t.ref] := coalesce(@extschema@._qualified(@extschema@._table_ref(t.a[t.ref])),
+                            CASE WHEN t.a[t.ref] = '0' THEN '' ELSE t.a[t.ref] END);
+    IF @extschema@._trigger_stmt(t.oid, args) IS NOT NULL THEN
+      EXECUTE @extschema@._trigger_stmt(t.oid, args);
+    END IF;
+  END LOOP;
+END
+$$;
+SELECT @extschema@._sync_tracked();

@@ -7,7 +7,7 @@ INSERT INTO shop.public_leads (email, source_ip) VALUES ('not-an-email', '198.51
 SELECT * FROM nz;
 
 -- Throttle on: the 3rd lead from one address within a minute is blocked
--- with SQLSTATE C5M02 (the application's HTTP 429).
+-- with SQLSTATE 53M01 (the application's HTTP 429).
 SELECT c5metrics.reset();
 SET c5metrics.lead_throttle = on;
 SET c5metrics.lead_ip_per_minute = 2;
@@ -68,7 +68,7 @@ SET c5metrics.lead_global_per_minute = 0.01;
 DO $$
 BEGIN
   INSERT INTO shop.public_leads (email, source_ip) VALUES ('f1@example.com', '198.51.100.50');
-EXCEPTION WHEN sqlstate 'C5M02' THEN
+EXCEPTION WHEN sqlstate '53M01' THEN
   RAISE NOTICE 'throttled: %', SQLERRM;
 END
 $$;

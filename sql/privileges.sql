@@ -8,7 +8,7 @@ SET ROLE c5_app;
 SELECT count(*) FROM c5metrics.metrics;
 SELECT c5metrics.exposition();
 SELECT c5metrics.reset();
-SELECT c5metrics._tracked_sync('{}', '{}');
+SELECT c5metrics._tracked_sync('{}', '{}', '{}');
 -- a role may not attach someone else's table, nor detach it
 \set VERBOSITY terse
 SELECT c5metrics.track_leads('shop.public_leads');
@@ -58,8 +58,10 @@ CREATE TABLE app.refunds (id serial, sale_id int, amount numeric, refund_type te
                           idempotency_key text UNIQUE);
 SELECT c5metrics.track_refunds('app.refunds', sales_table => 'app_sales');
 RESET ROLE;
--- Read access revoked after attaching: the guard stands aside (counted as
--- a lost event) rather than fail the refund.
+-- Read access revoked after attaching: the guard cannot run.  It does
+-- not stand aside silently: the refund is refused (55M01), naming the
+-- table; with c5metrics.guard_unavailable = count it goes through,
+-- counted as a lost event, with a WARNING.
 GRANT SELECT ON app_sales TO c5_app;
 SET ROLE c5_app;
 SELECT c5metrics.track_refunds('app.refunds', sales_table => 'app_sales');
@@ -73,6 +75,13 @@ SELECT c5metrics.reset();
 SET ROLE c5_app;
 INSERT INTO app.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 80, 'partial', 'q1');
 RESET ROLE;
+SELECT problem FROM c5metrics.tracked WHERE table_name = 'app.refunds'::regclass;
+SET c5metrics.guard_unavailable = count;
+SET ROLE c5_app;
+INSERT INTO app.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 80, 'partial', 'q1');
+INSERT INTO app.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 80, 'partial', 'q2');
+RESET ROLE;
+RESET c5metrics.guard_unavailable;
 SELECT metric, value FROM c5metrics.metrics
  WHERE metric IN ('c5metrics_events_lost_total', 'sale_refund_over_refund_attempts_total');
 SELECT c5metrics.untrack('app.refunds');

@@ -20,7 +20,7 @@ VALUES (200, 10, 'partial', 'k-200-1'), (200, 10, 'partial', 'k-200-2')
 ON CONFLICT (idempotency_key) DO NOTHING;
 SELECT * FROM nz;
 
--- Over-refund: blocked with SQLSTATE C5M01, counted as an attempt.
+-- Over-refund: blocked with SQLSTATE 23M01, counted as an attempt.
 SELECT c5metrics.reset();
 INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (200, 60, 'partial', 'k-200-3');
 \echo :LAST_ERROR_SQLSTATE
@@ -49,7 +49,7 @@ SELECT c5metrics.reset();
 DO $$
 BEGIN
   INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (200, 1, 'partial', 'k-200-5');
-EXCEPTION WHEN sqlstate 'C5M01' THEN
+EXCEPTION WHEN sqlstate '23M01' THEN
   RAISE NOTICE 'blocked: %', SQLERRM;
 END
 $$;

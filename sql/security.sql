@@ -134,7 +134,7 @@ SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid IN
 
 -- 6. Trigger functions attached by hand to one's own table, aimed at
 -- tables one cannot read, learn nothing from them: the over-refund guard
--- stands aside (no C5M01 telling the sale's remainder) and the refund-in
+-- stands aside (no 23M01 telling the sale's remainder) and the refund-in
 -- check does not count (no no_refund telling whether a refund exists);
 -- both are counted as lost events, and the inserts succeed.
 REVOKE ALL ON sec.sales, sec.refunds FROM c5_sec_nobody;

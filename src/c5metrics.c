@@ -36,6 +36,8 @@ int			c5m_max_label_values_per_db = -1;
 char	   *c5m_duration_buckets = NULL;
 bool		c5m_refund_guard = true;
 bool		c5m_lead_throttle = false;
+bool		c5m_legacy_sqlstates = false;
+int			c5m_guard_unavailable = C5M_GUARD_REFUSE;
 double		c5m_lead_rate_ip = 5;
 double		c5m_lead_rate_email = 3;
 double		c5m_lead_rate_global = 600;
@@ -50,6 +52,12 @@ int			c5m_http_auth = C5_HTTP_AUTH_NONE;
 char	   *c5m_http_auth_file = NULL;
 char	   *c5m_http_tls_cert_file = NULL;
 char	   *c5m_http_tls_key_file = NULL;
+
+static const struct config_enum_entry guard_unavailable_options[] = {
+	{"refuse", C5M_GUARD_REFUSE, false},
+	{"count", C5M_GUARD_COUNT, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry http_auth_options[] = {
 	{"none", C5_HTTP_AUTH_NONE, false},
@@ -92,6 +100,7 @@ _PG_init(void)
 
 	c5m_capture_init();
 	c5m_triggers_init();
+	c5m_ddl_init();
 	c5m_register_worker();
 }
 
@@ -165,6 +174,22 @@ c5m_define_settings(void)
 							 "When off, such refunds are only counted. The guard applies to refund tables tracked with a sales table.",
 							 &c5m_refund_guard,
 							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("c5metrics.guard_unavailable",
+							 "Sets what the over-refund guard does when its attachment no longer resolves.",
+							 "refuse: the refund fails with SQLSTATE 55M01; count: it is let through and counted in c5metrics_events_lost_total, with a WARNING.",
+							 &c5m_guard_unavailable,
+							 C5M_GUARD_REFUSE, guard_unavailable_options,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("c5metrics.legacy_sqlstates",
+							 "Raises the guards' errors with the SQLSTATEs of version 1.3 and before (C5M01, C5M02).",
+							 "For applications that match those codes; off gives 23M01 for an over-refund and 53M01 for a throttled lead.",
+							 &c5m_legacy_sqlstates,
+							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 

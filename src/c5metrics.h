@@ -40,9 +40,21 @@
 #define C5M_MAX_TRACKED_PER_DB 256	/* of which one database may hold */
 #define C5M_MAX_DATABASES	64		/* per-database usage entries, the last shared */
 
-/* Custom SQLSTATEs raised by the opt-in guards (documented in README). */
-#define C5M_ERRCODE_OVER_REFUND		MAKE_SQLSTATE('C','5','M','0','1')
-#define C5M_ERRCODE_LEAD_THROTTLED	MAKE_SQLSTATE('C','5','M','0','2')
+/*
+ * SQLSTATEs of the opt-in guards (docs/REFERENCE.md, "Errors"), in the
+ * classes drivers map the way applications expect: 23, integrity
+ * constraint violation (Django's IntegrityError), for an over-refund; 53,
+ * insufficient resources, for a throttled lead, as for too many
+ * connections; 55, object not in prerequisite state, for a guard whose
+ * attachment no longer resolves.  Subclasses beginning with a letter from
+ * I to Z are implementation-defined.  Up to 1.3 the first two were C5M01
+ * and C5M02, which c5metrics.legacy_sqlstates brings back.
+ */
+#define C5M_ERRCODE_OVER_REFUND		MAKE_SQLSTATE('2','3','M','0','1')
+#define C5M_ERRCODE_LEAD_THROTTLED	MAKE_SQLSTATE('5','3','M','0','1')
+#define C5M_ERRCODE_GUARD_UNAVAILABLE MAKE_SQLSTATE('5','5','M','0','1')
+#define C5M_ERRCODE_LEGACY_OVER_REFUND MAKE_SQLSTATE('C','5','M','0','1')
+#define C5M_ERRCODE_LEGACY_LEAD_THROTTLED MAKE_SQLSTATE('C','5','M','0','2')
 
 /* Business flows: the `flow` / `location` label. */
 typedef enum C5Flow
@@ -289,6 +301,9 @@ typedef struct C5Shared
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];	/* protected by lock */
 	bool		tracked_seen;	/* protected by lock: tracked has had an
 								 * entry since shared memory was set up */
+	bool		tracked_problem[C5M_MAX_TRACKED];	/* protected by lock: the
+													 * entry's attachment is
+													 * broken (not saved) */
 	C5DbUsage	dbs[C5M_MAX_DATABASES];	/* see C5DbUsage */
 	C5Histogram render;			/* the HTTP worker's render durations */
 
@@ -305,6 +320,10 @@ typedef struct C5Shared
 
 #define C5M_DEFAULT_PORT	15187	/* outside the 9100-9999 exporter range */
 
+/* c5metrics.guard_unavailable */
+#define C5M_GUARD_REFUSE	0
+#define C5M_GUARD_COUNT		1
+
 /* src/c5metrics.c: settings */
 extern int	c5m_max_series;
 extern int	c5m_max_label_values;
@@ -313,6 +332,8 @@ extern int	c5m_max_label_values_per_db;
 extern char *c5m_duration_buckets;
 extern bool c5m_refund_guard;
 extern bool c5m_lead_throttle;
+extern bool c5m_legacy_sqlstates;
+extern int	c5m_guard_unavailable;
 extern double c5m_lead_rate_ip;
 extern double c5m_lead_rate_email;
 extern double c5m_lead_rate_global;
@@ -352,8 +373,9 @@ extern void c5m_registry_pick_stripe(void);
 extern uint64 c5m_counter_read(int idx);
 extern void c5m_counter_zero(int idx);
 extern void c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us);
-extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows);
-extern void c5m_tracked_note(Oid dboid, Oid relid, int flow);
+extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows,
+							 const bool *problems);
+extern void c5m_tracked_note(Oid dboid, Oid relid, int flow, bool problem);
 extern struct C5Snapshot *c5m_snapshot_take(void);
 
 /* The status dictionary's generation: read before looking statuses up. */
@@ -436,6 +458,9 @@ extern const char *c5m_condition_name(int cond);
 
 /* src/twophase.c */
 extern void c5m_twophase_init(void);
+
+/* src/ddl.c: attachments through renames and ALTER TABLE */
+extern void c5m_ddl_init(void);
 extern void c5m_twophase_park(C5Level *top);
 
 /* src/triggers.c: a trigger's arguments resolved against its table */
@@ -499,11 +524,14 @@ extern void c5m_throttle_shmem_init(void);
 extern void c5m_trig_release(C5Trig *t);
 extern void c5m_refund_guard_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
 extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
+extern void c5m_refund_guard_unavailable(C5Trig *t, struct TriggerData *td, C5Level *lv,
+										 const char *why);
 extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
 							   Datum sale, bool isnull);
 
 /* src/readable.c */
 extern bool c5m_parse_oid(const char *s, Oid *oid);
+extern bool c5m_table_ref(const char *arg, Oid *relid);
 extern bool c5m_plain_table(Oid relid);
 extern bool c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols);
 
@@ -550,6 +578,7 @@ typedef struct C5Snapshot
 	int			nstatus_used;
 	bool		in_recovery;
 	int			tracked[C5_NFLOWS];
+	int			problems[C5_NFLOWS];	/* of those, attachments broken */
 	uint64	   *ctr;
 	uint32	   *live;
 	char		(*names)[C5M_LABEL_LEN];

@@ -276,6 +276,13 @@ c5m_walk(C5Snapshot *s, C5Emitter *e)
 		vals[0] = flow_names[i];
 		e->sample(e, "c5metrics_tracked_tables", "", 1, keys, vals, s->tracked[i], NULL);
 	}
+	e->family(e, "c5metrics_attachment_problems", "gauge",
+			  "Attached tables whose attachment is broken (c5metrics.tracked's problem column), by flow; should stay 0.");
+	for (i = 0; i < C5_NFLOWS; i++)
+	{
+		vals[0] = flow_names[i];
+		e->sample(e, "c5metrics_attachment_problems", "", 1, keys, vals, s->problems[i], NULL);
+	}
 	gauge1(e, "c5metrics_lead_throttle_enabled",
 		   "1 when c5metrics.lead_throttle is on, as the reader's session sees it.",
 		   c5m_lead_throttle ? "1" : "0");

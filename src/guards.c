@@ -235,7 +235,8 @@ c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	c5m_note_flow(lv, C5_FLOW_LEADS);
 	c5m_note_guard(lv, C5M_ERRCODE_LEAD_THROTTLED);
 	ereport(ERROR,
-			(errcode(C5M_ERRCODE_LEAD_THROTTLED),
+			(errcode(c5m_legacy_sqlstates ? C5M_ERRCODE_LEGACY_LEAD_THROTTLED :
+					 C5M_ERRCODE_LEAD_THROTTLED),
 			 errmsg("lead throttled"),
 			 errdetail("Too many leads from this %s; retry later.", scope_names[blocked]),
 			 errhint("The application should answer HTTP 429. Rates are set by c5metrics.lead_*_per_minute."),
@@ -576,6 +577,31 @@ lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
 }
 
 /*
+ * Why guard_check_sales() found no usable sales table, for the error.
+ * The names come from the trigger's arguments, which anyone may read in
+ * pg_trigger; whether the owner may read the table is no secret either.
+ */
+static const char *
+sales_problem(TriggerData *td)
+{
+	char	  **a = td->tg_trigger->tgargs;
+	Oid			salesid;
+
+	if (td->tg_trigger->tgnargs != 7 || !c5m_table_ref(a[4], &salesid))
+		return "The trigger's arguments are not those of c5metrics.track_refunds().";
+	if (!OidIsValid(salesid))
+		return psprintf("Its sales table %s does not exist.", a[4]);
+	if (td->tg_relation->rd_rel->relkind != RELKIND_RELATION)
+		return "The refunds table is not a plain table.";
+	if (get_attnum(salesid, a[5]) == InvalidAttrNumber ||
+		get_attnum(salesid, a[6]) == InvalidAttrNumber)
+		return psprintf("Column \"%s\" or \"%s\" of its sales table %s does not exist.",
+						a[5], a[6], a[4]);
+	return psprintf("Its sales table %s is not a plain table that the refunds table's owner may read and lock.",
+					a[4]);
+}
+
+/*
  * Decide, from the catalogs as they are now, whether the guard of trigger
  * `t` may read and lock its sales table (sales_usable), and remember the
  * answer with the invalidation counter it holds for.
@@ -586,12 +612,52 @@ guard_check_sales(C5Trig *t, TriggerData *td, C5Guard *g)
 	char	  **a = td->tg_trigger->tgargs;
 	Oid			salesid = InvalidOid;
 
-	g->sales_ok = td->tg_trigger->tgnargs == 7 && c5m_parse_oid(a[4], &salesid) &&
+	g->sales_ok = td->tg_trigger->tgnargs == 7 && c5m_table_ref(a[4], &salesid) &&
+		OidIsValid(salesid) &&
 		td->tg_relation->rd_rel->relkind == RELKIND_RELATION &&
 		sales_usable(salesid, t->owner, a[5], a[6]);
 	g->sales = salesid;
 	g->checked_at = SharedInvalidMessageCounter;
 	g->checked = true;
+}
+
+/*
+ * The guard of refunds trigger `t` cannot run: its sales table no longer
+ * resolves (dropped, or a name from a dump that names nothing here), is
+ * not a table its owner could read and lock, or a column it was attached
+ * with is gone or no longer compares.  A guard never stands aside
+ * silently: with c5metrics.guard_unavailable = refuse (the default) the
+ * refund fails, naming the table and what to run; with `count` it goes
+ * through, counted in c5metrics_events_lost_total, with a WARNING once
+ * per backend.  With the guard off, refunds are only counted anyway.
+ */
+void
+c5m_refund_guard_unavailable(C5Trig *t, TriggerData *td, C5Level *lv, const char *why)
+{
+	static bool warned = false;
+
+	c5m_note_lost();
+	if (!c5m_refund_guard)
+		return;
+	if (c5m_guard_unavailable == C5M_GUARD_COUNT)
+	{
+		if (!warned)
+			ereport(WARNING,
+					(errcode(C5M_ERRCODE_GUARD_UNAVAILABLE),
+					 errmsg("over-refund guard of table \"%s.%s\" cannot run; refunds are let through unguarded",
+							t->nspname, t->relname),
+					 errdetail("%s", why),
+					 errhint("SELECT * FROM c5metrics.tracked WHERE problem IS NOT NULL; shows what to fix. This warning is given once per session.")));
+		warned = true;
+		return;
+	}
+	c5m_note_guard(lv, C5M_ERRCODE_GUARD_UNAVAILABLE);
+	ereport(ERROR,
+			(errcode(C5M_ERRCODE_GUARD_UNAVAILABLE),
+			 errmsg("over-refund guard of table \"%s.%s\" cannot run", t->nspname, t->relname),
+			 errdetail("%s", why),
+			 errhint("SELECT * FROM c5metrics.tracked WHERE problem IS NOT NULL; shows what to fix; then attach the table again with c5metrics.track_refunds(). To let refunds through unguarded meanwhile, set c5metrics.guard_unavailable to 'count'."),
+			 errtable(td->tg_relation)));
 }
 
 /*
@@ -655,13 +721,13 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 		guard_check_sales(t, td, g);
 	if (!g->sales_ok)
 	{
-		c5m_note_lost();
+		c5m_refund_guard_unavailable(t, td, lv, sales_problem(td));
 		return;
 	}
 	sales = try_table_open(g->sales, RowShareLock);
 	if (sales == NULL)
 	{
-		c5m_note_lost();
+		c5m_refund_guard_unavailable(t, td, lv, sales_problem(td));
 		return;
 	}
 	if (g->checked_at != SharedInvalidMessageCounter)
@@ -669,7 +735,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (!g->sales_ok)
 	{
 		table_close(sales, RowShareLock);
-		c5m_note_lost();
+		c5m_refund_guard_unavailable(t, td, lv, sales_problem(td));
 		return;
 	}
 	if (!g->valid)
@@ -677,7 +743,8 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (!g->usable)
 	{
 		table_close(sales, NoLock);
-		c5m_note_lost();
+		c5m_refund_guard_unavailable(t, td, lv,
+									 "The sale columns of the two tables no longer compare, or an amount or total no longer reads as a number.");
 		return;
 	}
 
@@ -724,7 +791,8 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);
 	visible = remainder_visible(t, td, g);
 	ereport(ERROR,
-			(errcode(C5M_ERRCODE_OVER_REFUND),
+			(errcode(c5m_legacy_sqlstates ? C5M_ERRCODE_LEGACY_OVER_REFUND :
+					 C5M_ERRCODE_OVER_REFUND),
 			 errmsg("refund exceeds the refundable remainder of its sale"),
 			 visible ?
 			 errdetail("The sale has %s left to refund.",

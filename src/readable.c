@@ -20,7 +20,9 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
+#include "parser/scansup.h"
 #include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
@@ -43,6 +45,93 @@ c5m_parse_oid(const char *s, Oid *oid)
 	if (errno != 0 || *end != '\0' || v > PG_UINT32_MAX)
 		return false;
 	*oid = (Oid) v;
+	return true;
+}
+
+/*
+ * One identifier of a qualified name at *p, as the SQL lexer reads it: a
+ * quoted one with "" for a quote, or a plain one folded to lower case.
+ * False for anything else (an empty name, a quote left open, one longer
+ * than a name can be); *p is moved past it.
+ */
+static bool
+parse_ident(const char **p, char *out)
+{
+	const char *s = *p;
+	int			len = 0;
+
+	if (*s == '"')
+	{
+		for (s++;; s++)
+		{
+			if (*s == '\0')
+				return false;
+			if (*s == '"')
+			{
+				if (s[1] != '"')
+					break;
+				s++;
+			}
+			if (len >= NAMEDATALEN - 1)
+				return false;
+			out[len++] = *s;
+		}
+		s++;
+		out[len] = '\0';
+	}
+	else
+	{
+		const char *start = s;
+		char	   *folded;
+
+		while (*s != '\0' && *s != '.')
+			s++;
+		if (s == start || s - start >= NAMEDATALEN)
+			return false;
+		folded = downcase_identifier(start, s - start, false, false);
+		strlcpy(out, folded, NAMEDATALEN);
+		pfree(folded);
+	}
+	*p = s;
+	return len > 0 || out[0] != '\0';
+}
+
+/*
+ * The table a trigger argument names (sales_table of a refunds trigger,
+ * refunds_table of a stock trigger).  Since 1.4 the attach functions write
+ * the schema-qualified name, which pg_dump carries into another database
+ * and which c5metrics rewrites when the table or its schema is renamed
+ * (ddl.c); 1.3 wrote the OID, which is still read until the update
+ * rewrites those triggers.  An empty argument, or "0", names no table.
+ * False when the argument is malformed; *relid is InvalidOid when it names
+ * no existing table.  Syscache lookups only: no lock, no error.
+ */
+bool
+c5m_table_ref(const char *arg, Oid *relid)
+{
+	char		nsp[NAMEDATALEN];
+	char		rel[NAMEDATALEN];
+	const char *p = arg;
+	Oid			nspid;
+
+	*relid = InvalidOid;
+	if (arg == NULL)
+		return false;
+	if (*arg == '\0')
+		return true;
+	if (*arg >= '0' && *arg <= '9')
+	{
+		if (!c5m_parse_oid(arg, relid))
+			return false;
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(*relid)))
+			*relid = InvalidOid;
+		return true;
+	}
+	if (!parse_ident(&p, nsp) || *p++ != '.' || !parse_ident(&p, rel) || *p != '\0')
+		return false;
+	nspid = get_namespace_oid(nsp, true);
+	if (OidIsValid(nspid))
+		*relid = get_relname_relid(rel, nspid);
 	return true;
 }
 

@@ -134,7 +134,7 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		 * since, over_restock is still checked.
 		 */
 		if (OidIsValid(tgrelid) && nargs == lengthof(a) && c5m_plain_table(tgrelid) &&
-			c5m_parse_oid(a[5], &refundsid) &&
+			c5m_table_ref(a[5], &refundsid) &&
 			(!OidIsValid(refundsid) || c5m_plain_table(refundsid) ||
 			 get_rel_relkind(refundsid) == '\0'))
 		{

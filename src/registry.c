@@ -407,7 +407,8 @@ c5m_counter_zero(int idx)
  * not counted in the gauge.
  */
 void
-c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
+c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows,
+				 const bool *problems)
 {
 	int			i,
 				j = 0;
@@ -426,6 +427,7 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
 		e->dboid = dboid;
 		e->relid = relids[j];
 		e->flow = flows[j];
+		c5m_shared->tracked_problem[i] = problems != NULL && problems[j];
 		j++;
 		c5m_shared->tracked_seen = true;
 	}
@@ -441,7 +443,7 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows)
  * database holding its share of it, is left as it is.
  */
 void
-c5m_tracked_note(Oid dboid, Oid relid, int flow)
+c5m_tracked_note(Oid dboid, Oid relid, int flow, bool problem)
 {
 	int			i,
 				free_slot = -1,
@@ -452,7 +454,8 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 	{
 		C5TrackedEntry *e = &c5m_shared->tracked[i];
 
-		if (e->flow == flow && e->relid == relid && e->dboid == dboid)
+		if (e->flow == flow && e->relid == relid && e->dboid == dboid &&
+			c5m_shared->tracked_problem[i] == problem)
 		{
 			LWLockRelease(c5m_shared->lock);
 			return;
@@ -466,7 +469,10 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 		C5TrackedEntry *e = &c5m_shared->tracked[i];
 
 		if (e->flow == flow && e->relid == relid && e->dboid == dboid)
+		{
+			c5m_shared->tracked_problem[i] = problem;
 			break;
+		}
 		if (e->flow < 0 && free_slot < 0)
 			free_slot = i;
 		if (e->flow >= 0 && e->dboid == dboid)
@@ -477,6 +483,7 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow)
 		c5m_shared->tracked[free_slot].dboid = dboid;
 		c5m_shared->tracked[free_slot].relid = relid;
 		c5m_shared->tracked[free_slot].flow = flow;
+		c5m_shared->tracked_problem[free_slot] = problem;
 		c5m_shared->tracked_seen = true;
 	}
 	LWLockRelease(c5m_shared->lock);
@@ -540,13 +547,18 @@ retry:
 		int			flow = c5m_shared->tracked[i].flow;
 
 		if (flow >= 0 && flow < C5_NFLOWS)
+		{
 			s->tracked[flow]++;
+			if (c5m_shared->tracked_problem[i])
+				s->problems[flow]++;
+		}
 	}
 	stable = C5M_GEN_VALID(gen) && c5m_label_gen() == gen;
 	LWLockRelease(c5m_shared->lock);
 	if (!stable && ++tries < 3)
 	{
 		memset(s->tracked, 0, sizeof(s->tracked));
+		memset(s->problems, 0, sizeof(s->problems));
 		goto retry;
 	}
 	if (!stable)

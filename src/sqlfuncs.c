@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(c5metrics_reset_labels);
 PG_FUNCTION_INFO_V1(c5metrics_tracked_sync);
 PG_FUNCTION_INFO_V1(c5metrics_check_preloaded);
 PG_FUNCTION_INFO_V1(c5metrics_trigger_args);
+PG_FUNCTION_INFO_V1(c5metrics_table_ref);
 
 static void
 require_preloaded(void)
@@ -185,6 +186,7 @@ c5metrics_tracked_sync(PG_FUNCTION_ARGS)
 				f;
 	Oid		   *relids;
 	int		   *flowids;
+	bool	   *problems = NULL;
 
 	require_preloaded();
 	deconstruct_array(rels, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
@@ -207,7 +209,22 @@ c5metrics_tracked_sync(PG_FUNCTION_ARGS)
 		if (flowids[i] < 0)
 			elog(ERROR, "unknown c5metrics flow \"%s\"", name);
 	}
-	c5m_tracked_sync(MyDatabaseId, nrel, relids, flowids);
+	/* 1.4 passes whether each attachment has a problem; 1.3 did not */
+	if (PG_NARGS() > 2)
+	{
+		Datum	   *probd;
+		bool	   *probnull;
+		int			nprob;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), BOOLOID, 1, true, TYPALIGN_CHAR,
+						  &probd, &probnull, &nprob);
+		if (nprob != nrel)
+			elog(ERROR, "c5metrics._tracked_sync needs arrays of equal length");
+		problems = palloc(sizeof(bool) * Max(nrel, 1));
+		for (i = 0; i < nrel; i++)
+			problems[i] = !probnull[i] && DatumGetBool(probd[i]);
+	}
+	c5m_tracked_sync(MyDatabaseId, nrel, relids, flowids, problems);
 	PG_RETURN_VOID();
 }
 
@@ -250,4 +267,19 @@ c5metrics_trigger_args(PG_FUNCTION_ARGS)
 	dims[0] = n;
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID,
 											 -1, false, TYPALIGN_INT));
+}
+
+/*
+ * c5metrics._table_ref(text): the table a trigger argument names (see
+ * c5m_table_ref), or null; never raises.
+ */
+Datum
+c5metrics_table_ref(PG_FUNCTION_ARGS)
+{
+	char	   *arg = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid;
+
+	if (!c5m_table_ref(arg, &relid) || !OidIsValid(relid))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(relid);
 }

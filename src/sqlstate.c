@@ -53,6 +53,9 @@ static const C5Condition conditions[] = {
 	{ERRCODE_ASSERT_FAILURE, "assert_failure"},
 	{C5M_ERRCODE_OVER_REFUND, "c5metrics_over_refund"},
 	{C5M_ERRCODE_LEAD_THROTTLED, "c5metrics_lead_throttled"},
+	{C5M_ERRCODE_GUARD_UNAVAILABLE, "c5metrics_guard_unavailable"},
+	{C5M_ERRCODE_LEGACY_OVER_REFUND, "c5metrics_over_refund"},
+	{C5M_ERRCODE_LEGACY_LEAD_THROTTLED, "c5metrics_lead_throttled"},
 	{ERRCODE_DIVISION_BY_ZERO, "division_by_zero"},
 	{ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "numeric_value_out_of_range"},
 	{ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid_text_representation"},
@@ -150,12 +153,14 @@ c5m_classify(int code, bool on_refunds, int *reasonp, int *condp)
 		cond = condition_of(code);
 		res = (class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
 			   class == ERRCODE_PLPGSQL_ERROR ||
-			   code == C5M_ERRCODE_OVER_REFUND ||
-			   code == C5M_ERRCODE_LEAD_THROTTLED) ? C5_REJECTED : C5_FAILURE;
+			   code == C5M_ERRCODE_LEAD_THROTTLED ||
+			   code == C5M_ERRCODE_LEGACY_OVER_REFUND ||
+			   code == C5M_ERRCODE_LEGACY_LEAD_THROTTLED) ? C5_REJECTED : C5_FAILURE;
 
 		switch (code)
 		{
 			case C5M_ERRCODE_OVER_REFUND:
+			case C5M_ERRCODE_LEGACY_OVER_REFUND:
 				reason = C5_R_OVER_REFUND;
 				break;
 			case ERRCODE_UNIQUE_VIOLATION:

@@ -218,9 +218,9 @@ new_entry(Trigger *tg, C5Flow flow)
 	e = MemoryContextAllocZero(trig_context, sizeof(TrigEntry));
 	e->t.tgoid = tg->tgoid;
 	e->t.valid = true;
-	/* the guard's sales table, parsed as guards.c parses it */
+	/* the guard's sales table, resolved as guards.c resolves it */
 	if (flow == C5_FLOW_REFUNDS && tg->tgnargs >= 7 &&
-		!c5m_parse_oid(tg->tgargs[4], &e->sales))
+		!c5m_table_ref(tg->tgargs[4], &e->sales))
 		e->sales = InvalidOid;
 	building = e;
 	return e;
@@ -308,6 +308,28 @@ resolve_value(const C5Col *col, const char *value, C5Value *v)
 }
 
 /*
+ * A trigger whose arguments no longer match its table counts nothing but
+ * c5metrics_events_lost_total: say so, once per backend, so that the DBA
+ * hears of it from the application's log as well as from
+ * c5metrics.tracked and c5metrics_attachment_problems.  A WARNING cannot
+ * fail the statement.
+ */
+static void
+warn_unresolved(const C5Trig *t)
+{
+	static bool warned = false;
+
+	if (warned)
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errmsg("c5metrics trigger on table \"%s.%s\" no longer matches its table; its events are not counted",
+					t->nspname, t->relname),
+			 errdetail("A column it was attached with does not exist."),
+			 errhint("SELECT * FROM c5metrics.tracked WHERE problem IS NOT NULL; shows what to fix. This warning is given once per session.")));
+}
+
+/*
  * The cache entry of the trigger being fired, resolved if needed.  NULL
  * when its arguments no longer match the table.
  */
@@ -392,9 +414,10 @@ get_trig(TriggerData *td, C5Flow flow)
 			default:
 				t->ok = false;
 		}
-		if (t->ok)
-			c5m_tracked_note(MyDatabaseId, t->relid, flow);
+		c5m_tracked_note(MyDatabaseId, t->relid, flow, !t->ok);
 		publish_entry(e);
+		if (!t->ok)
+			warn_unresolved(t);
 	}
 	trig_slot[tg->tgoid % TRIG_SLOTS] = t;
 	if (!t->ok)
@@ -910,7 +933,8 @@ c5metrics_refunds_trigger(PG_FUNCTION_ARGS)
 		if (t->c[0].attnum > 0 && t->c[1].attnum > 0)
 			c5m_refund_guard_check(t, td, lv);
 		else
-			c5m_note_lost();
+			c5m_refund_guard_unavailable(t, td, lv,
+										 "Its sale or amount column does not exist.");
 	}
 	return PointerGetDatum(td->tg_trigtuple);
 }

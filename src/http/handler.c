@@ -224,6 +224,7 @@ serve_readyz(struct MHD_Connection *conn)
 	bool		series_ok = true;
 	bool		standby = RecoveryInProgress();
 	int			tracked = 0;
+	int			problems = 0;
 	bool		tracked_seen = false;
 	bool		tracked_ok;
 	const char *failing = NULL;
@@ -236,7 +237,11 @@ serve_readyz(struct MHD_Connection *conn)
 		LWLockAcquire(c5m_shared->lock, LW_SHARED);
 		for (i = 0; i < C5M_MAX_TRACKED; i++)
 			if (c5m_shared->tracked[i].flow >= 0)
+			{
 				tracked++;
+				if (c5m_shared->tracked_problem[i])
+					problems++;
+			}
 		tracked_seen = c5m_shared->tracked_seen;
 		LWLockRelease(c5m_shared->lock);
 	}
@@ -247,16 +252,19 @@ serve_readyz(struct MHD_Connection *conn)
 		failing = "series";
 	else if (!tracked_ok)
 		failing = "tracked_tables";
+	else if (problems > 0)
+		failing = "attachments";
 
 	snprintf(json, sizeof(json),
 			 "{\"status\":\"%s\",%s%s%s\"checks\":{\"shared_memory\":\"%s\",\"series\":\"%s\","
-			 "\"tracked_tables\":\"%s\",\"role\":\"%s\"}}\n",
+			 "\"tracked_tables\":\"%s\",\"attachments\":\"%s\",\"role\":\"%s\"}}\n",
 			 failing ? "not ready" : "ready",
 			 failing ? "\"failing\":\"" : "", failing ? failing : "", failing ? "\"," : "",
 			 shmem ? "ok" : "not attached",
 			 series_ok ? "ok" : "at c5metrics.max_series",
 			 !tracked_ok ? "none tracked" :
 			 standby || tracked > 0 ? "ok" : "unknown since start",
+			 problems > 0 ? "broken" : "ok",
 			 standby ? "standby" : "primary");
 	return reply(conn, C5_HTTP_READYZ, failing ? C5_HTTP_503 : C5_HTTP_200,
 				 CT_JSON, json, strlen(json), false, NULL, NULL);

@@ -534,6 +534,7 @@ classify(const char *sqlstate)
 	if (sqlstate == NULL)
 		return R_FAILURE;
 	if (strncmp(sqlstate, "23", 2) == 0 || strncmp(sqlstate, "P0", 2) == 0 ||
+		strcmp(sqlstate, "53M01") == 0 ||
 		strcmp(sqlstate, "C5M01") == 0 || strcmp(sqlstate, "C5M02") == 0)
 		return R_REJECTED;
 	return R_FAILURE;
@@ -823,7 +824,8 @@ refund(Client *c, long sale, int amount, bool full, const char *key, bool on_con
 	c->truth.errors++;
 	count(c, base + classify(err));
 	flow(c, F_REFUNDS, classify(err));
-	if (strcmp(err, "C5M01") == 0)
+	/* the guard's SQLSTATE; C5M01 with c5metrics.legacy_sqlstates */
+	if (strcmp(err, "23M01") == 0 || strcmp(err, "C5M01") == 0)
 	{
 		count(c, S_OVER_REFUND);
 		count(c, S_RB_OVER);
@@ -928,7 +930,7 @@ lead(Client *c, const char *email, const char *ip)
 	}
 	c->truth.errors++;
 	flow(c, F_LEADS, classify(err));
-	if (strcmp(err, "C5M02") == 0)
+	if (strcmp(err, "53M01") == 0 || strcmp(err, "C5M02") == 0)
 	{
 		count(c, S_LEAD_THROTTLED);
 		count(c, S_429);
