@@ -111,8 +111,9 @@ BEGIN
   SELECT * INTO c FROM @extschema@._trigger_config(tg);
   SELECT * INTO t FROM pg_trigger WHERE oid = tg;
   tbl := t.tgrelid;
-  IF c.flow IS NULL OR cardinality(c.a) < CASE c.flow WHEN 'sales' THEN 3 WHEN 'stock' THEN 7
-                                                    WHEN 'refunds' THEN 4 ELSE 2 END
+  IF c.flow IS NULL
+     OR cardinality(c.a) < (CASE c.flow WHEN 'sales' THEN 3 WHEN 'stock' THEN 7
+                                        WHEN 'refunds' THEN 4 ELSE 2 END)
      OR array_position(c.a, NULL) IS NOT NULL THEN
     RAISE EXCEPTION 'the trigger''s arguments are not those of c5metrics.track_%()', c.flow
       USING ERRCODE = 'invalid_parameter_value';

@@ -221,9 +221,13 @@ ddl_before(Node *parsetree, DdlWork *w)
 													  SPI_tuptable->tupdesc, 1, &isnull);
 
 						if (!isnull)
-							w->parked = lappend(w->parked,
-												MemoryContextStrdup(TopTransactionContext,
-																	TextDatumGetCString(d)));
+						{
+							/* kept past SPI_finish(), to the statement's end */
+							MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+							w->parked = lappend(w->parked, TextDatumGetCString(d));
+							MemoryContextSwitchTo(old);
+						}
 					}
 				}
 			}
