@@ -597,8 +597,9 @@ sales_problem(TriggerData *td)
 		get_attnum(salesid, a[6]) == InvalidAttrNumber)
 		return psprintf("Column \"%s\" or \"%s\" of its sales table %s does not exist.",
 						a[5], a[6], a[4]);
-	return psprintf("Its sales table %s is not a plain table that the refunds table's owner may read and lock.",
-					a[4]);
+	if (!c5m_plain_table(salesid))
+		return psprintf("Its sales table %s is not a plain table.", a[4]);
+	return psprintf("The refunds table's owner may not read and lock its sales table %s.", a[4]);
 }
 
 /*
