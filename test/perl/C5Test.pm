@@ -144,11 +144,13 @@ sub truth_of
 
 =pod
 
-=item mismatches($node, $truth, $skip)
+=item mismatches($node, $truth, $skip, $dbname)
 
 The ground-truth series whose value differs from C<$node>'s
 c5metrics.metrics (a missing series counts as 0), metrics matching the
-regular expression C<$skip> aside (none by default), as lines
+regular expression C<$skip> aside (none by default), read in database
+C<$dbname> (default postgres; the counters are the cluster's, any
+database with the extension shows them all), as lines
 "metric {labels}: c5metrics VALUE, ground truth VALUE" (VALUE "no series"
 when the registry has none).  Compared in SQL, in one query.
 
@@ -156,11 +158,11 @@ when the registry has none).  Compared in SQL, in one query.
 
 sub mismatches
 {
-	my ($node, $truth, $skip) = @_;
+	my ($node, $truth, $skip, $dbname) = @_;
 	my $json = encode_json($truth->{series});
 	$json =~ s/'/''/g;
 	$skip //= '^$';
-	my $rows = $node->safe_psql('postgres', qq{
+	my $rows = $node->safe_psql($dbname // 'postgres', qq{
 		SELECT s ->> 'metric' || ' ' || (s -> 'labels')::text || ': c5metrics '
 		       || coalesce(m.value::text, 'no series') || ', ground truth ' || (s ->> 'value')
 		  FROM jsonb_array_elements('$json'::jsonb) s
