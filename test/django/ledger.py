@@ -310,7 +310,7 @@ class Ledger:
 def snapshot(cursor):
     """Every series of the registry: (metric, labels) -> (value, type)."""
     cursor.execute('SELECT metric, labels::text, value, type FROM c5metrics.read_metrics()')
-    return {series(m, **json.loads(l)): (v, t) for m, l, v, t in cursor.fetchall()}
+    return {(m, tuple(sorted(json.loads(l).items()))): (v, t) for m, l, v, t in cursor.fetchall()}
 
 
 def compare(before, after, expected):
@@ -319,7 +319,8 @@ def compare(before, after, expected):
     Counters and histogram counts (and +Inf buckets) must move exactly as
     expected; a histogram's sum and finite buckets only as far as its count
     allows (how long things took is not the workload's to say).  Gauges
-    are not deltas and are left out.  Returns (lines, series moved)."""
+    are not deltas and are left out.  Returns (lines, how many of the
+    series compared exactly moved)."""
     bad = []
     moved = 0
     for key in sorted(set(before) | set(after) | set(expected)):
@@ -331,7 +332,6 @@ def compare(before, after, expected):
         if mtype == 'gauge':
             continue
         delta = value - before.get(key, (0, mtype))[0]
-        moved += delta != 0
         want = expected.get(key, 0)
         lab = dict(labels)
         if metric.endswith('_sum'):
@@ -340,11 +340,12 @@ def compare(before, after, expected):
             continue
         if metric.endswith('_bucket') and lab.get('le') != '+Inf':
             del lab['le']
-            ckey = series(metric[:-len('_bucket')] + '_count', **lab)
+            ckey = (metric[:-len('_bucket')] + '_count', tuple(sorted(lab.items())))
             count = after.get(ckey, (0,))[0] - before.get(ckey, (0,))[0]
             if not 0 <= delta <= count:
                 bad.append('%s: moved by %g, count by %g' % (show(key), delta, count))
             continue
+        moved += delta != 0
         if delta != want:
             bad.append('%s: c5metrics +%g, ground truth +%g' % (show(key), delta, want))
     return bad, moved
