@@ -17,8 +17,6 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
-use lib "$FindBin::Bin/../perl";
-use C5Test;
 
 # Debian's Python, not another one on the PATH: the packages are its.
 my $python = '/usr/bin/python3';
@@ -40,12 +38,11 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE DATABASE djshop');
 $node->safe_psql('djshop', 'CREATE EXTENSION c5metrics');
 
-my @checks;
 my $done = 0;
 {
 	local $ENV{PGHOST} = $node->host;
 	local $ENV{PGPORT} = $node->port;
-	local $ENV{PGUSER};
+	delete local $ENV{PGUSER};
 	local $ENV{C5_DJANGO_DB} = 'djshop';
 	local $ENV{DJANGO_SETTINGS_MODULE} = 'c5shop.settings';
 	local $ENV{PYTHONPATH} = $dir;
