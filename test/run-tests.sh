@@ -7,7 +7,8 @@
 #     settings, exposition checks, the HTTP listener with curl, Prometheus
 #     and a standby, the hostile-client suite, and the adversarial suite
 #     (016-019: plain login roles against attach, registry, listener and
-#     state files; docs/SECURITY.md);
+#     state files; docs/SECURITY.md), and Django's ORM and migrations
+#     against a Django-modelled shop (021, Debian's python3-django);
 #   - a short fuzzing pass (test/fuzz/) under ASan and UBSan;
 #   - the monitoring pack (monitoring/): promtool checks and unit tests of
 #     the rules, amtool checks of the Alertmanager configuration and its
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh
 
 c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 libmicrohttpd-dev zlib1g-dev curl openssl \
-	libipc-run-perl prometheus prometheus-alertmanager
+	libipc-run-perl prometheus prometheus-alertmanager python3-django python3-psycopg2
 c5_ensure_user
 export PATH="$PGBIN:$PATH"
 c5_build_install

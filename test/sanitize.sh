@@ -51,7 +51,8 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root (the suites run as $C5_USER)"
 
 c5_ensure_packages make gcc libasan8 libubsan1 postgresql-15 postgresql-server-dev-15 \
-	libmicrohttpd-dev zlib1g-dev curl openssl libipc-run-perl prometheus prometheus-alertmanager
+	libmicrohttpd-dev zlib1g-dev curl openssl libipc-run-perl prometheus prometheus-alertmanager \
+	python3-django python3-psycopg2
 c5_ensure_user
 
 # -fno-wrapv: PostgreSQL builds with -fwrapv, under which signed overflow is
