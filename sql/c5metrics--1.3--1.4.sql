@@ -60,7 +60,8 @@ $$;
 
 -- The c5metrics call that attaches a table as trigger `tg` says, for
 -- hints: what to run again after a schema change.
-CREATE FUNCTION _track_call(tg oid) RETURNS text
+CREATE FUNCTION _track_call(tg oid, on_table regclass DEFAULT NULL, guard boolean DEFAULT true)
+RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -69,7 +70,7 @@ DECLARE
   lit text[];
 BEGIN
   SELECT * INTO c FROM @extschema@._trigger_config(tg);
-  SELECT @extschema@._qualified(tgrelid) INTO tbl FROM pg_trigger WHERE oid = tg;
+  SELECT @extschema@._qualified(coalesce(on_table, tgrelid)) INTO tbl FROM pg_trigger WHERE oid = tg;
   IF c.flow IS NULL THEN
     RETURN NULL;
   END IF;
@@ -85,7 +86,7 @@ BEGIN
                              coalesce(quote_literal(nullif(nullif(c.a[6], ''), '0')), 'NULL'), lit[7])
     WHEN 'refunds' THEN format('SELECT c5metrics.track_refunds(%L, sale_column => %s, amount_column => %s, type_column => %s, key_column => %s%s);',
                              tbl, lit[1], lit[2], lit[3], lit[4],
-                             CASE WHEN cardinality(c.a) >= 7
+                             CASE WHEN cardinality(c.a) >= 7 AND guard
                                   THEN format(', sales_table => %s, sales_id_column => %s, sales_total_column => %s',
                                               lit[5], lit[6], lit[7]) END)
     ELSE format('SELECT c5metrics.track_leads(%L, ip_column => %s, email_column => %s);',
@@ -125,7 +126,9 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM pg_trigger p WHERE p.tgrelid = parent AND p.tgfoid = t.tgfoid) THEN
     RAISE EXCEPTION 'table % is now a partition of %, which is not tracked', tbl, parent
       USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = 'Rows of the other partitions are not counted.';
+            DETAIL = 'Rows of the other partitions are not counted.',
+            HINT = format('Track the partitioned table, whose partitions follow it, before attaching the partition: %s SELECT c5metrics.untrack(%L);',
+                          @extschema@._track_call(tg, parent), @extschema@._qualified(tbl));
   END IF;
   CASE c.flow
   WHEN 'sales' THEN
@@ -162,7 +165,9 @@ BEGIN
         RAISE EXCEPTION 'sales_table % is a partition of %', src,
                         (SELECT inhparent::regclass FROM pg_inherits WHERE inhrelid = src)
           USING ERRCODE = 'object_not_in_prerequisite_state',
-                DETAIL = 'The over-refund guard finds sales in one plain table; sales in other partitions would escape it.';
+                DETAIL = 'The over-refund guard finds sales in one plain table; sales in other partitions would escape it.',
+                HINT = format('Count the refunds without the guard before partitioning the sales: %s',
+                              @extschema@._track_call(tg, NULL, false));
       END IF;
       PERFORM @extschema@._check_source(tbl, src, 'sales_table', ARRAY[c.a[6], c.a[7]]::name[], true);
       PERFORM @extschema@._check_column(src, c.a[6], 'sales_id_column', 'any');
@@ -430,6 +435,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t record;
+  h text;
 BEGIN
   FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgname
              FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
@@ -440,14 +446,23 @@ BEGIN
     -- only what this statement broke: a broken attachment must not stop
     -- the ALTER TABLE that would mend it
     CONTINUE WHEN before ? t.oid::text AND before->>(t.oid::text) IS NOT NULL;
+    -- and only attachments of the role's own tables: another role's
+    -- guard reading this table must not stop its owner from changing it
+    -- (enabling row-level security, say); that attachment then has a
+    -- problem, reported in c5metrics.tracked and
+    -- c5metrics_attachment_problems, and its guard refuses refunds
+    CONTINUE WHEN NOT pg_has_role(current_user,
+                                  (SELECT relowner FROM pg_class WHERE oid = t.tbl), 'USAGE');
     BEGIN
       PERFORM @extschema@._validate(t.oid);
     EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
       RAISE EXCEPTION 'this change breaks the c5metrics attachment of table %', t.tbl
         USING ERRCODE = 'dependent_objects_still_exist',
               DETAIL = SQLERRM,
-              HINT = format('Detach the table, make the change, and attach it again with the new names: SELECT c5metrics.untrack(%L); <the change>; %s',
-                            @extschema@._qualified(t.tbl), @extschema@._track_call(t.oid));
+              HINT = CASE WHEN SQLSTATE = '55000' AND h <> '' THEN h
+                ELSE format('Detach the table, make the change, then attach it again: SELECT c5metrics.untrack(%L); then the change; then %s',
+                            @extschema@._qualified(t.tbl), @extschema@._track_call(t.oid)) END;
     END;
   END LOOP;
 END

@@ -56,6 +56,13 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname =
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = '_sales_stmt_trigger'}),
 	'0', 'and its function');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM c5metrics.tracked}), '4', 'the four tables stay tracked');
+# 1.3 and before named the guard's sales table and the refund-in check's
+# refunds table by OID, which a dump does not carry: the update names them.
+is($node->safe_psql('postgres', q{SELECT string_agg(coalesce(config->>'sales_table', config->>'refunds_table'), ',' ORDER BY flow)
+	FROM c5metrics.tracked WHERE flow IN ('refunds', 'stock')}),
+	'shop.sales,shop.refunds', 'the update names the tables a trigger reads, not their OIDs');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM c5metrics.tracked WHERE problem IS NOT NULL}), '0',
+	'and no attachment has a problem');
 is(value('sales_transition_total', '{"to_status": "paid", "result": "success"}'), '1', 'counters are untouched');
 
 $node->safe_psql('postgres', q{
