@@ -6,7 +6,7 @@
 # a directory where the file should be -- and each time:
 #   - the clients see no error but those the workload causes on its own
 #     (c5load's ground truth: unique and check violations, serialization
-#     failures, lock timeouts, and the guards' intended C5M01 and C5M02);
+#     failures, lock timeouts, and the guards' intended 23M01 and 53M01);
 #   - no connection is lost and every outcome is known;
 #   - every counter equals the ground truth, or, where a series could not
 #     be allocated, the observation is in the `other` series (per-result
@@ -38,8 +38,8 @@ my %expected_sqlstate = (
 	'23514' => 'insufficient stock, invalid lead email',
 	'40001' => 'serialization failure',
 	'55P03' => 'lock timeout',
-	'C5M01' => 'over-refund guard',
-	'C5M02' => 'lead throttle');
+	'23M01' => 'over-refund guard',
+	'53M01' => 'lead throttle');
 
 my $seed = 100;
 
@@ -228,7 +228,7 @@ cmp_ok($served, '>', 0, "A: scrapes at the smallest limits are served ($served o
 ok(exposition_ok($node, $last_body), 'A: and the exposition is consistent');
 cmp_ok($readers, '>', 0, 'A: the SLI views answer at the extreme objectives and intervals');
 cmp_ok(truth_of($truth, 'public_leads_requests_total', result => 'throttled'), '>', 0,
-	'A: the 0.01 per minute lead rates throttle (C5M02, intended)');
+	'A: the 0.01 per minute lead rates throttle (53M01, intended)');
 all_equal($node, $truth, 'A', 'sales_transition_total');
 transitions_kept($node, $truth, 'A');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM c5metrics.metrics WHERE metric = 'sales_transition_total'
