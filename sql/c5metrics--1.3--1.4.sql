@@ -58,6 +58,18 @@ AS $$
                        '_refunds_after_trigger', '_leads_trigger')
 $$;
 
+-- The triggers calling c5metrics' trigger functions: the DDL hook asks
+-- about them on every ALTER TABLE of a database with the extension (a
+-- restore runs thousands), so pg_trigger is read through its function.
+CREATE FUNCTION _our_triggers() RETURNS SETOF pg_trigger
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT t.* FROM pg_proc p JOIN pg_trigger t ON t.tgfoid = p.oid
+   WHERE p.pronamespace = '@extschema@'::regnamespace
+     AND p.proname IN ('_sales_trigger', '_stock_trigger', '_refunds_trigger',
+                       '_refunds_after_trigger', '_leads_trigger')
+$$;
+
 -- The c5metrics call that attaches a table as trigger `tg` says, for
 -- hints: what to run again after a schema change.
 CREATE FUNCTION _track_call(tg oid, on_table regclass DEFAULT NULL, guard boolean DEFAULT true)
@@ -141,7 +153,11 @@ BEGIN
     PERFORM @extschema@._check_column(tbl, c.a[5], 'quantity_column', 'number');
     IF c.a[6] NOT IN ('', '0') THEN
       src := @extschema@._table_ref(c.a[6]);
-      IF src IS NULL THEN
+      IF src IS NULL AND c.a[6] ~ '^[0-9]+$' THEN
+        RAISE EXCEPTION 'refunds_table is given by OID %, as c5metrics 1.3 wrote it', c.a[6]
+          USING ERRCODE = 'undefined_table',
+                DETAIL = 'A dump carries the number, which names nothing or another table in the restored database.';
+      ELSIF src IS NULL THEN
         RAISE EXCEPTION 'refunds_table % does not exist', c.a[6]
           USING ERRCODE = 'undefined_table';
       END IF;
@@ -157,7 +173,11 @@ BEGIN
     END IF;
     IF cardinality(c.a) >= 7 THEN
       src := @extschema@._table_ref(c.a[5]);
-      IF src IS NULL THEN
+      IF src IS NULL AND c.a[5] ~ '^[0-9]+$' THEN
+        RAISE EXCEPTION 'sales_table is given by OID %, as c5metrics 1.3 wrote it', c.a[5]
+          USING ERRCODE = 'undefined_table',
+                DETAIL = 'A dump carries the number, which names nothing or another table in the restored database.';
+      ELSIF src IS NULL THEN
         RAISE EXCEPTION 'sales_table % does not exist', c.a[5]
           USING ERRCODE = 'undefined_table';
       END IF;
@@ -202,6 +222,16 @@ BEGIN
     RETURN 'trigger ' || quote_ident(t.tgname) || ' is disabled';
   END IF;
   SELECT * INTO c FROM @extschema@._trigger_config(tg);
+  -- the refunds flow is two triggers; tracked lists the first
+  IF c.flow = 'refunds' AND t.tgname = 'zz_c5metrics_refunds' THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.tgrelid
+                      AND tgname = 'zz_c5metrics_refunds_after') THEN
+      RETURN 'trigger zz_c5metrics_refunds_after is missing';
+    ELSIF (SELECT tgenabled FROM pg_trigger WHERE tgrelid = t.tgrelid
+              AND tgname = 'zz_c5metrics_refunds_after') = 'D' THEN
+      RETURN 'trigger zz_c5metrics_refunds_after is disabled';
+    END IF;
+  END IF;
   IF c.flow = 'refunds' AND c.a[4] <> '' AND NOT EXISTS (
       SELECT 1 FROM pg_index i
        WHERE i.indrelid = t.tgrelid AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1
@@ -311,18 +341,18 @@ AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_array(r.tg, r.pos, r.rel, r.att)), '[]')
     FROM (
       SELECT t.oid AS tg, o AS pos, t.tgrelid AS rel, a.attnum AS att
-        FROM pg_trigger t, @extschema@._trigger_config(t.oid) c, unnest(c.own) o
+        FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c, unnest(c.own) o
         JOIN pg_attribute a ON true
        WHERE c.flow IS NOT NULL AND a.attrelid = t.tgrelid AND a.attname = c.a[o]
          AND a.attnum > 0 AND NOT a.attisdropped
       UNION ALL
       SELECT t.oid, c.ref, @extschema@._table_ref(c.a[c.ref]), 0
-        FROM pg_trigger t, @extschema@._trigger_config(t.oid) c
+        FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c
        WHERE c.flow IS NOT NULL AND c.ref IS NOT NULL
          AND @extschema@._table_ref(c.a[c.ref]) IS NOT NULL
       UNION ALL
       SELECT t.oid, o, @extschema@._table_ref(c.a[c.ref]), a.attnum
-        FROM pg_trigger t, @extschema@._trigger_config(t.oid) c, unnest(c.refcols) o
+        FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c, unnest(c.refcols) o
         JOIN pg_attribute a ON true
        WHERE c.flow IS NOT NULL AND c.ref IS NOT NULL
          AND a.attrelid = @extschema@._table_ref(c.a[c.ref]) AND a.attname = c.a[o]
@@ -392,7 +422,7 @@ BEGIN
   IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
     RETURN stmts;
   END IF;
-  FOR t IN SELECT tg.oid, tg.tgname, c.a FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
+  FOR t IN SELECT tg.oid, tg.tgname, c.a FROM @extschema@._our_triggers() tg, @extschema@._trigger_config(tg.oid) c
             WHERE tg.tgrelid = rel AND c.flow = 'sales' AND tg.tgparentid = 0
               AND EXISTS (SELECT 1 FROM unnest(tg.tgattr::int2[]) k(n)
                             JOIN pg_attribute a ON a.attrelid = rel AND a.attnum = k.n
@@ -424,7 +454,7 @@ CREATE FUNCTION _problems(rels oid[]) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT coalesce(jsonb_object_agg(t.oid::text, @extschema@._problem(t.oid)), '{}')
-    FROM pg_trigger t, @extschema@._trigger_config(t.oid) c
+    FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c
    WHERE c.flow IS NOT NULL
      AND (t.tgrelid = ANY (rels)
           OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
@@ -438,7 +468,7 @@ DECLARE
   h text;
 BEGIN
   FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgname
-             FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
+             FROM @extschema@._our_triggers() tg, @extschema@._trigger_config(tg.oid) c
             WHERE c.flow IS NOT NULL AND tg.tgparentid = 0
               AND (tg.tgrelid = ANY (rels)
                    OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
@@ -613,11 +643,15 @@ DECLARE
   t record;
   args text[];
 BEGIN
-  FOR t IN SELECT tg.oid, c.a, c.ref FROM pg_trigger tg, @extschema@._trigger_config(tg.oid) c
+  FOR t IN SELECT tg.oid, c.a, c.ref FROM @extschema@._our_triggers() tg, @extschema@._trigger_config(tg.oid) c
             WHERE c.ref IS NOT NULL AND c.a[c.ref] ~ '^[0-9]+$'
   LOOP
     args := t.a;
-    args[t.ref] := coalesce(@extschema@._qualified(@extschema@._table_ref(t.a[t.ref])),
+    -- (not _table_ref(), which trusts no OID once the extension is 1.4)
+    args[t.ref] := coalesce((SELECT @extschema@._qualified(c.oid) FROM pg_class c
+                              WHERE length(t.a[t.ref]) <= 10
+                                AND t.a[t.ref]::bigint BETWEEN 1 AND 4294967295
+                                AND c.oid = t.a[t.ref]::bigint::oid),
                             CASE WHEN t.a[t.ref] = '0' THEN '' ELSE t.a[t.ref] END);
     IF @extschema@._trigger_stmt(t.oid, args) IS NOT NULL THEN
       EXECUTE @extschema@._trigger_stmt(t.oid, args);

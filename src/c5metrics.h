@@ -532,6 +532,7 @@ extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
 /* src/readable.c */
 extern bool c5m_parse_oid(const char *s, Oid *oid);
 extern bool c5m_table_ref(const char *arg, Oid *relid);
+extern bool c5m_sql_before_1_4(void);
 extern bool c5m_plain_table(Oid relid);
 extern bool c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols);
 

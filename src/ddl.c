@@ -41,6 +41,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -65,6 +66,7 @@ typedef struct DdlWork
 	char	   *problems;		/* _problems(rels) before the statement */
 	List	   *cols;			/* ALTER COLUMN ... TYPE: the columns */
 	List	   *parked;			/* statements re-making parked triggers */
+	bool		sync;			/* only publish the attachments' problems */
 } DdlWork;
 
 static void ddl_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -180,10 +182,16 @@ ddl_before(Node *parsetree, DdlWork *w)
 	}
 	else if (is_rename(parsetree))
 		w->follow = true;
+	else if (IsA(parsetree, IndexStmt) || IsA(parsetree, CreateTrigStmt) ||
+			 (IsA(parsetree, GrantStmt) &&
+			  ((GrantStmt *) parsetree)->objtype == OBJECT_TABLE))
+		w->sync = true;			/* a unique index, a trigger, a privilege */
 	else
 		return false;
-	if (!OidIsValid(get_extension_oid("c5metrics", true)))
+	if (!OidIsValid(get_extension_oid("c5metrics", true)) || c5m_sql_before_1_4())
 		return false;
+	if (w->sync)
+		return true;
 
 	in_ddl_work = true;
 	PG_TRY();
@@ -282,7 +290,7 @@ ddl_after(DdlWork *w)
 	PG_TRY();
 	{
 		SPI_connect();
-		if (w->refs != NULL)
+		if (w->refs != NULL && !w->sync)
 		{
 			uint64		i,
 						n;
@@ -337,6 +345,10 @@ ddl_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	DdlWork		w;
 	bool		work = ddl_before(pstmt->utilityStmt, &w);
+	Oid			dropped_db = InvalidOid;
+
+	if (IsA(pstmt->utilityStmt, DropdbStmt))
+		dropped_db = get_database_oid(((DropdbStmt *) pstmt->utilityStmt)->dbname, true);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
@@ -346,4 +358,8 @@ ddl_process_utility(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 	if (work)
 		ddl_after(&w);
+
+	/* a dropped database's tables are tracked no more */
+	if (OidIsValid(dropped_db) && c5m_registry_ready())
+		c5m_tracked_sync(dropped_db, 0, NULL, NULL, NULL);
 }

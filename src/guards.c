@@ -638,6 +638,7 @@ c5m_refund_guard_unavailable(C5Trig *t, TriggerData *td, C5Level *lv, const char
 	static bool warned = false;
 
 	c5m_note_lost();
+	c5m_tracked_note(MyDatabaseId, t->relid, C5_FLOW_REFUNDS, true);
 	if (!c5m_refund_guard)
 		return;
 	if (c5m_guard_unavailable == C5M_GUARD_COUNT)

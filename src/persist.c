@@ -50,7 +50,8 @@
 #define C5M_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/c5metrics.stat"
 #define C5M_FILE_TMP	C5M_FILE ".tmp"
 #define C5M_MAGIC		0xC5E7A001
-#define C5M_FORMAT		3		/* 3: status and series owners, label_gen */
+#define C5M_FORMAT		4		/* 3: status and series owners, label_gen;
+									 * 4: attachment problems */
 
 typedef struct C5FileHeader
 {
@@ -158,6 +159,7 @@ c5m_persist_save(int code, Datum arg)
 	put(&cf, c5m_status_names, (size_t) l->nstatus * C5M_LABEL_LEN);
 	put(&cf, c5m_status_owner, (size_t) l->nstatus * sizeof(Oid));
 	put(&cf, c5m_shared->tracked, sizeof(c5m_shared->tracked));
+	put(&cf, c5m_shared->tracked_problem, sizeof(c5m_shared->tracked_problem));
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
 		uint64		buckets[C5M_MAX_BUCKETS + 1];
@@ -355,6 +357,7 @@ c5m_persist_load(void)
 	char	   *names = NULL;
 	Oid		   *owners = NULL;
 	C5TrackedEntry tracked[C5M_MAX_TRACKED];
+	uint8		problems[C5M_MAX_TRACKED];
 	uint64		buckets[C5_NHISTS + 1][C5M_MAX_BUCKETS + 1];
 	uint64		sums[C5_NHISTS + 1];
 	pg_crc32c	filecrc;
@@ -393,7 +396,8 @@ c5m_persist_load(void)
 			!get(&cf, live, l->nlive * sizeof(uint32)) ||
 			!get(&cf, names, (size_t) l->nstatus * C5M_LABEL_LEN) ||
 			!get(&cf, owners, (size_t) l->nstatus * sizeof(Oid)) ||
-			!get(&cf, tracked, sizeof(tracked)))
+			!get(&cf, tracked, sizeof(tracked)) ||
+			!get(&cf, problems, sizeof(problems)))
 			problem = "it is too short";
 		for (i = 0; problem == NULL && i <= C5_NHISTS; i++)
 			if (!get(&cf, buckets[i], sizeof(buckets[i])) ||
@@ -428,6 +432,10 @@ c5m_persist_load(void)
 	memcpy(c5m_status_names, names, (Size) hdr.nstatus_used * C5M_LABEL_LEN);
 	memcpy(c5m_status_owner, owners, hdr.nstatus_used * sizeof(Oid));
 	memcpy(c5m_shared->tracked, tracked, sizeof(tracked));
+	/* a broken attachment stays reported across a restart (a disabled
+	 * trigger never fires to report it again); any byte but 0 is true */
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+		c5m_shared->tracked_problem[i] = tracked[i].flow >= 0 && problems[i] != 0;
 	for (i = 0; i <= C5_NHISTS; i++)
 	{
 		C5Histogram *h = i < C5_NHISTS ? &c5m_shared->stripes[0].hist[i] : &c5m_shared->render;

@@ -15,13 +15,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
 #include "catalog/namespace.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "miscadmin.h"
 #include "parser/scansup.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/syscache.h"
@@ -55,7 +62,7 @@ c5m_parse_oid(const char *s, Oid *oid)
  * than a name can be); *p is moved past it.
  */
 static bool
-parse_ident(const char **p, char *out)
+scan_ident(const char **p, char *out)
 {
 	const char *s = *p;
 	int			len = 0;
@@ -97,12 +104,51 @@ parse_ident(const char **p, char *out)
 }
 
 /*
+ * Is c5metrics' SQL in this database older than 1.4?  False when the
+ * extension is not installed.  ddl.c does nothing for such a database
+ * (the functions it calls come with 1.4).  And 1.4's update names the
+ * tables that 1.3 gave by OID: until it runs, an OID in a
+ * trigger's arguments is the table it was when attached; after it, an OID
+ * can only come from a dump of a 1.3 database, where it names nothing or,
+ * worse, another table, and is not trusted.
+ */
+bool
+c5m_sql_before_1_4(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		old = false;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("c5metrics"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+		char	   *v = isnull ? "" : TextDatumGetCString(d);
+
+		old = strcmp(v, "1.0") == 0 || strcmp(v, "1.1") == 0 ||
+			strcmp(v, "1.2") == 0 || strcmp(v, "1.3") == 0;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return old;
+}
+
+/*
  * The table a trigger argument names (sales_table of a refunds trigger,
  * refunds_table of a stock trigger).  Since 1.4 the attach functions write
  * the schema-qualified name, which pg_dump carries into another database
  * and which c5metrics rewrites when the table or its schema is renamed
  * (ddl.c); 1.3 wrote the OID, which is still read until the update
- * rewrites those triggers.  An empty argument, or "0", names no table.
+ * rewrites those triggers, and not after.  An empty argument, or "0",
+ * names no table.
  * False when the argument is malformed; *relid is InvalidOid when it names
  * no existing table.  Syscache lookups only: no lock, no error.
  */
@@ -123,11 +169,13 @@ c5m_table_ref(const char *arg, Oid *relid)
 	{
 		if (!c5m_parse_oid(arg, relid))
 			return false;
-		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(*relid)))
+		if (!OidIsValid(*relid))
+			return true;		/* "0": none */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(*relid)) || !c5m_sql_before_1_4())
 			*relid = InvalidOid;
 		return true;
 	}
-	if (!parse_ident(&p, nsp) || *p++ != '.' || !parse_ident(&p, rel) || *p != '\0')
+	if (!scan_ident(&p, nsp) || *p++ != '.' || !scan_ident(&p, rel) || *p != '\0')
 		return false;
 	nspid = get_namespace_oid(nsp, true);
 	if (OidIsValid(nspid))

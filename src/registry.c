@@ -440,7 +440,11 @@ c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows,
  * promoted standby (or a server whose saved registry was lost) starts
  * with an empty one, and /readyz reads it.  Called once per trigger and
  * backend, when the trigger cache entry is built; a full list, or a
- * database holding its share of it, is left as it is.
+ * database holding its share of it, is left as it is.  `problem` marks the
+ * attachment broken (its trigger no longer matches its table, or its guard
+ * could not run); only c5m_tracked_sync(), which knows every attachment's
+ * state from the catalogs, clears the mark: a trigger that resolves fine
+ * says nothing of the guard's sales table or of its sibling triggers.
  */
 void
 c5m_tracked_note(Oid dboid, Oid relid, int flow, bool problem)
@@ -455,7 +459,7 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow, bool problem)
 		C5TrackedEntry *e = &c5m_shared->tracked[i];
 
 		if (e->flow == flow && e->relid == relid && e->dboid == dboid &&
-			c5m_shared->tracked_problem[i] == problem)
+			(!problem || c5m_shared->tracked_problem[i]))
 		{
 			LWLockRelease(c5m_shared->lock);
 			return;
@@ -470,7 +474,8 @@ c5m_tracked_note(Oid dboid, Oid relid, int flow, bool problem)
 
 		if (e->flow == flow && e->relid == relid && e->dboid == dboid)
 		{
-			c5m_shared->tracked_problem[i] = problem;
+			if (problem)
+				c5m_shared->tracked_problem[i] = true;
 			break;
 		}
 		if (e->flow < 0 && free_slot < 0)

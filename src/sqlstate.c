@@ -54,8 +54,6 @@ static const C5Condition conditions[] = {
 	{C5M_ERRCODE_OVER_REFUND, "c5metrics_over_refund"},
 	{C5M_ERRCODE_LEAD_THROTTLED, "c5metrics_lead_throttled"},
 	{C5M_ERRCODE_GUARD_UNAVAILABLE, "c5metrics_guard_unavailable"},
-	{C5M_ERRCODE_LEGACY_OVER_REFUND, "c5metrics_over_refund"},
-	{C5M_ERRCODE_LEGACY_LEAD_THROTTLED, "c5metrics_lead_throttled"},
 	{ERRCODE_DIVISION_BY_ZERO, "division_by_zero"},
 	{ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "numeric_value_out_of_range"},
 	{ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid_text_representation"},
@@ -116,8 +114,15 @@ c5m_condition_name(int cond)
 static int
 condition_of(int code)
 {
-	int			class = ERRCODE_TO_CATEGORY(code);
+	int			class;
 	int			i;
+
+	/* 1.3's codes (c5metrics.legacy_sqlstates) are the same conditions */
+	if (code == C5M_ERRCODE_LEGACY_OVER_REFUND)
+		code = C5M_ERRCODE_OVER_REFUND;
+	else if (code == C5M_ERRCODE_LEGACY_LEAD_THROTTLED)
+		code = C5M_ERRCODE_LEAD_THROTTLED;
+	class = ERRCODE_TO_CATEGORY(code);
 
 	for (i = 1; i < NCONDITIONS; i++)
 		if (conditions[i].code == code)

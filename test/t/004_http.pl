@@ -40,7 +40,7 @@ like($worker_pid, qr/^\d+$/, 'the worker\'s process is known');
 # does not make the server unready, and it says so.
 my ($code, $headers, $body) = http_get("$base/readyz");
 is($code, 200, '/readyz is 200 while no table was seen since the start');
-like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"unknown since start","role":"primary"\}\}$/m,
+like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"unknown since start","attachments":"ok","role":"primary"\}\}$/m,
 	'and says the tracked tables are unknown since the start');
 
 $node->safe_psql('postgres', q{
@@ -55,8 +55,19 @@ $node->safe_psql('postgres', q{
 
 ($code, $headers, $body) = http_get("$base/readyz");
 is($code, 200, '/readyz is 200 once tables are tracked');
-like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"ok","role":"primary"\}\}$/m,
+like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"ok","attachments":"ok","role":"primary"\}\}$/m,
 	'/readyz lists its checks');
+
+# A broken attachment (here a disabled trigger: the refunds are neither
+# counted nor guarded) makes the server not ready, until it is mended.
+$node->safe_psql('postgres', 'ALTER TABLE shop.refunds DISABLE TRIGGER zz_c5metrics_refunds');
+($code, $headers, $body) = http_get("$base/readyz");
+is($code, 503, '/readyz is 503 while an attachment is broken');
+like($body, qr/^\{"status":"not ready","failing":"attachments",.*"attachments":"broken"/m,
+	'and names the attachments check');
+$node->safe_psql('postgres', 'ALTER TABLE shop.refunds ENABLE TRIGGER zz_c5metrics_refunds');
+($code, $headers, $body) = http_get("$base/readyz");
+is($code, 200, 'and 200 again once it is mended');
 
 # Once tables were tracked, detaching every one is a failing check.
 $node->safe_psql('postgres', q{

@@ -269,7 +269,7 @@ is(scalar(@tracked), 4, 'c5metrics_tracked_tables has its four flows');
 is(join(',', @tracked), '0,0,0,0', 'and the list is empty: nothing was written since the crash');
 ($code, undef, $body) = http_get($readyz, '--max-time', '5');
 is($code, 200, 'yet /readyz is 200 at once');
-like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"unknown since start","role":"primary"\}\}$/m,
+like($body, qr/^\{"status":"ready","checks":\{"shared_memory":"ok","series":"ok","tracked_tables":"unknown since start","attachments":"ok","role":"primary"\}\}$/m,
 	'saying that the tracked tables are unknown since the start');
 # the list comes back with the next attach (or write), and with it the check
 $node->safe_psql('postgres', 'SELECT c5metrics._sync_tracked()');

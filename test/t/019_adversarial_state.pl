@@ -103,8 +103,8 @@ sub layout_at
 # persist.c: header (magic, pg_major, format, layout, bounds[30],
 # stats_reset, nstatus_used, nseries, label_gen: 376 bytes), counters, live
 # flags (the owning database's OID), status names (64 bytes each), status
-# owners (4 bytes each), 1024 tracked entries (12 bytes), 7 histograms of 31
-# buckets and a sum.
+# owners (4 bytes each), 1024 tracked entries (12 bytes), their 1024
+# attachment-problem bytes (format 4), 7 histograms of 31 buckets and a sum.
 sub registry_map
 {
 	my ($body) = @_;
@@ -116,7 +116,8 @@ sub registry_map
 	$l->{off_names} = $l->{off_live} + 4 * $l->{nlive};
 	$l->{off_owners} = $l->{off_names} + 64 * $l->{nstatus};
 	$l->{off_tracked} = $l->{off_owners} + 4 * $l->{nstatus};
-	$l->{off_hists} = $l->{off_tracked} + 12 * 1024;
+	$l->{off_problems} = $l->{off_tracked} + 12 * 1024;
+	$l->{off_hists} = $l->{off_problems} + 1024;
 	$l->{size} = $l->{off_hists} + 7 * (31 * 8 + 8);
 	return $l;
 }
