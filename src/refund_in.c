@@ -150,11 +150,16 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 			 * Every operator and function is qualified, and search_path is
 			 * pinned below: this runs as the table's owner, and the session
 			 * that inserted the rows must not get its own operators called.
+			 * The zeros are untyped literals, taken as the sum's type
+			 * whatever numeric type the quantity has (an integer 0 would
+			 * not convert to money).  The movement type is compared as the
+			 * trigger compares it, as text byte for byte (and PostgreSQL
+			 * has no equality between a domain over an enum and a literal).
 			 */
 			appendStringInfo(&q,
-							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
+							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE CAST(m.%s AS pg_catalog.text) OPERATOR(pg_catalog.=) %s COLLATE pg_catalog.\"C\"), '0') "
 							 "OPERATOR(pg_catalog.<) "
-							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
+							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE CAST(m.%s AS pg_catalog.text) OPERATOR(pg_catalog.=) %s COLLATE pg_catalog.\"C\"), '0') "
 							 "FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1)",
 							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
 							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),
