@@ -25,7 +25,8 @@ DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales salesflow stock refunds leads rollback twophase \
-	exposition privileges baddata cardinality reference sli security foreign_triggers
+	exposition privileges baddata cardinality reference sli security foreign_triggers \
+	types
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check
 ISOLATION = concurrency
