@@ -23,9 +23,9 @@
 --   numeric: oid and the reg* types, which the guard and the refund-in
 --   check could not read, are refused.
 -- - _check_value: a configured value must be one the column can hold: a
---   value longer than a varchar(n) or char(n), refused by a domain's
---   check, or not a label of the enum (also under a domain) would never
---   match any row.
+--   value longer than a varchar(n) or char(n) (also one set by a domain),
+--   a char(n) value with trailing blanks, or not a label of the enum (also
+--   under a domain) would never match any row.
 -- - _comparable: the sale-id types of a refunds table and of its sales
 --   table that the over-refund guard can compare, decided by the library
 --   with the equality the guard uses (c5m_guard_comparable); the
@@ -95,8 +95,6 @@ DECLARE
   t regtype;
   typmod integer;
   base regtype;
-  stored text;
-  failure text;
 BEGIN
   IF val IS NULL OR val = '' THEN
     RAISE EXCEPTION '% must not be empty', param USING ERRCODE = 'invalid_parameter_value';
@@ -113,22 +111,32 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = format('Pass one of the enum''s labels as %s.', param);
   END IF;
-  -- The value as the column would store it, read back as text (c5metrics
-  -- reads a char(n) without its padding, as this cast does).  An explicit
-  -- cast cuts what does not fit instead of failing.
-  BEGIN
-    EXECUTE format('SELECT CAST(CAST(%L AS %s) AS text)', val, format_type(t, typmod)) INTO stored;
-  EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT;
-  END;
-  IF stored IS DISTINCT FROM val THEN
+  -- The length limit of a varchar(n) or char(n), perhaps set by a domain:
+  -- the column's own, else the nearest domain's.  Read from the catalogs
+  -- only (tracked's problem column runs this for any reader).
+  IF typmod < 0 THEN
+    WITH RECURSIVE d(base, typmod, depth) AS (
+      SELECT typbasetype, typtypmod, 0 FROM pg_type WHERE oid = t
+      UNION ALL
+      SELECT ty.typbasetype, ty.typtypmod, d.depth + 1 FROM pg_type ty JOIN d ON ty.oid = d.base
+    )
+    SELECT d.typmod INTO typmod FROM d WHERE d.typmod >= 0 ORDER BY depth LIMIT 1;
+  END IF;
+  IF base IN ('character varying', 'character') AND typmod >= 4 AND char_length(val) > typmod - 4 THEN
     RAISE EXCEPTION 'column "%" of table % cannot hold value "%" of %', col, tbl, val, param
       USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = CASE WHEN failure IS NOT NULL
-                          THEN format('Converting it to %s fails: %s.', format_type(t, typmod), failure)
-                          ELSE format('Type %s stores it as "%s", so no row could match it.',
-                                      format_type(t, typmod), stored) END,
+            DETAIL = format('Its values are at most %s characters long, so no row could match it.', typmod - 4),
             HINT = format('Pass %s as the column stores it, or widen the column.', param);
+  ELSIF base = 'character'::regtype AND val <> rtrim(val, ' ') THEN
+    RAISE EXCEPTION 'column "%" of table % cannot hold value "%" of %', col, tbl, val, param
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'c5metrics reads char(n) values without their trailing blanks, so no row could match it.',
+            HINT = format('Pass %s without trailing blanks.', param);
+  ELSIF base = 'name'::regtype AND octet_length(val) > 63 THEN
+    RAISE EXCEPTION 'column "%" of table % cannot hold value "%" of %', col, tbl, val, param
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'Its values are at most 63 bytes long, so no row could match it.',
+            HINT = format('Pass %s as the column stores it, or use a text column.', param);
   END IF;
 END
 $$;

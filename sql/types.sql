@@ -33,7 +33,8 @@ CREATE DOMAIN ty.d_int8 AS bigint;
 CREATE DOMAIN ty.dd_int8 AS ty.d_int8;		-- a domain over a domain
 CREATE DOMAIN ty.d_numeric AS numeric(12,2) CHECK (VALUE >= 0);
 CREATE DOMAIN ty.d_inet AS inet;
-CREATE DOMAIN ty.d_state AS text CHECK (VALUE IN ('pending', 'done'));
+CREATE DOMAIN ty.d_short AS varchar(3);
+CREATE DOMAIN ty.d_state AS ty.d_short CHECK (VALUE <> 'x');
 
 -- The kinds under test: their SQL type, and the family their values are
 -- written in (ty.val).
@@ -465,7 +466,8 @@ SELECT a AS ip, b AS email, outcome FROM ty.results WHERE grp = 'leads' ORDER BY
 -- 5. What cannot work is refused when attaching, with the reason.
 CREATE TABLE ty.wrong (id bigint PRIMARY KEY, u uuid, i integer, j jsonb, b boolean, o oid,
                        t text, n numeric, ip inet, w ty.word, dw ty.d_word, dn ty.d_numeric,
-                       short varchar(3), fixed char(2), du ty.d_uuid, ds ty.d_state);
+                       short varchar(3), fixed char(2), du ty.d_uuid, ds ty.d_state,
+                       dv ty.d_varchar);
 SELECT stmt, ty.try(stmt) AS result
   FROM (VALUES
     ('SELECT c5metrics.track_sales(''ty.wrong'', status_column => ''u'')'),
@@ -476,6 +478,7 @@ SELECT stmt, ty.try(stmt) AS result
     ('SELECT c5metrics.track_sales(''ty.wrong'', status_column => ''fixed'', paid_value => ''paid'')'),
     ('SELECT c5metrics.track_sales(''ty.wrong'', status_column => ''dw'', paid_value => ''PAID'')'),
     ('SELECT c5metrics.track_sales(''ty.wrong'', status_column => ''ds'')'),
+    ('SELECT c5metrics.track_sales(''ty.wrong'', status_column => ''dv'')'),
     ('SELECT c5metrics.track_sales(''ty.wrong'', status_column => ''fixed'', paid_value => ''p '')'),
     ('SELECT c5metrics.track_stock(''ty.wrong'', type_column => ''u'', sale_column => ''id'', quantity_column => ''n'')'),
     ('SELECT c5metrics.track_stock(''ty.wrong'', type_column => ''t'', sale_column => ''id'', quantity_column => ''o'')'),
@@ -487,6 +490,8 @@ SELECT stmt, ty.try(stmt) AS result
     ('SELECT c5metrics.track_leads(''ty.wrong'', ip_column => ''u'', email_column => ''t'')'),
     ('SELECT c5metrics.track_leads(''ty.wrong'', ip_column => ''ip'', email_column => ''ip'')')
   ) AS v(stmt);
+-- the one accepted: a domain's varchar(40) holds 'paid'
+SELECT c5metrics.untrack('ty.wrong');
 
 -- _comparable() on types the matrices above leave out.
 SELECT a, b, c5metrics._comparable(a, b)
