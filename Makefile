@@ -26,7 +26,8 @@ DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales salesflow stock refunds leads rollback twophase \
-	exposition privileges baddata cardinality reference sli security foreign_triggers ddl
+	exposition privileges baddata cardinality reference sli security foreign_triggers \
+	ddl types
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf \
 	--temp-instance=./tmp_check
 ISOLATION = concurrency

@@ -134,9 +134,11 @@ SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid IN
 
 -- 6. Trigger functions attached by hand to one's own table, aimed at
 -- tables one cannot read, learn nothing from them: the over-refund guard
--- stands aside (no 23M01 telling the sale's remainder) and the refund-in
--- check does not count (no no_refund telling whether a refund exists);
--- both are counted as lost events, and the inserts succeed.
+-- cannot run: it refuses the refund with 55M01, the same whatever the sale
+-- (no 23M01 telling the sale's remainder); the refund-in check, whose
+-- refunds table an OID in 1.4 no longer names, checks only over_restock
+-- on the role's own table (no no_refund telling whether a refund exists).
+-- Both count a lost event.
 REVOKE ALL ON sec.sales, sec.refunds FROM c5_sec_nobody;
 CREATE SCHEMA nob AUTHORIZATION c5_sec_nobody;
 SELECT 'sec.sales'::regclass::oid AS sales_oid, 'sec.refunds'::regclass::oid AS refunds_oid \gset

@@ -467,10 +467,11 @@ extern void c5m_twophase_park(C5Level *top);
 typedef enum C5ColKind
 {
 	C5_COL_OTHER,
-	C5_COL_TEXT,				/* text, varchar */
+	C5_COL_TEXT,				/* text, varchar, citext: binary-coercible
+								 * to text */
 	C5_COL_BPCHAR,				/* char(n): trailing blanks ignored */
 	C5_COL_NAME,
-	C5_COL_ENUM,
+	C5_COL_ENUM,				/* an enum, or a domain over one */
 	C5_COL_INT					/* int2, int4, int8 */
 } C5ColKind;
 
@@ -526,6 +527,7 @@ extern void c5m_refund_guard_check(C5Trig *t, struct TriggerData *td, C5Level *l
 extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *lv);
 extern void c5m_refund_guard_unavailable(C5Trig *t, struct TriggerData *td, C5Level *lv,
 										 const char *why);
+extern bool c5m_guard_comparable(Oid saletype, Oid idtype);
 extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
 							   Datum sale, bool isnull);
 

@@ -384,6 +384,46 @@ resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
 	return true;
 }
 
+/*
+ * May a refund's sale column of type `saletype` find its sale by a sales
+ * table's id column of type `idtype`?  Each is taken as its base type.
+ * The id type needs a default btree operator class; a sale type other than
+ * the id type must be of the same operator family, which is where
+ * PostgreSQL defines equality across types (the integer widths; text and
+ * varchar).  So char(n) and text are not comparable (the one ignores
+ * trailing blanks, the other not), nor citext and text (the one ignores
+ * case), nor two enums or two array types (polymorphic classes).  The
+ * equality is found as resolve_lookup() finds it without an index, so an
+ * attachment that passes this (track_refunds asks it through
+ * c5metrics._comparable()) has a guard that can run.
+ */
+bool
+c5m_guard_comparable(Oid saletype, Oid idtype)
+{
+	Oid			idclass;
+	Oid			saleclass;
+	Oid			family;
+
+	if (!SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(saletype)) ||
+		!SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(idtype)))
+		return false;
+	saletype = getBaseType(saletype);
+	idtype = getBaseType(idtype);
+	idclass = GetDefaultOpClass(idtype, BTREE_AM_OID);
+	if (!OidIsValid(idclass))
+		return false;
+	family = get_opclass_family(idclass);
+	if (saletype != idtype)
+	{
+		saleclass = GetDefaultOpClass(saletype, BTREE_AM_OID);
+		if (!OidIsValid(saleclass) || get_opclass_family(saleclass) != family ||
+			get_typtype(get_opclass_input_type(idclass)) == TYPTYPE_PSEUDO ||
+			get_typtype(get_opclass_input_type(saleclass)) == TYPTYPE_PSEUDO)
+			return false;
+	}
+	return OidIsValid(equality(family, get_opclass_input_type(idclass), &saletype));
+}
+
 /* A function reading a value of `typid` as numeric; fn_oid 0 if it is one. */
 static bool
 resolve_cast(Oid typid, FmgrInfo *cast)

@@ -130,19 +130,22 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 		table_close(tgrel, AccessShareLock);
 
 		/*
-		 * The refunds table is "0" when there is none; when it was dropped
-		 * since, over_restock is still checked.
+		 * The refunds table is "" (1.3: "0") when there is none.  When it
+		 * names no table (dropped since, or an OID from a 1.3 dump),
+		 * over_restock is still checked, and the no_refund half that could
+		 * not be is a lost event (and a problem in c5metrics.tracked).
 		 */
 		if (OidIsValid(tgrelid) && nargs == lengthof(a) && c5m_plain_table(tgrelid) &&
 			c5m_table_ref(a[5], &refundsid) &&
-			(!OidIsValid(refundsid) || c5m_plain_table(refundsid) ||
-			 get_rel_relkind(refundsid) == '\0'))
+			(!OidIsValid(refundsid) || c5m_plain_table(refundsid)))
 		{
 			stock = qualified_name(tgrelid);
 			if (OidIsValid(refundsid))
 				refunds = qualified_name(refundsid);
+			else
+				lost = a[5][0] != '\0' && strcmp(a[5], "0") != 0;
 		}
-		lost = OidIsValid(tgrelid) && stock == NULL;
+		lost = lost || (OidIsValid(tgrelid) && stock == NULL);
 		if (stock != NULL)
 		{
 			initStringInfo(&q);
@@ -150,11 +153,16 @@ c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *noref
 			 * Every operator and function is qualified, and search_path is
 			 * pinned below: this runs as the table's owner, and the session
 			 * that inserted the rows must not get its own operators called.
+			 * The zeros are untyped literals, taken as the sum's type
+			 * whatever numeric type the quantity has (an integer 0 would
+			 * not convert to money).  The movement type is compared as the
+			 * trigger compares it, as text byte for byte (and PostgreSQL
+			 * has no equality between a domain over an enum and a literal).
 			 */
 			appendStringInfo(&q,
-							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
+							 "SELECT (SELECT coalesce(pg_catalog.sum(m.%s) FILTER (WHERE CAST(m.%s AS pg_catalog.text) OPERATOR(pg_catalog.=) %s COLLATE pg_catalog.\"C\"), '0') "
 							 "OPERATOR(pg_catalog.<) "
-							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE m.%s OPERATOR(pg_catalog.=) %s), 0) "
+							 "coalesce(pg_catalog.sum(m.%s) FILTER (WHERE CAST(m.%s AS pg_catalog.text) OPERATOR(pg_catalog.=) %s COLLATE pg_catalog.\"C\"), '0') "
 							 "FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1)",
 							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[1]),
 							 quote_identifier(a[4]), quote_identifier(a[0]), quote_literal_cstr(a[2]),

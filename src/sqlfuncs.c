@@ -8,8 +8,8 @@
  * ownership in SQL, and only c5metrics._sync_tracked() may call
  * c5metrics._tracked_sync().  Every function that uses shared memory first
  * checks that the library was preloaded, and says how to fix it if not;
- * _trigger_args(), which only decodes its input for the tracked view, is
- * for everyone.
+ * _trigger_args(), which only decodes its input for the tracked view, and
+ * _comparable(), which only reads the catalogs, are for everyone.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +35,7 @@ PG_FUNCTION_INFO_V1(c5metrics_tracked_sync);
 PG_FUNCTION_INFO_V1(c5metrics_check_preloaded);
 PG_FUNCTION_INFO_V1(c5metrics_trigger_args);
 PG_FUNCTION_INFO_V1(c5metrics_table_ref);
+PG_FUNCTION_INFO_V1(c5metrics_comparable);
 
 static void
 require_preloaded(void)
@@ -282,4 +283,16 @@ c5metrics_table_ref(PG_FUNCTION_ARGS)
 	if (!c5m_table_ref(arg, &relid) || !OidIsValid(relid))
 		PG_RETURN_NULL();
 	PG_RETURN_OID(relid);
+}
+
+/*
+ * c5metrics._comparable(sale regtype, id regtype): may the over-refund
+ * guard find sales by this pair of column types (c5m_guard_comparable)?
+ * It only reads the catalogs, for any role; a type that does not exist is
+ * not comparable.
+ */
+Datum
+c5metrics_comparable(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(c5m_guard_comparable(PG_GETARG_OID(0), PG_GETARG_OID(1)));
 }

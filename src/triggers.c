@@ -55,6 +55,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
@@ -250,6 +251,7 @@ c5m_resolve_col(Relation rel, const char *name, C5Col *col)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			attnum = SPI_fnumber(desc, name);
 	Form_pg_attribute att;
+	Oid			base;
 
 	memset(col, 0, sizeof(*col));
 	if (attnum <= 0)
@@ -259,7 +261,8 @@ c5m_resolve_col(Relation rel, const char *name, C5Col *col)
 	col->typid = att->atttypid;
 	col->typlen = att->attlen;
 	col->typbyval = att->attbyval;
-	switch (getBaseType(att->atttypid))
+	base = getBaseType(att->atttypid);
+	switch (base)
 	{
 		case TEXTOID:
 		case VARCHAROID:
@@ -277,7 +280,19 @@ c5m_resolve_col(Relation rel, const char *name, C5Col *col)
 			col->kind = C5_COL_INT;
 			break;
 		default:
-			col->kind = type_is_enum(att->atttypid) ? C5_COL_ENUM : C5_COL_OTHER;
+			/*
+			 * A domain over an enum holds the enum's label OIDs.  A varlena
+			 * that is implicitly binary-coercible to text (citext) is stored
+			 * as text is: read as text, compared byte for byte, as its cast
+			 * to text would.  _check_column() in the install script accepts
+			 * the same types for the columns read as text.
+			 */
+			if (type_is_enum(base))
+				col->kind = C5_COL_ENUM;
+			else if (att->attlen == -1 && IsBinaryCoercible(base, TEXTOID))
+				col->kind = C5_COL_TEXT;
+			else
+				col->kind = C5_COL_OTHER;
 			break;
 	}
 }
@@ -303,8 +318,8 @@ resolve_value(const C5Col *col, const char *value, C5Value *v)
 {
 	v->text = MemoryContextStrdup(trig_context, value);
 	v->len = strlen(value);
-	v->enumoid = col->kind == C5_COL_ENUM ? enum_label_oid(col->typid, value)
-		: InvalidOid;
+	v->enumoid = col->kind == C5_COL_ENUM ?
+		enum_label_oid(getBaseType(col->typid), value) : InvalidOid;
 }
 
 /*
@@ -494,24 +509,34 @@ value_is(const C5Col *col, Datum d, bool isnull, const C5Value *v)
 
 /*
  * Hash of a sale id, equal for equal ids whatever integer width each
- * table uses for them.
+ * table uses for them, and for equal text whatever string type holds it
+ * (a char(n) id without its padding, as its cast to text reads it).
  */
 pg_attribute_hot uint32
 c5m_sale_key(const C5Col *col, Datum d)
 {
 	int64		v;
+	const char *s;
+	int			len;
 
-	if (col->kind == C5_COL_INT)
+	switch (col->kind)
 	{
-		if (col->typlen == 8)
-			v = DatumGetInt64(d);
-		else if (col->typlen == 4)
-			v = DatumGetInt32(d);
-		else
-			v = DatumGetInt16(d);
-		return hash_bytes((const unsigned char *) &v, sizeof(v));
+		case C5_COL_INT:
+			if (col->typlen == 8)
+				v = DatumGetInt64(d);
+			else if (col->typlen == 4)
+				v = DatumGetInt32(d);
+			else
+				v = DatumGetInt16(d);
+			return hash_bytes((const unsigned char *) &v, sizeof(v));
+		case C5_COL_TEXT:
+		case C5_COL_BPCHAR:
+		case C5_COL_NAME:
+			(void) c5m_col_text(col, d, false, &s, &len, NULL);
+			return hash_bytes((const unsigned char *) s, len);
+		default:
+			return datum_image_hash(d, col->typbyval, col->typlen);
 	}
-	return datum_image_hash(d, col->typbyval, col->typlen);
 }
 
 /*
