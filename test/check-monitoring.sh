@@ -166,7 +166,9 @@ foreach my $a (@alerts)
 	my @bad;
 	my ($sev) = $b =~ /^\s*severity:\s*(\S+)/m;
 	push @bad, 'no severity critical or warning' unless ($sev // '') =~ /^(critical|warning)$/;
-	push @bad, 'no flow label' unless $b =~ /^\s*flow:\s*\S+/m || $b =~ /flow_transaction/;
+	# a flow label of its own, or the one of a metric whose series carry it
+	push @bad, 'no flow label'
+	  unless $b =~ /^\s*flow:\s*\S+/m || $b =~ /\b(flow_transaction\w*|c5metrics_attachment_problems)\b/;
 	foreach my $ann (qw(summary description))
 	{
 		my ($text) = $b =~ /^\s*$ann:\s*(.*)$/m;
