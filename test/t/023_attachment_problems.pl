@@ -23,12 +23,14 @@ c5metrics.port = $port
 $node->start;
 my $readyz = "http://127.0.0.1:$port/readyz";
 
-# The gauge, summed over flows, as the HTTP worker serves it.
+# A gauge, summed over flows, as the HTTP worker serves it.
 sub gauge
 {
+	my ($family) = @_;
+	$family //= 'c5metrics_attachment_problems';
 	my ($code, undef, $body) = http_get("http://127.0.0.1:$port/metrics");
 	my $sum = 0;
-	$sum += $1 while $body =~ /^c5metrics_attachment_problems\{[^}]*\} (\d+)$/mg;
+	$sum += $1 while $body =~ /^\Q$family\E\{[^}]*\} (\d+)$/mg;
 	return $sum;
 }
 
@@ -108,8 +110,7 @@ is(gauge(), 1, 'still counted after a clean restart (saved with the registry)');
 # 5. DROP DATABASE forgets its tables and their problems.
 $node->safe_psql('postgres', 'DROP DATABASE db4');
 is(gauge(), 0, 'DROP DATABASE forgets its attachments');
-my $tracked = $node->safe_psql('postgres',
-	q{SELECT sum(value) FROM c5metrics.metrics WHERE metric = 'c5metrics_tracked_tables'});
+my $tracked = gauge('c5metrics_tracked_tables');
 my $left = 0;
 $left += $node->safe_psql($_, 'SELECT count(*) FROM c5metrics.tracked') for qw(db1 db2 db3);
 is($tracked, $left, "c5metrics_tracked_tables counts the tables of the databases left ($left)");
