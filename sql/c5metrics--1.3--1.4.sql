@@ -462,19 +462,26 @@ AS $$
           OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
 $$;
 
-CREATE FUNCTION _after_alter(rels oid[], before jsonb) RETURNS void
+CREATE FUNCTION _after_alter(rels oid[], before jsonb) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t record;
   h text;
+  p text;
+  changed boolean := false;
+  n integer := 0;
 BEGIN
-  FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgname
+  FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgparentid
              FROM @extschema@._our_triggers() tg, @extschema@._trigger_config(tg.oid) c
-            WHERE c.flow IS NOT NULL AND tg.tgparentid = 0
+            WHERE c.flow IS NOT NULL
               AND (tg.tgrelid = ANY (rels)
                    OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
   LOOP
+    n := n + 1;
+    p := @extschema@._problem(t.oid);
+    changed := changed OR NOT before ? t.oid::text OR p IS DISTINCT FROM before->>(t.oid::text);
+    CONTINUE WHEN p IS NULL OR t.tgparentid <> 0;
     -- only what this statement broke: a broken attachment must not stop
     -- the ALTER TABLE that would mend it
     CONTINUE WHEN before ? t.oid::text AND before->>(t.oid::text) IS NOT NULL;
@@ -485,6 +492,8 @@ BEGIN
     -- c5metrics_attachment_problems, and its guard refuses refunds
     CONTINUE WHEN NOT pg_has_role(current_user,
                                   (SELECT relowner FROM pg_class WHERE oid = t.tbl), 'USAGE');
+    -- a disabled trigger or a key without its unique index is reported,
+    -- not refused: the attachment still runs as configured
     BEGIN
       PERFORM @extschema@._validate(t.oid);
     EXCEPTION WHEN OTHERS THEN
@@ -497,7 +506,21 @@ BEGIN
                             @extschema@._qualified(t.tbl), @extschema@._track_call(t.oid)) END;
     END;
   END LOOP;
+  -- whether the problems in shared memory need refreshing
+  RETURN changed OR n <> (SELECT count(*) FROM jsonb_object_keys(before));
 END
+$$;
+
+-- Whether any of c5metrics' triggers is on, or reads, one of `rels`: the
+-- DDL hook asks before doing anything for a GRANT, CREATE INDEX, CREATE
+-- TRIGGER or rename.
+CREATE FUNCTION _concerned(rels oid[]) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c
+     WHERE t.tgrelid = ANY (rels)
+        OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
 $$;
 
 -- Refresh the problems in shared memory when an index, column or trigger

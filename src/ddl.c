@@ -143,6 +143,63 @@ oid_array(List *rels)
 }
 
 /*
+ * The tables a rename, GRANT, CREATE INDEX or CREATE TRIGGER names, into
+ * *rels; NIL when it may concern any (a schema renamed, ALL TABLES IN
+ * SCHEMA).  False when it names no existing table.
+ */
+static bool
+statement_tables(Node *parsetree, List **rels)
+{
+	RangeVar   *rv = NULL;
+	Oid			relid;
+
+	*rels = NIL;
+	if (IsA(parsetree, RenameStmt))
+	{
+		if (((RenameStmt *) parsetree)->renameType == OBJECT_SCHEMA)
+			return true;
+		rv = ((RenameStmt *) parsetree)->relation;
+	}
+	else if (IsA(parsetree, AlterObjectSchemaStmt))
+		rv = ((AlterObjectSchemaStmt *) parsetree)->relation;
+	else if (IsA(parsetree, IndexStmt))
+		rv = ((IndexStmt *) parsetree)->relation;
+	else if (IsA(parsetree, CreateTrigStmt))
+		rv = ((CreateTrigStmt *) parsetree)->relation;
+	else if (IsA(parsetree, GrantStmt))
+	{
+		GrantStmt  *stmt = (GrantStmt *) parsetree;
+		ListCell   *lc;
+
+		if (stmt->targtype != ACL_TARGET_OBJECT)
+			return true;
+		foreach(lc, stmt->objects)
+		{
+			relid = table_of(lfirst_node(RangeVar, lc));
+			if (OidIsValid(relid))
+				*rels = lappend_oid(*rels, relid);
+		}
+		return *rels != NIL;
+	}
+	relid = table_of(rv);
+	if (!OidIsValid(relid))
+		return false;
+	*rels = list_make1_oid(relid);
+	return true;
+}
+
+/* Is any of c5metrics' triggers on, or reading, one of `rels`? */
+static bool
+concerned(List *rels)
+{
+	Oid			type = OIDARRAYOID;
+	Datum		value = oid_array(rels);
+	char	   *answer = query_text("SELECT c5metrics._concerned($1)::text", 1, &type, &value);
+
+	return answer != NULL && strcmp(answer, "true") == 0;
+}
+
+/*
  * Before the statement: take what it needs.  Returns false when there is
  * nothing to do (not a statement we follow, or c5metrics not installed in
  * this database).
@@ -190,16 +247,19 @@ ddl_before(Node *parsetree, DdlWork *w)
 		return false;
 	if (!OidIsValid(get_extension_oid("c5metrics", true)) || c5m_sql_before_1_4())
 		return false;
-	if (w->sync)
-		return true;
+	if ((w->follow || w->sync) && !statement_tables(parsetree, &w->rels))
+		return false;			/* names no table: nothing to do */
 
 	in_ddl_work = true;
 	PG_TRY();
 	{
 		SPI_connect();
-		if (w->follow)
+		/* a statement about tables no trigger of ours is on or reads */
+		if ((w->follow || w->sync) && w->rels != NIL && !concerned(w->rels))
+			w->follow = w->sync = false;
+		else if (w->follow)
 			w->refs = query_text("SELECT c5metrics._refs()::text", 0, NULL, NULL);
-		else
+		else if (!w->sync)
 		{
 			values[0] = oid_array(w->rels);
 			w->problems = query_text("SELECT c5metrics._problems($1)::text", 1, types, values);
@@ -247,7 +307,7 @@ ddl_before(Node *parsetree, DdlWork *w)
 		in_ddl_work = false;
 	}
 	PG_END_TRY();
-	return w->refs != NULL || w->problems != NULL;
+	return w->refs != NULL || w->problems != NULL || w->sync;
 }
 
 /* Run `sql` as `owner`, restricted, as foreign-key checks run as the owner. */
@@ -283,6 +343,7 @@ ddl_after(DdlWork *w)
 {
 	Oid			types[2] = {JSONBOID, OIDARRAYOID};
 	Datum		values[2];
+	volatile bool sync = w->sync || w->refs != NULL || w->parked != NIL;
 
 	/* what the statement changed must be visible to the queries below */
 	CommandCounterIncrement();
@@ -290,7 +351,7 @@ ddl_after(DdlWork *w)
 	PG_TRY();
 	{
 		SPI_connect();
-		if (w->refs != NULL && !w->sync)
+		if (w->refs != NULL)
 		{
 			uint64		i,
 						n;
@@ -320,14 +381,17 @@ ddl_after(DdlWork *w)
 		}
 		if (w->problems != NULL)
 		{
+			char	   *changed;
+
 			values[0] = oid_array(w->rels);
 			values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(w->problems));
 			types[0] = OIDARRAYOID;
 			types[1] = JSONBOID;
-			SPI_execute_with_args("SELECT c5metrics._after_alter($1, $2)", 2, types, values,
-								  NULL, false, 0);
+			changed = query_text("SELECT c5metrics._after_alter($1, $2)::text", 2, types, values);
+			sync = sync || (changed != NULL && strcmp(changed, "true") == 0);
 		}
-		SPI_execute("SELECT c5metrics._sync_tracked()", false, 0);
+		if (sync)
+			SPI_execute("SELECT c5metrics._sync_tracked()", false, 0);
 		SPI_finish();
 	}
 	PG_FINALLY();
