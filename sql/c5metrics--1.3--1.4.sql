@@ -70,6 +70,23 @@ AS $$
                        '_refunds_after_trigger', '_leads_trigger')
 $$;
 
+-- Those of them that are on one of the tables `rels` or may read one: a
+-- cheap first cut, by the table's name (or 1.3's OID) in the arguments,
+-- so that no question the DDL hook asks costs more with the number of
+-- triggers a role writes on its own tables.  The callers then decode the
+-- arguments of these few.
+CREATE FUNCTION _mentioning(rels oid[]) RETURNS SETOF pg_trigger
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT t.* FROM @extschema@._our_triggers() t
+   WHERE t.tgrelid = ANY (rels)
+      OR EXISTS (SELECT 1 FROM pg_class r
+                  WHERE r.oid = ANY (rels)
+                    AND (position(convert_to(r.relname::text, getdatabaseencoding()) IN t.tgargs) > 0
+                         OR position(convert_to(r.oid::text, getdatabaseencoding()) IN t.tgargs) > 0
+                         OR strpos(r.relname, '"') > 0))
+$$;
+
 -- The c5metrics call that attaches a table as trigger `tg` says, for
 -- hints: what to run again after a schema change.
 CREATE FUNCTION _track_call(tg oid, on_table regclass DEFAULT NULL, guard boolean DEFAULT true)
@@ -285,14 +302,23 @@ CREATE FUNCTION _tracked_sync(oid[], text[], boolean[]) RETURNS void
 AS 'MODULE_PATHNAME', 'c5metrics_tracked_sync' LANGUAGE C STRICT;
 REVOKE ALL ON FUNCTION _tracked_sync(oid[], text[], boolean[]) FROM PUBLIC;
 
+-- The shared list holds at most 256 tables of a database
+-- (C5M_MAX_TRACKED_PER_DB): only those are checked, oldest trigger first,
+-- so that the cost of a sync stays bounded however many triggers of its
+-- own a role writes.
 CREATE OR REPLACE FUNCTION _sync_tracked() RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+  WITH t AS MATERIALIZED (
+    SELECT t.oid AS tg, t.tgrelid AS rel
+      FROM @extschema@._our_triggers() t
+     WHERE t.tgfoid <> '@extschema@._refunds_after_trigger()'::regprocedure
+     ORDER BY t.oid LIMIT 256)
   SELECT @extschema@._tracked_sync(
-           coalesce(array_agg(table_name::oid), '{}'),
-           coalesce(array_agg(flow), '{}'),
-           coalesce(array_agg(problem IS NOT NULL), '{}'))
-    FROM @extschema@.tracked
+           coalesce(array_agg(t.rel), '{}'),
+           coalesce(array_agg(c.flow), '{}'),
+           coalesce(array_agg(@extschema@._problem(t.tg) IS NOT NULL), '{}'))
+    FROM t, @extschema@._trigger_config(t.tg) c
 $$;
 DROP FUNCTION _tracked_sync(oid[], text[]);
 
@@ -337,24 +363,34 @@ $$;
 -- statement that makes it again with the new names, for the library to
 -- run as the table's owner (src/ddl.c).
 -- ---------------------------------------------------------------------
-CREATE FUNCTION _refs() RETURNS jsonb
+-- The triggers a rename of `rels` may concern: those mentioning them, or
+-- every one for a schema renamed (rels null).
+CREATE FUNCTION _scope(rels oid[]) RETURNS SETOF pg_trigger
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM @extschema@._our_triggers() WHERE rels IS NULL
+  UNION ALL
+  SELECT * FROM @extschema@._mentioning(rels) WHERE rels IS NOT NULL
+$$;
+
+CREATE FUNCTION _refs(rels oid[]) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_array(r.tg, r.pos, r.rel, r.att)), '[]')
     FROM (
       SELECT t.oid AS tg, o AS pos, t.tgrelid AS rel, a.attnum AS att
-        FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c, unnest(c.own) o
+        FROM @extschema@._scope(rels) t, @extschema@._trigger_config(t.oid) c, unnest(c.own) o
         JOIN pg_attribute a ON true
        WHERE c.flow IS NOT NULL AND a.attrelid = t.tgrelid AND a.attname = c.a[o]
          AND a.attnum > 0 AND NOT a.attisdropped
       UNION ALL
       SELECT t.oid, c.ref, @extschema@._table_ref(c.a[c.ref]), 0
-        FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c
+        FROM @extschema@._scope(rels) t, @extschema@._trigger_config(t.oid) c
        WHERE c.flow IS NOT NULL AND c.ref IS NOT NULL
          AND @extschema@._table_ref(c.a[c.ref]) IS NOT NULL
       UNION ALL
       SELECT t.oid, o, @extschema@._table_ref(c.a[c.ref]), a.attnum
-        FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c, unnest(c.refcols) o
+        FROM @extschema@._scope(rels) t, @extschema@._trigger_config(t.oid) c, unnest(c.refcols) o
         JOIN pg_attribute a ON true
        WHERE c.flow IS NOT NULL AND c.ref IS NOT NULL
          AND a.attrelid = @extschema@._table_ref(c.a[c.ref]) AND a.attname = c.a[o]
@@ -424,7 +460,7 @@ BEGIN
   IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
     RETURN stmts;
   END IF;
-  FOR t IN SELECT tg.oid, tg.tgname, c.a FROM @extschema@._our_triggers() tg, @extschema@._trigger_config(tg.oid) c
+  FOR t IN SELECT tg.oid, tg.tgname, c.a FROM @extschema@._mentioning(ARRAY[rel]) tg, @extschema@._trigger_config(tg.oid) c
             WHERE tg.tgrelid = rel AND c.flow = 'sales' AND tg.tgparentid = 0
               AND EXISTS (SELECT 1 FROM unnest(tg.tgattr::int2[]) k(n)
                             JOIN pg_attribute a ON a.attrelid = rel AND a.attnum = k.n
@@ -456,7 +492,7 @@ CREATE FUNCTION _problems(rels oid[]) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT coalesce(jsonb_object_agg(t.oid::text, @extschema@._problem(t.oid)), '{}')
-    FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c
+    FROM @extschema@._mentioning(rels) t, @extschema@._trigger_config(t.oid) c
    WHERE c.flow IS NOT NULL
      AND (t.tgrelid = ANY (rels)
           OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
@@ -473,7 +509,7 @@ DECLARE
   n integer := 0;
 BEGIN
   FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgparentid
-             FROM @extschema@._our_triggers() tg, @extschema@._trigger_config(tg.oid) c
+             FROM @extschema@._mentioning(rels) tg, @extschema@._trigger_config(tg.oid) c
             WHERE c.flow IS NOT NULL
               AND (tg.tgrelid = ANY (rels)
                    OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
@@ -518,7 +554,7 @@ CREATE FUNCTION _concerned(rels oid[]) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT EXISTS (
-    SELECT 1 FROM @extschema@._our_triggers() t, @extschema@._trigger_config(t.oid) c
+    SELECT 1 FROM @extschema@._mentioning(rels) t, @extschema@._trigger_config(t.oid) c
      WHERE t.tgrelid = ANY (rels)
         OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
 $$;

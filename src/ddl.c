@@ -258,7 +258,15 @@ ddl_before(Node *parsetree, DdlWork *w)
 		if ((w->follow || w->sync) && w->rels != NIL && !concerned(w->rels))
 			w->follow = w->sync = false;
 		else if (w->follow)
-			w->refs = query_text("SELECT c5metrics._refs()::text", 0, NULL, NULL);
+		{
+			/* a schema renamed (no table named): every trigger */
+			Oid			type = OIDARRAYOID;
+			Datum		value = w->rels != NIL ? oid_array(w->rels) : (Datum) 0;
+
+			w->refs = query_text(w->rels != NIL ? "SELECT c5metrics._refs($1)::text" :
+								 "SELECT c5metrics._refs(NULL)::text",
+								 w->rels != NIL ? 1 : 0, &type, &value);
+		}
 		else if (!w->sync)
 		{
 			values[0] = oid_array(w->rels);
