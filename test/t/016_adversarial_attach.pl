@@ -560,6 +560,28 @@ $node->poll_query_until('postgres', q{SELECT current_setting('c5metrics.guard_un
 	  or diag($err);
 }
 
+# ---- 7. a rename by the owner of a table another role's guard reads ----
+
+# c5_owner2 renames its sales table, its total column and moves it to
+# another schema: c5_owner1's guard follows, its trigger rewritten as
+# c5_owner1 (who owns the refunds table); c5_owner2 gains nothing on it.
+$node->safe_psql('postgres', q{CREATE SCHEMA o2b AUTHORIZATION c5_owner2;
+SET ROLE c5_owner2;
+ALTER TABLE o2.sales DISABLE ROW LEVEL SECURITY;
+GRANT SELECT, UPDATE ON o2.sales TO c5_owner1;
+GRANT USAGE ON SCHEMA o2b TO c5_owner1;});
+succeeds('c5_owner2', q{ALTER TABLE o2.sales RENAME COLUMN total TO grand_total;
+ALTER TABLE o2.sales RENAME TO orders;
+ALTER TABLE o2.orders SET SCHEMA o2b;}, 'the sales table renamed, its column too, moved to another schema');
+is($node->safe_psql('postgres', q{SELECT (config->>'sales_table') || ' ' || (config->>'sales_total_column') || ' ' || coalesce(problem, 'ok')
+	FROM c5metrics.tracked WHERE table_name = 'o1.refunds2'::regclass}),
+	'o2b.orders grand_total ok', "the other role's guard follows");
+refused('c5_owner1', q{INSERT INTO o1.refunds2 VALUES (2, 1000000, 'full')}, '23M01',
+	'and still blocks an over-refund');
+refused('c5_owner2', q{SELECT c5metrics._park('o1.refunds2'::regclass, ARRAY['sale_id']::name[]);
+DROP TRIGGER zz_c5metrics_refunds ON o1.refunds2},
+	'42501', 'the sales owner may not drop the guard of the refunds owner');
+
 my @leaks = $seen =~ /(.{0,200}\Q$secret\E.{0,80})/sg;
 is(scalar(@leaks), 0, 'no message to a role that could not read it carried the hidden total')
   or diag(join("\n----\n", @leaks));
