@@ -7,6 +7,8 @@
 #                                    #   capture     regress preload attach sales stock
 #                                    #               refunds rollback twophase privileges
 #                                    #               foreign_triggers
+#                                    #   DDL         regress ddl (the rename and ALTER
+#                                    #               TABLE hook), TAP 023
 #                                    #   exposition  regress exposition, TAP 003
 #                                    #   worker      TAP 004 (HTTP) and 005 (hostile)
 #                                    #   adversarial TAP 016-019 (plain roles against
@@ -58,10 +60,11 @@ c5_ensure_user
 # -fno-wrapv: PostgreSQL builds with -fwrapv, under which signed overflow is
 # defined and UBSan does not check it; here it is checked.
 SAN_FLAGS="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-wrapv -fno-omit-frame-pointer -g -O1"
-QUICK_REGRESS="preload attach sales stock refunds rollback twophase exposition privileges foreign_triggers"
+QUICK_REGRESS="preload attach sales stock refunds rollback twophase exposition privileges foreign_triggers ddl"
 QUICK_TAP="test/t/003_exposition.pl test/t/004_http.pl test/t/005_hostile.pl
 	test/t/016_adversarial_attach.pl test/t/017_adversarial_registry.pl
-	test/t/018_adversarial_listener.pl test/t/019_adversarial_state.pl"
+	test/t/018_adversarial_listener.pl test/t/019_adversarial_state.pl
+	test/t/023_attachment_problems.pl"
 
 # The suites: the quick subset, or (unset) every suite the Makefile lists.
 if [ "$quick" -eq 1 ]; then
