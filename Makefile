@@ -12,6 +12,7 @@ OBJS = \
 	src/twophase.o \
 	src/triggers.o \
 	src/guards.o \
+	src/lookup.o \
 	src/readable.o \
 	src/refund_in.o \
 	src/ddl.o \

@@ -517,6 +517,25 @@ extern void c5m_resolve_col(Relation rel, const char *name, C5Col *col);
 extern bool c5m_col_text(const C5Col *col, Datum d, bool isnull,
 						 const char **s, int *len, char *buf);
 extern uint32 c5m_sale_key(const C5Col *col, Datum d);
+extern void c5m_resolve_value(const C5Col *col, const char *value, C5Value *v,
+							  MemoryContext cxt);
+
+/* Does the column's value equal a configured value?  (The stock trigger's
+ * bulk path, and the refund-in check reading the rows back.) */
+static inline bool
+c5m_value_is(const C5Col *col, Datum d, bool isnull, const C5Value *v)
+{
+	const char *s;
+	int			len;
+	char		buf[NAMEDATALEN];
+
+	if (isnull)
+		return false;
+	if (col->kind == C5_COL_ENUM)
+		return DatumGetObjectId(d) == v->enumoid;
+	return c5m_col_text(col, d, false, &s, &len, buf) &&
+		len == v->len && memcmp(s, v->text, len) == 0;
+}
 
 /* src/guards.c */
 struct TriggerData;
@@ -528,7 +547,7 @@ extern void c5m_lead_throttle_check(C5Trig *t, struct TriggerData *td, C5Level *
 extern void c5m_refund_guard_unavailable(C5Trig *t, struct TriggerData *td, C5Level *lv,
 										 const char *why);
 extern bool c5m_guard_comparable(Oid saletype, Oid idtype);
-extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col,
+extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, Oid relid, const C5Col *col,
 							   Datum sale, bool isnull);
 
 /* src/readable.c */
@@ -539,8 +558,20 @@ extern bool c5m_plain_table(Oid relid);
 extern bool c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols);
 
 /* src/refund_in.c */
-extern void c5m_refund_in_check(Oid tgoid, Datum sale, Oid saletype,
-								bool *over, bool *norefund);
+
+/* A sale whose refund-in movements are checked at commit (capture.c). */
+typedef struct C5Check
+{
+	Oid			tgoid;			/* the stock trigger that saw them */
+	Oid			relid;			/* its table */
+	uint32		salekey;
+	Datum		sale;			/* a by-reference value is a copy of ours */
+	Oid			saletype;
+	int16		typlen;
+	bool		typbyval;
+} C5Check;
+
+extern void c5m_refund_in_check(const C5Check *checks, int n, int64 *over, int64 *norefund);
 
 /* src/persist.c */
 extern void c5m_persist_load(void);

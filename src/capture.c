@@ -71,16 +71,6 @@ typedef struct C5Trans
 	int64		n;
 } C5Trans;
 
-/* A sale whose refund-in movements are checked at commit (guards.c). */
-typedef struct C5Check
-{
-	Oid			tgoid;			/* the stock trigger that saw them */
-	uint32		salekey;
-	Datum		sale;			/* a by-reference value is a copy of ours */
-	Oid			saletype;
-	int16		typlen;
-	bool		typbyval;
-} C5Check;
 
 typedef struct C5Paid
 {
@@ -115,6 +105,8 @@ struct C5Level
 	int			nchecks;
 	int			maxchecks;
 	C5Check    *checks;			/* refund-in sales to check at commit */
+	int32	   *check_slots;	/* open-addressing index of checks: i + 1 */
+	int			nslots;			/* a power of two, at least 2 * maxchecks */
 
 	/*
 	 * Room for a small transaction's events, so that it allocates nothing.
@@ -417,28 +409,79 @@ c5m_note_guard(C5Level *lv, int sqlerrcode)
 	lv->guard_code = sqlerrcode;
 }
 
+static inline uint32
+check_hash(const C5Check *c)
+{
+	return c->salekey ^ (c->tgoid * 0x9E3779B1);
+}
+
+/*
+ * (Re)build the index of a level's checks, sized for maxchecks: a bulk
+ * refund-in of a million sales must not compare each with all the others.
+ */
+static bool
+index_checks(C5Level *lv)
+{
+	int			nslots = 16;
+	int32	   *slots;
+	int			i;
+
+	while (nslots < 2 * lv->maxchecks)
+		nslots *= 2;
+	slots = buffer_alloc(nslots * sizeof(int32));
+	if (slots == NULL)
+		return false;
+	for (i = 0; i < lv->nchecks; i++)
+	{
+		uint32		h = check_hash(&lv->checks[i]) & (nslots - 1);
+
+		while (slots[h] != 0)
+			h = (h + 1) & (nslots - 1);
+		slots[h] = i + 1;
+	}
+	if (lv->check_slots != NULL)
+		pfree(lv->check_slots);
+	lv->check_slots = slots;
+	lv->nslots = nslots;
+	return true;
+}
+
 /* Keep one sale to check at commit, once per trigger and sale. */
 static void
 add_check(C5Level *lv, const C5Check *c)
 {
-	int			i;
+	uint32		h;
+	int			grown = lv->maxchecks;
 
-	for (i = 0; i < lv->nchecks; i++)
-		if (lv->checks[i].salekey == c->salekey && lv->checks[i].tgoid == c->tgoid &&
-			datum_image_eq(lv->checks[i].sale, c->sale, c->typbyval, c->typlen))
+	if (lv->check_slots != NULL)
+	{
+		for (h = check_hash(c) & (lv->nslots - 1); lv->check_slots[h] != 0;
+			 h = (h + 1) & (lv->nslots - 1))
 		{
-			if (!c->typbyval)
-				pfree(DatumGetPointer(c->sale));
-			return;
+			C5Check    *o = &lv->checks[lv->check_slots[h] - 1];
+
+			if (o->salekey == c->salekey && o->tgoid == c->tgoid &&
+				datum_image_eq(o->sale, c->sale, c->typbyval, c->typlen))
+			{
+				if (!c->typbyval)
+					pfree(DatumGetPointer(c->sale));
+				return;
+			}
 		}
-	if (!grow((void **) &lv->checks, &lv->maxchecks, lv->nchecks, sizeof(C5Check), NULL))
+	}
+	if (!grow((void **) &lv->checks, &lv->maxchecks, lv->nchecks, sizeof(C5Check), NULL) ||
+		((lv->maxchecks != grown || lv->check_slots == NULL) && !index_checks(lv)))
 	{
 		if (!c->typbyval)
 			pfree(DatumGetPointer(c->sale));
 		c5m_note_lost();
 		return;
 	}
-	lv->checks[lv->nchecks++] = *c;
+	lv->checks[lv->nchecks] = *c;
+	for (h = check_hash(c) & (lv->nslots - 1); lv->check_slots[h] != 0;
+		 h = (h + 1) & (lv->nslots - 1))
+		;
+	lv->check_slots[h] = ++lv->nchecks;
 }
 
 /*
@@ -446,7 +489,7 @@ add_check(C5Level *lv, const C5Check *c)
  * `tgoid`; the sale is checked for mismatches at commit.
  */
 void
-c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col, Datum sale, bool isnull)
+c5m_note_refund_in(C5Level *lv, Oid tgoid, Oid relid, const C5Col *col, Datum sale, bool isnull)
 {
 	C5Check		c;
 
@@ -455,6 +498,7 @@ c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col, Datum sale, bool is
 	if (isnull)
 		return;
 	c.tgoid = tgoid;
+	c.relid = relid;
 	c.salekey = c5m_sale_key(col, sale);
 	c.saletype = col->typid;
 	c.typlen = col->typlen;
@@ -484,20 +528,12 @@ c5m_note_refund_in(C5Level *lv, Oid tgoid, const C5Col *col, Datum sale, bool is
 static void
 run_checks(C5Level *lv)
 {
-	int			i;
-	bool		over,
-				norefund;
+	int64		over = 0,
+				norefund = 0;
 
-	for (i = 0; i < lv->nchecks; i++)
-	{
-		C5Check    *c = &lv->checks[i];
-
-		c5m_refund_in_check(c->tgoid, c->sale, c->saletype, &over, &norefund);
-		if (over)
-			c5m_note_mismatch(lv, C5_MISMATCH_OVER_RESTOCK);
-		if (norefund)
-			c5m_note_mismatch(lv, C5_MISMATCH_NO_REFUND);
-	}
+	c5m_refund_in_check(lv->checks, lv->nchecks, &over, &norefund);
+	lv->mismatch[C5_MISMATCH_OVER_RESTOCK] += over;
+	lv->mismatch[C5_MISMATCH_NO_REFUND] += norefund;
 	lv->nchecks = 0;
 }
 
@@ -537,6 +573,8 @@ free_level(C5Level *lv, bool keep_bloom)
 			pfree(DatumGetPointer(lv->checks[i].sale));
 	if (lv->checks != NULL)
 		pfree(lv->checks);
+	if (lv->check_slots != NULL)
+		pfree(lv->check_slots);
 	if (lv->trans != lv->trans_inline)
 		pfree(lv->trans);
 	if (lv->paid != lv->paid_inline)

@@ -66,6 +66,7 @@
 #include "utils/timestamp.h"
 
 #include "c5metrics.h"
+#include "lookup.h"
 
 #define C5M_THROTTLE_SLOTS	4096
 
@@ -245,18 +246,6 @@ c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
 
 /* ---- over-refund guard ---- */
 
-/*
- * How the guard finds rows by one column's value: through a valid btree
- * index whose first key column it is, else by a sequential scan.
- */
-typedef struct C5Lookup
-{
-	AttrNumber	attnum;
-	Oid			indexid;		/* InvalidOid: scan the table */
-	RegProcedure eqproc;		/* column = value */
-	Oid			subtype;		/* the value's type */
-	Oid			collation;
-} C5Lookup;
 
 /*
  * What the guard resolved once per refunds trigger: how to find a sale's
@@ -310,81 +299,6 @@ sales_usable(Oid relid, Oid owner, const char *idname, const char *totalname)
 }
 
 /*
- * The equality operator of btree family `opfamily` between its type
- * `lefttype` and a value of type *valtype; failing that, for a value
- * binary-coercible to `lefttype` (a varchar compared as text), its own
- * equality, *valtype becoming `lefttype`.
- */
-static Oid
-equality(Oid opfamily, Oid lefttype, Oid *valtype)
-{
-	Oid			opr = get_opfamily_member(opfamily, lefttype, *valtype,
-										  BTEqualStrategyNumber);
-
-	if (!OidIsValid(opr) && IsBinaryCoercible(*valtype, lefttype))
-	{
-		opr = get_opfamily_member(opfamily, lefttype, lefttype, BTEqualStrategyNumber);
-		if (OidIsValid(opr))
-			*valtype = lefttype;
-	}
-	return opr;
-}
-
-/*
- * Resolve a lookup of `rel`'s column `attnum` by a value of type `valtype`
- * (a domain's value is looked up as its base type's).
- */
-static bool
-resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
-{
-	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-	Oid			opclass;
-	Oid			opr;
-
-	valtype = getBaseType(valtype);
-	lk->attnum = attnum;
-	lk->indexid = InvalidOid;
-	foreach(lc, indexes)
-	{
-		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
-		Form_pg_index ix = idx->rd_index;
-
-		lk->subtype = valtype;
-		opr = InvalidOid;
-		if (idx->rd_rel->relam == BTREE_AM_OID && ix->indisvalid &&
-			ix->indkey.values[0] == attnum &&
-			heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
-			opr = equality(idx->rd_opfamily[0], idx->rd_opcintype[0], &lk->subtype);
-		if (OidIsValid(opr))
-		{
-			lk->indexid = RelationGetRelid(idx);
-			lk->eqproc = get_opcode(opr);
-			lk->collation = idx->rd_indcollation[0];
-		}
-		index_close(idx, AccessShareLock);
-		if (OidIsValid(lk->indexid))
-			break;
-	}
-	list_free(indexes);
-	if (OidIsValid(lk->indexid))
-		return true;
-
-	/* no index: the column type's default btree equality */
-	opclass = GetDefaultOpClass(att->atttypid, BTREE_AM_OID);
-	if (!OidIsValid(opclass))
-		return false;
-	lk->subtype = valtype;
-	opr = equality(get_opclass_family(opclass), get_opclass_input_type(opclass), &lk->subtype);
-	if (!OidIsValid(opr))
-		return false;
-	lk->eqproc = get_opcode(opr);
-	lk->collation = att->attcollation;
-	return true;
-}
-
-/*
  * May a refund's sale column of type `saletype` find its sale by a sales
  * table's id column of type `idtype`?  Each is taken as its base type.
  * The id type needs a default btree operator class; a sale type other than
@@ -393,7 +307,7 @@ resolve_lookup(Relation rel, AttrNumber attnum, Oid valtype, C5Lookup *lk)
  * varchar).  So char(n) and text are not comparable (the one ignores
  * trailing blanks, the other not), nor citext and text (the one ignores
  * case), nor two enums or two array types (polymorphic classes).  The
- * equality is found as resolve_lookup() finds it without an index, so an
+ * equality is found as c5m_resolve_lookup() finds it without an index, so an
  * attachment that passes this (track_refunds asks it through
  * c5metrics._comparable()) has a guard that can run.
  */
@@ -421,24 +335,7 @@ c5m_guard_comparable(Oid saletype, Oid idtype)
 			get_typtype(get_opclass_input_type(saleclass)) == TYPTYPE_PSEUDO)
 			return false;
 	}
-	return OidIsValid(equality(family, get_opclass_input_type(idclass), &saletype));
-}
-
-/* A function reading a value of `typid` as numeric; fn_oid 0 if it is one. */
-static bool
-resolve_cast(Oid typid, FmgrInfo *cast)
-{
-	Oid			funcid = InvalidOid;
-	CoercionPathType path;
-
-	memset(cast, 0, sizeof(*cast));
-	path = find_coercion_pathway(NUMERICOID, getBaseType(typid), COERCION_EXPLICIT, &funcid);
-	if (path == COERCION_PATH_RELABELTYPE)
-		return true;
-	if (path != COERCION_PATH_FUNC || !OidIsValid(funcid))
-		return false;
-	fmgr_info_cxt(funcid, cast, TopMemoryContext);
-	return true;
+	return OidIsValid(c5m_btree_equality(family, get_opclass_input_type(idclass), &saletype));
 }
 
 /*
@@ -464,13 +361,13 @@ build_guard(C5Trig *t, TriggerData *td, Relation sales, C5Guard *g)
 	if (id.attnum <= 0 || total.attnum <= 0)
 		return;
 	g->total = total.attnum;
-	if (!resolve_lookup(td->tg_relation, t->c[0].attnum, t->c[0].typid, &g->by_sale) ||
-		!resolve_lookup(sales, id.attnum, t->c[0].typid, &g->sale) ||
-		!resolve_cast(t->c[1].typid, &g->amount_cast) ||
-		!resolve_cast(total.typid, &g->total_cast))
+	if (!c5m_resolve_lookup(td->tg_relation, t->c[0].attnum, t->c[0].typid, &g->by_sale) ||
+		!c5m_resolve_lookup(sales, id.attnum, t->c[0].typid, &g->sale) ||
+		!c5m_resolve_cast(t->c[1].typid, &g->amount_cast) ||
+		!c5m_resolve_cast(total.typid, &g->total_cast))
 		return;
 	if (t->c[3].attnum <= 0 ||
-		!resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key))
+		!c5m_resolve_lookup(td->tg_relation, t->c[3].attnum, t->c[3].typid, &g->by_key))
 		g->by_key.attnum = 0;
 	g->usable = true;
 }
@@ -495,89 +392,6 @@ remainder_visible(C5Trig *t, TriggerData *td, C5Guard *g)
 		c5m_role_reads(RelationGetRelid(td->tg_relation), user, 2, refund_cols);
 }
 
-static Numeric
-as_numeric(FmgrInfo *cast, Datum d)
-{
-	if (OidIsValid(cast->fn_oid))
-		d = FunctionCall1(cast, d);
-	return DatumGetNumeric(d);
-}
-
-/*
- * A scan of one table for the rows whose lookup column equals a value,
- * through the lookup's index or sequentially.  Rows come into `slot`.
- * The index is locked in `lockmode` (NoLock: the caller knows it is held)
- * and, as the executor does, to the end of the transaction.
- */
-typedef struct C5Scan
-{
-	Relation	index;			/* NULL: a sequential scan */
-	IndexScanDesc iscan;
-	TableScanDesc hscan;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-} C5Scan;
-
-static void
-lookup_begin(C5Scan *s, Relation rel, C5Lookup *lk, Datum value, TupleTableSlot *slot,
-			 LOCKMODE lockmode)
-{
-	s->slot = slot;
-	if (OidIsValid(lk->indexid))
-	{
-		s->index = index_open(lk->indexid, lockmode);
-		ScanKeyEntryInitialize(&s->key, 0, 1, BTEqualStrategyNumber, lk->subtype,
-							   lk->collation, lk->eqproc, value);
-		s->iscan = index_beginscan(rel, s->index, SnapshotSelf, 1, 0);
-		index_rescan(s->iscan, &s->key, 1, NULL, 0);
-	}
-	else
-	{
-		s->index = NULL;
-		ScanKeyEntryInitialize(&s->key, 0, lk->attnum, BTEqualStrategyNumber, lk->subtype,
-							   lk->collation, lk->eqproc, value);
-		s->hscan = table_beginscan(rel, SnapshotSelf, 1, &s->key);
-	}
-}
-
-static bool
-lookup_next(C5Scan *s)
-{
-	if (s->index != NULL)
-		return index_getnext_slot(s->iscan, ForwardScanDirection, s->slot);
-	return table_scan_getnextslot(s->hscan, ForwardScanDirection, s->slot);
-}
-
-static void
-lookup_end(C5Scan *s)
-{
-	if (s->index != NULL)
-	{
-		index_endscan(s->iscan);
-		index_close(s->index, NoLock);
-	}
-	else
-		table_endscan(s->hscan);
-	ExecClearTuple(s->slot);
-}
-
-/*
- * How to lock an index of the refunds table for reading: not at all when
- * the INSERT firing the trigger holds it already, as the executor's
- * RowExclusiveLock on the indexes of its target table (taking another mode
- * would add a lock to release at commit for nothing).
- */
-static LOCKMODE
-held_or_share(Oid indexid)
-{
-	LOCKTAG		tag;
-
-	if (!OidIsValid(indexid))
-		return NoLock;			/* a sequential scan: the table is held */
-	SET_LOCKTAG_RELATION(tag, MyDatabaseId, indexid);
-	return LockHeldByMe(&tag, RowExclusiveLock) ? NoLock : AccessShareLock;
-}
-
 /*
  * Lock the newest version of the sale row FOR NO KEY UPDATE, following
  * its update chain at any isolation level (READ COMMITTED's SELECT ... FOR
@@ -596,11 +410,11 @@ lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
 	TM_FailureData tmfd;
 	Numeric		total = NULL;
 
-	lookup_begin(&scan, sales, &g->sale, sale, slot, RowShareLock);
-	found = lookup_next(&scan);
+	c5m_lookup_begin(&scan, sales, &g->sale, sale, slot, RowShareLock, SnapshotSelf);
+	found = c5m_lookup_next(&scan);
 	if (found)
 		tid = slot->tts_tid;
-	lookup_end(&scan);
+	c5m_lookup_end(&scan);
 	if (found &&
 		table_tuple_lock(sales, &tid, SnapshotSelf, slot, GetCurrentCommandId(false),
 						 LockTupleNoKeyExclusive, LockWaitBlock,
@@ -610,7 +424,7 @@ lock_sale(Relation sales, C5Guard *g, Datum sale, TupleTableSlot *slot)
 		Datum		d = slot_getattr(slot, g->total, &isnull);
 
 		if (!isnull)
-			total = DatumGetNumericCopy(NumericGetDatum(as_numeric(&g->total_cast, d)));
+			total = DatumGetNumericCopy(NumericGetDatum(c5m_as_numeric(&g->total_cast, d)));
 	}
 	ExecClearTuple(slot);
 	return total;
@@ -799,29 +613,29 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 
 	sum = int64_to_numeric(0);
 	slot = table_slot_create(td->tg_relation, NULL);
-	lookup_begin(&scan, td->tg_relation, &g->by_sale, sale, slot, held_or_share(g->by_sale.indexid));
-	while (lookup_next(&scan))
+	c5m_lookup_begin(&scan, td->tg_relation, &g->by_sale, sale, slot, c5m_held_or_share(g->by_sale.indexid), SnapshotSelf);
+	while (c5m_lookup_next(&scan))
 	{
 		Datum		d = slot_getattr(slot, t->c[1].attnum, &isnull);
 
 		if (!isnull)
 			sum = DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum),
-													  NumericGetDatum(as_numeric(&g->amount_cast, d))));
+													  NumericGetDatum(c5m_as_numeric(&g->amount_cast, d))));
 	}
-	lookup_end(&scan);
+	c5m_lookup_end(&scan);
 
 	remainder = DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(total),
 													NumericGetDatum(sum)));
 	over = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-											 NumericGetDatum(as_numeric(&g->amount_cast, amount)),
+											 NumericGetDatum(c5m_as_numeric(&g->amount_cast, amount)),
 											 NumericGetDatum(remainder))) > 0;
 
 	/* a retry with a key already used is a conflict, not an over-refund */
 	if (over && !keynull && g->by_key.attnum > 0)
 	{
-		lookup_begin(&scan, td->tg_relation, &g->by_key, keyval, slot, held_or_share(g->by_key.indexid));
-		over = !lookup_next(&scan);
-		lookup_end(&scan);
+		c5m_lookup_begin(&scan, td->tg_relation, &g->by_key, keyval, slot, c5m_held_or_share(g->by_key.indexid), SnapshotSelf);
+		over = !c5m_lookup_next(&scan);
+		c5m_lookup_end(&scan);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	if (!over)

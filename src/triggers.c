@@ -313,10 +313,11 @@ enum_label_oid(Oid typid, const char *label)
 	return result;
 }
 
-static void
-resolve_value(const C5Col *col, const char *value, C5Value *v)
+/* A configured value as column `col` holds it, allocated in `cxt`. */
+void
+c5m_resolve_value(const C5Col *col, const char *value, C5Value *v, MemoryContext cxt)
 {
-	v->text = MemoryContextStrdup(trig_context, value);
+	v->text = MemoryContextStrdup(cxt, value);
 	v->len = strlen(value);
 	v->enumoid = col->kind == C5_COL_ENUM ?
 		enum_label_oid(getBaseType(col->typid), value) : InvalidOid;
@@ -384,11 +385,11 @@ get_trig(TriggerData *td, C5Flow flow)
 				else
 				{
 					c5m_resolve_col(rel, a[0], &t->c[0]);
-					resolve_value(&t->c[0], a[1], &t->v[0]);
+					c5m_resolve_value(&t->c[0], a[1], &t->v[0], trig_context);
 					c5m_resolve_col(rel, a[2], &t->c[1]);
 					t->nallowed = Min(n - 3, C5M_MAX_ALLOWED);
 					for (i = 0; i < t->nallowed; i++)
-						resolve_value(&t->c[0], a[3 + i], &t->allowed[i]);
+						c5m_resolve_value(&t->c[0], a[3 + i], &t->allowed[i], trig_context);
 					t->ok = t->c[0].attnum > 0 && t->c[1].attnum > 0;
 				}
 				break;
@@ -399,8 +400,8 @@ get_trig(TriggerData *td, C5Flow flow)
 				else
 				{
 					c5m_resolve_col(rel, a[0], &t->c[0]);
-					resolve_value(&t->c[0], a[1], &t->v[0]);
-					resolve_value(&t->c[0], a[2], &t->v[1]);
+					c5m_resolve_value(&t->c[0], a[1], &t->v[0], trig_context);
+					c5m_resolve_value(&t->c[0], a[2], &t->v[1], trig_context);
 					c5m_resolve_col(rel, a[3], &t->c[1]);
 					t->ok = t->c[0].attnum > 0 && t->c[1].attnum > 0;
 				}
@@ -491,21 +492,6 @@ c5m_col_text(const C5Col *col, Datum d, bool isnull, const char **s, int *len,
 	}
 }
 
-/* Does the column's value equal a configured value? */
-static inline bool
-value_is(const C5Col *col, Datum d, bool isnull, const C5Value *v)
-{
-	const char *s;
-	int			len;
-	char		buf[NAMEDATALEN];
-
-	if (isnull)
-		return false;
-	if (col->kind == C5_COL_ENUM)
-		return DatumGetObjectId(d) == v->enumoid;
-	return c5m_col_text(col, d, false, &s, &len, buf) &&
-		len == v->len && memcmp(s, v->text, len) == 0;
-}
 
 /*
  * Hash of a sale id, equal for equal ids whatever integer width each
@@ -888,17 +874,17 @@ c5metrics_stock_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	type = slot_getattr(td->tg_trigslot, t->c[0].attnum, &isnull);
-	if (value_is(&t->c[0], type, isnull, &t->v[0]))
+	if (c5m_value_is(&t->c[0], type, isnull, &t->v[0]))
 	{
 		Datum		sale = slot_getattr(td->tg_trigslot, t->c[1].attnum, &isnull);
 
 		c5m_note_consume(lv, isnull ? 0 : c5m_sale_key(&t->c[1], sale));
 	}
-	else if (value_is(&t->c[0], type, isnull, &t->v[1]))
+	else if (c5m_value_is(&t->c[0], type, isnull, &t->v[1]))
 	{
 		Datum		sale = slot_getattr(td->tg_trigslot, t->c[1].attnum, &isnull);
 
-		c5m_note_refund_in(lv, td->tg_trigger->tgoid, &t->c[1], sale, isnull);
+		c5m_note_refund_in(lv, td->tg_trigger->tgoid, t->relid, &t->c[1], sale, isnull);
 	}
 	else
 		c5m_note_flow(lv, C5_FLOW_STOCK);
