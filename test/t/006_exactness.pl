@@ -7,8 +7,9 @@
 # restock operations: the refund row and a refund-in movement of the same
 # sale in one transaction), with the mismatches the refund-in check
 # counts at commit -- over_restock and no_refund, alone, together, across
-# transactions, through released and rolled-back savepoints, several
-# sales per transaction -- and restocks that roll back, so that
+# transactions, through released and rolled-back savepoints, in
+# autocommit, several sales per transaction -- and restocks that roll
+# back, so that
 # stock_refund_in_total{result} and stock_refund_in_mismatch_total{type}
 # are shown exact against both the ground truth and the tables.
 use strict;
@@ -51,8 +52,9 @@ IPC::Run::run([ $c5load, '-d', $conninfo, '--init', '-t', '0', '-q' ], '>', \$ou
   or diag($err);
 $node->safe_psql('postgres', 'SELECT c5metrics.reset()');
 
-# The default mix (weight 96) and restocking refunds (weight 48): a third
-# of the operations, a third of those refunds that do not match or roll back.
+# The default mix (weight 96) and restocking refunds (weight 48, a third of
+# the operations): 20 consistent, 8 each rolled back, over_restock and
+# no_refund, 4 of five sales in one transaction (test/c5load/c5load.c).
 my $restock = '--mix=restock=20,restock_rollback=8,restock_over=8,restock_no_refund=8,restock_batch=4';
 my $json_file = $node->basedir . '/truth.json';
 my $ok = IPC::Run::run([ $c5load, '-d', $conninfo, '--throttle', '--clients=6', '--transactions=15000',
