@@ -9,9 +9,9 @@
 # counts at commit -- over_restock and no_refund, alone, together, across
 # transactions, through released and rolled-back savepoints, in
 # autocommit, several sales per transaction -- and restocks that roll
-# back, so that
-# stock_refund_in_total{result} and stock_refund_in_mismatch_total{type}
-# are shown exact against both the ground truth and the tables.
+# back, so that stock_refund_in_total{result} and
+# stock_refund_in_mismatch_total{type} are shown exact against both the
+# ground truth and the tables.
 use strict;
 use warnings;
 use File::Basename;
