@@ -508,11 +508,14 @@ DECLARE
   changed boolean := false;
   n integer := 0;
 BEGIN
+  -- the attachments reading the altered tables first, each in the order
+  -- it was made: the first problem reported is always the same
   FOR t IN SELECT tg.oid, tg.tgrelid::regclass AS tbl, tg.tgparentid
              FROM @extschema@._mentioning(rels) tg, @extschema@._trigger_config(tg.oid) c
             WHERE c.flow IS NOT NULL
               AND (tg.tgrelid = ANY (rels)
                    OR (c.ref IS NOT NULL AND @extschema@._table_ref(c.a[c.ref]) = ANY (rels)))
+            ORDER BY tg.tgrelid = ANY (rels), tg.oid
   LOOP
     n := n + 1;
     p := @extschema@._problem(t.oid);

@@ -7,9 +7,10 @@
  * of the reference schema -- sales paid with FEFO consumption, refunds
  * (full, partial, over-refunds, duplicate keys by plain INSERT and by ON
  * CONFLICT DO NOTHING), refund-in movements (consistent and mismatched),
- * leads (valid, invalid, bursts that hit the throttle) -- and inject
- * failures: explicit rollbacks, savepoint rollbacks, serialization
- * failures, lock timeouts, insufficient stock.
+ * leads (valid, invalid, bursts that hit the throttle), and when asked,
+ * refunds that put stock back with the refund-in check's mismatches --
+ * and inject failures: explicit rollbacks, savepoint rollbacks,
+ * serialization failures, lock timeouts, insufficient stock.
  *
  * The ground truth is what the client saw happen: each operation's outcome
  * (committed, or the SQLSTATE that rolled it back) is turned into the
@@ -74,7 +75,9 @@ enum
 {
 	S_PAID = 0,					/* + result: sales_transition pending->paid */
 	S_CANCELLED = S_PAID + NR,	/* + result: pending->cancelled */
-	S_CONSUME = S_CANCELLED + NR,	/* + result (0..2), 3 = missing */
+	S_TO_PARTIAL = S_CANCELLED + NR,	/* + result: paid->partially_refunded */
+	S_TO_REFUNDED = S_TO_PARTIAL + NR,	/* + result: paid->refunded */
+	S_CONSUME = S_TO_REFUNDED + NR, /* + result (0..2), 3 = missing */
 	S_REFUND_FULL = S_CONSUME + NR + 1, /* + result */
 	S_REFUND_PARTIAL = S_REFUND_FULL + NR,	/* + result */
 	S_OVER_REFUND = S_REFUND_PARTIAL + NR,
@@ -122,6 +125,18 @@ series_name(int s, char *metric, size_t mlen, char *labels, size_t llen)
 	{
 		snprintf(buf, sizeof(buf), "{\"from_status\": \"%s\", \"to_status\": \"%s\", \"result\": \"%s\"}",
 				 map.pending, map.cancelled, rname[s - S_CANCELLED]);
+		SET("sales_transition_total", buf);
+	}
+	else if (s >= S_TO_PARTIAL && s < S_TO_PARTIAL + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"from_status\": \"%s\", \"to_status\": \"partially_refunded\", \"result\": \"%s\"}",
+				 map.paid, rname[s - S_TO_PARTIAL]);
+		SET("sales_transition_total", buf);
+	}
+	else if (s >= S_TO_REFUNDED && s < S_TO_REFUNDED + NR)
+	{
+		snprintf(buf, sizeof(buf), "{\"from_status\": \"%s\", \"to_status\": \"refunded\", \"result\": \"%s\"}",
+				 map.paid, rname[s - S_TO_REFUNDED]);
 		SET("sales_transition_total", buf);
 	}
 	else if (s >= S_CONSUME && s < S_CONSUME + NR + 1)
@@ -204,6 +219,11 @@ typedef enum Op
 	OP_LEAD,
 	OP_LEAD_INVALID,
 	OP_LEAD_BURST,
+	OP_RESTOCK,
+	OP_RESTOCK_ROLLBACK,
+	OP_RESTOCK_OVER,
+	OP_RESTOCK_NO_REFUND,
+	OP_RESTOCK_BATCH,
 	NOPS
 } Op;
 
@@ -211,10 +231,12 @@ static const char *const opname[NOPS] = {
 	"pay", "pay_insufficient", "pay_rollback", "pay_savepoint", "serialization",
 	"lock_timeout", "refund", "refund_full", "refund_over", "refund_dup",
 	"refund_dup_on_conflict", "refund_in", "refund_in_mismatch", "lead",
-	"lead_invalid", "lead_burst"
+	"lead_invalid", "lead_burst", "restock", "restock_rollback", "restock_over",
+	"restock_no_refund", "restock_batch"
 };
 
-static int	weight[NOPS] = {40, 3, 3, 3, 2, 2, 10, 4, 3, 3, 3, 3, 3, 10, 2, 2};
+/* Restocking refunds weigh 0 unless asked for: runs keep their operations. */
+static int	weight[NOPS] = {40, 3, 3, 3, 2, 2, 10, 4, 3, 3, 3, 3, 3, 10, 2, 2, 0, 0, 0, 0, 0};
 
 static const char *conninfo = "dbname=postgres";
 static const char *schema = "shop";
@@ -240,6 +262,7 @@ typedef struct Client
 	PGconn	   *conn;			/* the client's connection */
 	PGconn	   *aux;			/* a second one, for the races it stages */
 	long		serial;			/* for unique keys */
+	long		nth[NOPS];		/* operations run, by kind: picks variants */
 	Truth		truth;
 	pthread_t	thread;
 } Client;
@@ -267,6 +290,9 @@ usage(FILE *f)
 			"  -j, --json=FILE         write the ground truth as JSON (\"-\" for stdout)\n"
 			"  -q, --quiet             no progress line\n"
 			"  -h, --help              this help\n\n"
+			"The restock operations are refunds that put stock back (the refund row and a\n"
+			"refund-in movement in one transaction): consistent, rolled back, over_restock,\n"
+			"no_refund, five sales at once. They weigh 0 unless --mix names them.\n\n"
 			"Operations and default weights:");
 	for (i = 0; i < NOPS; i++)
 		fprintf(f, "%s %s=%d", i % 6 == 0 ? "\n " : "", opname[i], weight[i]);
@@ -519,6 +545,12 @@ static void
 count(Client *c, int slot)
 {
 	c->truth.slot[slot]++;
+}
+
+static void
+countn(Client *c, int slot, int n)
+{
+	c->truth.slot[slot] += n;
 }
 
 static void
@@ -910,6 +942,660 @@ op_refund_in(Client *c, bool mismatch)
 	return true;
 }
 
+/* ---- refunds that put stock back ---- */
+
+/*
+ * A shop's refund usually returns goods: in one transaction, the refund row
+ * and a refund-in movement of the same sale.  On the reference schema that
+ * is refund_sale(..., restock => true), which also puts the units back on
+ * their lot and moves the sale to refunded or partially_refunded; on mapped
+ * tables, the refund row and one refund-in movement of what was consumed.
+ * The sales are paid first (pay_sale: one unit of product 1, one consume
+ * movement), by a transaction of their own, as a shop's are.
+ *
+ * c5metrics checks each sale that got a refund-in movement when its
+ * transaction commits: over_restock when more units were put back, in all,
+ * than were consumed, no_refund when the sale has no refund row.  The
+ * ground truth follows the same definitions on what the client did:
+ * per sale, the units consumed, put back and the refund rows committed,
+ * and per (sub)transaction what it added, counted by how it ended.  A
+ * refund-in of a savepoint rolled back is never checked; one of a
+ * savepoint released is checked with its transaction, once per sale.
+ */
+#define RS_SALES 5				/* sales one operation refunds, at most */
+
+enum
+{
+	ST_PAID, ST_PARTIAL, ST_REFUNDED
+};
+
+/* A paid sale and what committed transactions did to it. */
+typedef struct RsSale
+{
+	long		id;
+	int			consumed;		/* units consumed when it was paid */
+	int			put_back;		/* units put back */
+	int			refunds;		/* refund rows */
+	int			status;			/* ST_* */
+} RsSale;
+
+/* What one level, the transaction or its savepoint, did so far. */
+typedef struct RsLevel
+{
+	int			attempts[2];	/* refund rows tried: partial, full */
+	int			refund_in;		/* refund-in movements */
+	int			trans[2];		/* paid -> partially_refunded, -> refunded */
+	unsigned	flows;			/* 1 << F_* */
+	int			put_back[RS_SALES];
+	int			refunds[RS_SALES];
+	int			status[RS_SALES];	/* ST_*, -1 where unchanged */
+} RsLevel;
+
+typedef struct Rs
+{
+	RsSale		sale[RS_SALES];
+	int			nsales;
+	RsLevel		top;
+	RsLevel		sp;
+	bool		in_sp;
+	bool		implicit;		/* one simple query, no BEGIN: queued */
+	char		queue[4096];
+} Rs;
+
+static void
+rs_level_init(RsLevel *lv)
+{
+	int			i;
+
+	memset(lv, 0, sizeof(*lv));
+	for (i = 0; i < RS_SALES; i++)
+		lv->status[i] = -1;
+}
+
+static RsLevel *
+rs_level(Rs *rs)
+{
+	return rs->in_sp ? &rs->sp : &rs->top;
+}
+
+/*
+ * Pay a new sale, in a transaction of its own, and add it to rs.  Returns
+ * 1 when paid, 0 when the payment rolled back (counted: the operation ends
+ * there), -1 when a setup step failed.
+ */
+static int
+rs_pay(Client *c, Rs *rs)
+{
+	long		id = new_sale(c, 1, false);
+	char		sql[1024];
+	const char *err;
+
+	if (id < 0)
+		return -1;
+	pay_sql(sql, sizeof(sql), id);
+	err = run(c, c->conn, sql, NULL, 0);
+	if (err && strcmp(err, "lost") == 0)
+		return -1;
+	if (err != NULL)
+	{
+		c->truth.errors++;
+		count_pay(c, 1, classify(err));
+		return 0;
+	}
+	count_pay(c, 1, R_SUCCESS);
+	rs->sale[rs->nsales].id = id;
+	rs->sale[rs->nsales].consumed = 1;
+	rs->sale[rs->nsales].put_back = 0;
+	rs->sale[rs->nsales].refunds = 0;
+	rs->sale[rs->nsales].status = ST_PAID;
+	rs->nsales++;
+	return 1;
+}
+
+/* Pay n sales; as rs_pay. */
+static int
+rs_pay_n(Client *c, Rs *rs, int n)
+{
+	int			i,
+				r = 1;
+
+	rs->nsales = 0;
+	for (i = 0; i < n && r == 1; i++)
+		r = rs_pay(c, rs);
+	return r;
+}
+
+static bool
+rs_begin(Client *c, Rs *rs)
+{
+	rs_level_init(&rs->top);
+	rs->in_sp = false;
+	rs->implicit = false;
+	return must(c, c->conn, "BEGIN");
+}
+
+/*
+ * A transaction with no BEGIN: its statements are sent together by
+ * rs_commit, as one query string -- an autocommit statement when there is
+ * one.  The last statement's rows are then checked with no command ended
+ * after them.
+ */
+static void
+rs_begin_implicit(Rs *rs)
+{
+	rs_level_init(&rs->top);
+	rs->in_sp = false;
+	rs->implicit = true;
+	rs->queue[0] = '\0';
+}
+
+/* Run a statement of the transaction, or queue it: NULL when done. */
+static const char *
+rs_run(Client *c, Rs *rs, const char *sql)
+{
+	size_t		len = strlen(rs->queue);
+
+	if (!rs->implicit)
+		return run(c, c->conn, sql, NULL, 0);
+	if (len + strlen(sql) + 3 > sizeof(rs->queue))
+		return "queue full";
+	snprintf(rs->queue + len, sizeof(rs->queue) - len, "%s%s", len > 0 ? "; " : "", sql);
+	return NULL;
+}
+
+static bool
+rs_savepoint(Client *c, Rs *rs)
+{
+	rs_level_init(&rs->sp);
+	rs->in_sp = true;
+	return must(c, c->conn, "SAVEPOINT restock");
+}
+
+/* The sale's status as the open level sees it. */
+static int
+rs_status(Rs *rs, int i)
+{
+	if (rs->in_sp && rs->sp.status[i] >= 0)
+		return rs->sp.status[i];
+	if (rs->top.status[i] >= 0)
+		return rs->top.status[i];
+	return rs->sale[i].status;
+}
+
+static bool
+is_guard(const char *err)
+{
+	return strcmp(err, "23M01") == 0 || strcmp(err, "C5M01") == 0;
+}
+
+/*
+ * Refund sale i: a refund row of `amount` (full or partial) and, with
+ * `restock`, the units it consumed put back -- on the reference schema
+ * refund_sale(), which also sets the sale's status.  Without `restock`, the
+ * refund row alone.  Returns 0 when done, 1 when the over-refund guard
+ * refused the refund (*err: its SQLSTATE; the level must roll back), -1
+ * on anything else.
+ */
+static int
+rs_refund(Client *c, Rs *rs, int i, int amount, bool full, bool restock, const char **err)
+{
+	RsLevel    *lv = rs_level(rs);
+	RsSale	   *s = &rs->sale[i];
+	char		key[64];
+	char		sql[1024];
+	int			to = full ? ST_REFUNDED : ST_PARTIAL;
+
+	make_key(key, sizeof(key), c->id, c->serial++);
+	if (restock && map.reference)
+		snprintf(sql, sizeof(sql), "SELECT %s.refund_sale(%ld, %d, '%s', '%s', true)",
+				 schema, s->id, amount, full ? "full" : "partial", key);
+	else
+		snprintf(sql, sizeof(sql),
+				 "INSERT INTO %s (%s, %s, %s, %s) VALUES (%ld, %d, '%s', '%s')",
+				 map.refunds, map.r_sale, map.r_amount, map.r_type, map.r_key,
+				 s->id, amount, full ? "full" : "partial", key);
+	*err = rs_run(c, rs, sql);
+	if (*err != NULL && strcmp(*err, "lost") == 0)
+		return -1;
+	/* the guard refuses the refund row, the first thing either statement does */
+	lv->attempts[full]++;
+	lv->flows |= 1 << F_REFUNDS;
+	if (*err != NULL)
+	{
+		if (!is_guard(*err))
+		{
+			fprintf(stderr, "c5load: client %d: unexpected error %s: %s\n", c->id, *err, sql);
+			return -1;
+		}
+		c->truth.errors++;
+		count(c, S_OVER_REFUND);
+		return 1;
+	}
+	lv->refunds[i]++;
+	if (!restock)
+		return 0;
+	if (!map.reference)
+	{
+		snprintf(sql, sizeof(sql), "INSERT INTO %s (%s, %s, %s%s) VALUES ('%s', %ld, %d%s)",
+				 map.stock, map.m_type, map.m_sale, map.m_qty, map.m_extra_cols,
+				 map.refund_in, s->id, s->consumed, map.m_extra_vals);
+		if (rs_run(c, rs, sql) != NULL)
+		{
+			fprintf(stderr, "c5load: client %d: could not put sale %ld back\n", c->id, s->id);
+			return -1;
+		}
+	}
+	/* one movement: the sale consumed from one lot */
+	lv->refund_in++;
+	lv->put_back[i] += s->consumed;
+	lv->flows |= 1 << F_STOCK;
+	if (map.reference)
+	{
+		/* refund_sale() updates the status: the sales flow, changed or not */
+		lv->flows |= 1 << F_SALES;
+		if (rs_status(rs, i) != to)
+		{
+			if (rs_status(rs, i) != ST_PAID)
+			{
+				fprintf(stderr, "c5load: client %d: no ground truth for this transition\n", c->id);
+				return -1;
+			}
+			lv->trans[full]++;
+			lv->status[i] = to;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Put `units` of sale i back with no refund, as a warehouse booking a
+ * return does: the lot's quantity and a refund-in movement.  false when
+ * it failed.
+ */
+static bool
+rs_put_back(Client *c, Rs *rs, int i, int units)
+{
+	RsLevel    *lv = rs_level(rs);
+	long		id = rs->sale[i].id;
+	char		update[512];
+	char		insert[512];
+	bool		ok;
+
+	if (map.reference)
+	{
+		snprintf(update, sizeof(update),
+				 "UPDATE %s.stock_lots SET quantity_on_hand = quantity_on_hand + %d "
+				 "WHERE id = (SELECT lot_id FROM %s.stock_movements "
+				 "WHERE sale_id = %ld AND movement_type = 'consume' ORDER BY id LIMIT 1)",
+				 schema, units, schema, id);
+		snprintf(insert, sizeof(insert),
+				 "INSERT INTO %s.stock_movements (movement_type, product_id, lot_id, sale_id, quantity) "
+				 "SELECT 'refund_in', product_id, lot_id, sale_id, %d FROM %s.stock_movements "
+				 "WHERE sale_id = %ld AND movement_type = 'consume' ORDER BY id LIMIT 1 RETURNING 1",
+				 schema, units, schema, id);
+		/* one row put back: its consume movement was there (checked unless queued) */
+		ok = rs_run(c, rs, update) == NULL &&
+			(rs->implicit ? rs_run(c, rs, insert) == NULL : query_long(c->conn, "%s", insert) == 1);
+	}
+	else
+	{
+		snprintf(insert, sizeof(insert), "INSERT INTO %s (%s, %s, %s%s) VALUES ('%s', %ld, %d%s)",
+				 map.stock, map.m_type, map.m_sale, map.m_qty, map.m_extra_cols,
+				 map.refund_in, id, units, map.m_extra_vals);
+		ok = rs_run(c, rs, insert) == NULL;
+	}
+	if (!ok)
+	{
+		fprintf(stderr, "c5load: client %d: could not put sale %ld back\n", c->id, id);
+		return false;
+	}
+	lv->refund_in++;
+	lv->put_back[i] += units;
+	lv->flows |= 1 << F_STOCK;
+	return true;
+}
+
+/* Count a level that rolled back with SQLSTATE err (NULL: no error). */
+static void
+rs_count_rollback(Client *c, const RsLevel *lv, const char *err)
+{
+	int			r = classify(err);
+	int			f;
+
+	countn(c, S_REFUND_PARTIAL + r, lv->attempts[0]);
+	countn(c, S_REFUND_FULL + r, lv->attempts[1]);
+	if (lv->attempts[0] + lv->attempts[1] > 0)
+	{
+		if (err == NULL)
+			countn(c, S_RB_ROLLBACK, lv->attempts[0] + lv->attempts[1]);
+		else if (is_guard(err))
+			countn(c, S_RB_OVER, lv->attempts[0] + lv->attempts[1]);
+	}
+	countn(c, S_REFUND_IN + r, lv->refund_in);
+	countn(c, S_TO_PARTIAL + r, lv->trans[0]);
+	countn(c, S_TO_REFUNDED + r, lv->trans[1]);
+	for (f = 0; f < NF; f++)
+		if (lv->flows & (1u << f))
+			flow(c, f, r);
+}
+
+/*
+ * ROLLBACK TO SAVEPOINT, after an error (err) or none (NULL).  The
+ * savepoint stays: what follows is a new subtransaction of its own.
+ */
+static bool
+rs_rollback_to(Client *c, Rs *rs, const char *err)
+{
+	if (!must(c, c->conn, "ROLLBACK TO SAVEPOINT restock"))
+		return false;
+	rs_count_rollback(c, &rs->sp, err);
+	rs_level_init(&rs->sp);
+	return true;
+}
+
+/* What the savepoint did becomes the transaction's. */
+static void
+rs_merge(Rs *rs)
+{
+	int			i;
+
+	rs->top.attempts[0] += rs->sp.attempts[0];
+	rs->top.attempts[1] += rs->sp.attempts[1];
+	rs->top.refund_in += rs->sp.refund_in;
+	rs->top.trans[0] += rs->sp.trans[0];
+	rs->top.trans[1] += rs->sp.trans[1];
+	rs->top.flows |= rs->sp.flows;
+	for (i = 0; i < RS_SALES; i++)
+	{
+		rs->top.put_back[i] += rs->sp.put_back[i];
+		rs->top.refunds[i] += rs->sp.refunds[i];
+		if (rs->sp.status[i] >= 0)
+			rs->top.status[i] = rs->sp.status[i];
+	}
+	rs->in_sp = false;
+}
+
+static bool
+rs_release(Client *c, Rs *rs)
+{
+	if (!must(c, c->conn, "RELEASE SAVEPOINT restock"))
+		return false;
+	rs_merge(rs);
+	return true;
+}
+
+/*
+ * ROLLBACK: a savepoint still open is a subtransaction rolled back of its
+ * own (err is only ever the transaction's, never raised in one).
+ */
+static bool
+rs_rollback(Client *c, Rs *rs, const char *err)
+{
+	if (!must(c, c->conn, "ROLLBACK"))
+		return false;
+	if (rs->in_sp)
+		rs_count_rollback(c, &rs->sp, NULL);
+	rs->in_sp = false;
+	rs_count_rollback(c, &rs->top, err);
+	return true;
+}
+
+/* COMMIT, and the refund-in check of each sale it put units back for. */
+static bool
+rs_commit(Client *c, Rs *rs)
+{
+	RsLevel    *lv = &rs->top;
+	int			i,
+				f;
+
+	if (rs->implicit)
+	{
+		const char *err = run(c, c->conn, rs->queue, NULL, 0);
+
+		rs->implicit = false;
+		if (err != NULL)
+		{
+			if (strcmp(err, "lost") != 0)
+				fprintf(stderr, "c5load: client %d: unexpected error %s: %s\n", c->id, err, rs->queue);
+			return false;
+		}
+	}
+	else if (!must(c, c->conn, "COMMIT"))
+		return false;
+	if (rs->in_sp)
+		rs_merge(rs);			/* a savepoint still open commits with it */
+	countn(c, S_REFUND_PARTIAL + R_SUCCESS, lv->attempts[0]);
+	countn(c, S_REFUND_FULL + R_SUCCESS, lv->attempts[1]);
+	countn(c, S_REFUND_IN + R_SUCCESS, lv->refund_in);
+	countn(c, S_TO_PARTIAL + R_SUCCESS, lv->trans[0]);
+	countn(c, S_TO_REFUNDED + R_SUCCESS, lv->trans[1]);
+	for (f = 0; f < NF; f++)
+		if (lv->flows & (1u << f))
+			flow(c, f, R_SUCCESS);
+	for (i = 0; i < rs->nsales; i++)
+	{
+		RsSale	   *s = &rs->sale[i];
+
+		s->refunds += lv->refunds[i];
+		if (lv->status[i] >= 0)
+			s->status = lv->status[i];
+		if (lv->put_back[i] == 0)
+			continue;
+		s->put_back += lv->put_back[i];
+		if (s->put_back > s->consumed)
+			count(c, S_MISMATCH_OVER);
+		if (s->refunds == 0)
+			count(c, S_MISMATCH_NOREFUND);
+	}
+	return true;
+}
+
+/* A refund that may be refused: roll the level back if it was. */
+#define RS_REFUND(c, rs, i, amount, full, restock) \
+	do { \
+		const char *err_; \
+		int			r_ = rs_refund(c, rs, i, amount, full, restock, &err_); \
+		if (r_ < 0) \
+			return false; \
+		if (r_ > 0) \
+			return (rs)->in_sp ? rs_rollback_to(c, rs, err_) && rs_commit(c, rs) : \
+				rs_rollback(c, rs, err_); \
+	} while (0)
+
+/*
+ * The consistent restocking refund, committed, in turn: partial, in
+ * autocommit; full; the refund row in a savepoint released (a nested
+ * atomic block), then the units put back; the refund committed first, the
+ * units put back by a later transaction.
+ */
+static bool
+op_restock(Client *c)
+{
+	Rs			rs;
+	long		n = c->nth[OP_RESTOCK]++;
+	int			paid = rs_pay_n(c, &rs, 1);
+
+	if (paid <= 0)
+		return paid == 0;
+	if (n % 4 == 0)
+		rs_begin_implicit(&rs);
+	else if (!rs_begin(c, &rs))
+		return false;
+	switch (n % 4)
+	{
+		case 0:
+		case 1:
+			RS_REFUND(c, &rs, 0, n % 4 == 1 ? 100 : 40, n % 4 == 1, true);
+			break;
+		case 2:
+			if (!rs_savepoint(c, &rs))
+				return false;
+			RS_REFUND(c, &rs, 0, 40, false, false);
+			if (!rs_release(c, &rs) || !rs_put_back(c, &rs, 0, rs.sale[0].consumed))
+				return false;
+			break;
+		default:
+			RS_REFUND(c, &rs, 0, 100, true, false);
+			if (!rs_commit(c, &rs) || !rs_begin(c, &rs) ||
+				!rs_put_back(c, &rs, 0, rs.sale[0].consumed))
+				return false;
+			break;
+	}
+	return rs_commit(c, &rs);
+}
+
+/*
+ * Restocking refunds that roll back, in turn: by ROLLBACK; by the
+ * over-refund guard refusing a second refund of the transaction (rejected,
+ * the first restock with it); in a savepoint rolled back inside a
+ * transaction that commits.  Nothing is checked for any.
+ */
+static bool
+op_restock_rollback(Client *c)
+{
+	Rs			rs;
+	long		n = c->nth[OP_RESTOCK_ROLLBACK]++;
+	int			paid = rs_pay_n(c, &rs, 1);
+
+	if (paid <= 0)
+		return paid == 0;
+	if (!rs_begin(c, &rs))
+		return false;
+	switch (n % 3)
+	{
+		case 0:
+			RS_REFUND(c, &rs, 0, 40, false, true);
+			return rs_rollback(c, &rs, NULL);
+		case 1:
+			/* 60 and 60 of 100: the guard refuses the second */
+			RS_REFUND(c, &rs, 0, 60, false, true);
+			RS_REFUND(c, &rs, 0, 60, false, true);
+			return rs_commit(c, &rs);
+		default:
+			if (!rs_savepoint(c, &rs))
+				return false;
+			RS_REFUND(c, &rs, 0, 100, true, true);
+			return rs_rollback_to(c, &rs, NULL) && rs_commit(c, &rs);
+	}
+}
+
+/*
+ * More put back than was consumed, with a refund, in turn: a refund and a
+ * second restock of the same sale in one transaction (one query string,
+ * no BEGIN); a second restocking refund in a later transaction; the
+ * second restock in a savepoint released.  One over_restock each.
+ */
+static bool
+op_restock_over(Client *c)
+{
+	Rs			rs;
+	long		n = c->nth[OP_RESTOCK_OVER]++;
+	int			paid = rs_pay_n(c, &rs, 1);
+
+	if (paid <= 0)
+		return paid == 0;
+	if (n % 3 == 0)
+		rs_begin_implicit(&rs);
+	else if (!rs_begin(c, &rs))
+		return false;
+	switch (n % 3)
+	{
+		case 0:
+			RS_REFUND(c, &rs, 0, 100, true, true);
+			if (!rs_put_back(c, &rs, 0, 1))
+				return false;
+			return rs_commit(c, &rs);
+		case 1:
+			RS_REFUND(c, &rs, 0, 30, false, true);
+			if (!rs_commit(c, &rs) || !rs_begin(c, &rs))
+				return false;
+			RS_REFUND(c, &rs, 0, 30, false, true);
+			return rs_commit(c, &rs);
+		default:
+			RS_REFUND(c, &rs, 0, 40, false, true);
+			if (!rs_savepoint(c, &rs) || !rs_put_back(c, &rs, 0, 1))
+				return false;
+			return rs_release(c, &rs) && rs_commit(c, &rs);
+	}
+}
+
+/*
+ * Put back with no refund, in turn: no refund made; the refund rolled back
+ * in a savepoint; the refund refused by the over-refund guard in a
+ * savepoint; no refund and more put back than consumed (both mismatches).
+ * The first and last with no BEGIN.
+ */
+static bool
+op_restock_no_refund(Client *c)
+{
+	Rs			rs;
+	long		n = c->nth[OP_RESTOCK_NO_REFUND]++;
+	int			paid = rs_pay_n(c, &rs, 1);
+
+	if (paid <= 0)
+		return paid == 0;
+	if (n % 4 == 0 || n % 4 == 3)
+		rs_begin_implicit(&rs);
+	else if (!rs_begin(c, &rs))
+		return false;
+	switch (n % 4)
+	{
+		case 1:
+			if (!rs_savepoint(c, &rs))
+				return false;
+			RS_REFUND(c, &rs, 0, 40, false, false);
+			if (!rs_rollback_to(c, &rs, NULL))
+				return false;
+			break;
+		case 2:
+			{
+				const char *err;
+				int			r;
+
+				if (!rs_savepoint(c, &rs))
+					return false;
+				/* 150 of 100: refused */
+				r = rs_refund(c, &rs, 0, 150, false, false, &err);
+				if (r < 0 || !rs_rollback_to(c, &rs, r > 0 ? err : NULL))
+					return false;
+				break;
+			}
+		default:
+			break;
+	}
+	return rs_put_back(c, &rs, 0, rs.sale[0].consumed + (n % 4 == 3 ? 1 : 0)) &&
+		rs_commit(c, &rs);
+}
+
+/*
+ * Five sales in one transaction, one in four rolled back: restocking
+ * refunds (partial, full), one over_restock, one no_refund, one restock in
+ * a savepoint rolled back.  Checked together at commit.
+ */
+static bool
+op_restock_batch(Client *c)
+{
+	Rs			rs;
+	long		n = c->nth[OP_RESTOCK_BATCH]++;
+	int			paid = rs_pay_n(c, &rs, RS_SALES);
+
+	if (paid <= 0)
+		return paid == 0;
+	if (!rs_begin(c, &rs) || !rs_put_back(c, &rs, 3, rs.sale[3].consumed))
+		return false;
+	RS_REFUND(c, &rs, 0, 40, false, true);
+	if (!rs_savepoint(c, &rs))
+		return false;
+	RS_REFUND(c, &rs, 4, 100, true, true);
+	if (!rs_rollback_to(c, &rs, NULL))
+		return false;
+	RS_REFUND(c, &rs, 1, 100, true, true);
+	RS_REFUND(c, &rs, 2, 50, false, true);
+	if (!rs_put_back(c, &rs, 2, 1))
+		return false;
+	return n % 4 == 3 ? rs_rollback(c, &rs, NULL) : rs_commit(c, &rs);
+}
+
 static bool
 lead(Client *c, const char *email, const char *ip)
 {
@@ -992,6 +1678,16 @@ run_op(Client *c, Op op)
 			return op_refund_in(c, false);
 		case OP_REFUND_IN_MISMATCH:
 			return op_refund_in(c, true);
+		case OP_RESTOCK:
+			return op_restock(c);
+		case OP_RESTOCK_ROLLBACK:
+			return op_restock_rollback(c);
+		case OP_RESTOCK_OVER:
+			return op_restock_over(c);
+		case OP_RESTOCK_NO_REFUND:
+			return op_restock_no_refund(c);
+		case OP_RESTOCK_BATCH:
+			return op_restock_batch(c);
 		case OP_LEAD:
 		case OP_LEAD_INVALID:
 		case OP_LEAD_BURST:
@@ -1241,6 +1937,10 @@ main(int argc, char **argv)
 		return 1;
 	if (total_tx == 0 && duration == 0)
 		return 0;
+	for (i = 0, s = 0; i < NOPS; i++)
+		s += weight[i];
+	if (s == 0)
+		die_usage("%s", "every operation weighs 0 in --mix");
 
 	clients = calloc(nclients, sizeof(Client));
 	start = now_s();
@@ -1303,12 +2003,14 @@ main(int argc, char **argv)
 	if (!quiet)
 		fprintf(json_path && strcmp(json_path, "-") == 0 ? stderr : stdout,
 				"c5load: %lld operations in %.1f s (%.0f/s), %d clients, seed %u: "
-				"%lld paid, %lld refunds, %lld refund-ins, %lld leads created, %lld throttled; "
+				"%lld paid, %lld refunds, %lld refund-ins (%lld over_restock, %lld no_refund), "
+				"%lld leads created, %lld throttled; "
 				"%lld rolled back; %lld connections lost, %lld outcomes unknown\n",
 				(long long) sum.ops, secs, sum.ops / secs, nclients, seed,
 				(long long) sum.slot[S_PAID + R_SUCCESS],
 				(long long) (sum.slot[S_REFUND_FULL] + sum.slot[S_REFUND_PARTIAL]),
-				(long long) sum.slot[S_REFUND_IN], (long long) sum.slot[S_LEAD_CREATED],
+				(long long) sum.slot[S_REFUND_IN], (long long) sum.slot[S_MISMATCH_OVER],
+				(long long) sum.slot[S_MISMATCH_NOREFUND], (long long) sum.slot[S_LEAD_CREATED],
 				(long long) sum.slot[S_LEAD_THROTTLED], (long long) sum.errors,
 				(long long) sum.lost, (long long) sum.unknown);
 	return (sum.unknown > 0 || sum.lost > 0) ? 1 : 0;

@@ -1,7 +1,17 @@
-# Exactness: after a mixed run of c5load at 4 clients, every business
+# Exactness: after a mixed run of c5load at 6 clients, every business
 # counter equals what the clients saw happen (c5load's ground truth) and
 # what the tables hold.  Nothing lost, nothing doubled -- and the check
 # fails when one event is missing.
+#
+# The run includes refunds that put stock back at volume (c5load's
+# restock operations: the refund row and a refund-in movement of the same
+# sale in one transaction), with the mismatches the refund-in check
+# counts at commit -- over_restock and no_refund, alone, together, across
+# transactions, through released and rolled-back savepoints, in
+# autocommit, several sales per transaction -- and restocks that roll
+# back, so that stock_refund_in_total{result} and
+# stock_refund_in_mismatch_total{type} are shown exact against both the
+# ground truth and the tables.
 use strict;
 use warnings;
 use File::Basename;
@@ -42,10 +52,14 @@ IPC::Run::run([ $c5load, '-d', $conninfo, '--init', '-t', '0', '-q' ], '>', \$ou
   or diag($err);
 $node->safe_psql('postgres', 'SELECT c5metrics.reset()');
 
+# The default mix (weight 96) and restocking refunds (weight 48, a third of
+# the operations): 20 consistent, 8 each rolled back, over_restock and
+# no_refund, 4 of five sales in one transaction (test/c5load/c5load.c).
+my $restock = '--mix=restock=20,restock_rollback=8,restock_over=8,restock_no_refund=8,restock_batch=4';
 my $json_file = $node->basedir . '/truth.json';
-my $ok = IPC::Run::run([ $c5load, '-d', $conninfo, '--throttle', '--clients=4', '--transactions=12000',
-		'--seed=42', "--json=$json_file" ], '>', \$out, '2>', \$err);
-ok($ok, 'c5load ran 12000 mixed operations at 4 clients') or diag($err);
+my $ok = IPC::Run::run([ $c5load, '-d', $conninfo, '--throttle', '--clients=6', '--transactions=15000',
+		'--seed=42', $restock, "--json=$json_file" ], '>', \$out, '2>', \$err);
+ok($ok, 'c5load ran 15000 mixed operations, restocking refunds included, at 6 clients') or diag($err);
 note($out);
 my $truth = decode_json(slurp_file($json_file));
 is($truth->{lost_connections}, 0, 'no connection was lost');
@@ -79,6 +93,72 @@ is($node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics WHERE metr
 cmp_ok(truth_of($truth, 'public_leads_throttled_total', scope => 'ip'), '>', 0, 'the throttle was hit');
 cmp_ok(truth_of($truth, 'flow_transactions_total', flow => 'sales', result => 'failure'), '>', 0,
 	'failures were injected');
+
+# Restocking refunds at volume, every outcome the check can see.
+note(sprintf('refund-in movements: %d committed, %d rolled back, %d rejected; %d over_restock, %d no_refund',
+	map({ truth_of($truth, 'stock_refund_in_total', result => $_) } qw(success failure rejected)),
+	map({ truth_of($truth, 'stock_refund_in_mismatch_total', type => $_) } qw(over_restock no_refund))));
+cmp_ok(truth_of($truth, 'stock_refund_in_total', result => 'success'), '>', 5000,
+	'thousands of refund-in movements committed');
+cmp_ok(truth_of($truth, 'stock_refund_in_total', result => 'failure'), '>', 500,
+	'hundreds rolled back');
+cmp_ok(truth_of($truth, 'stock_refund_in_total', result => 'rejected'), '>', 150,
+	'hundreds rejected with their transaction by the over-refund guard');
+cmp_ok(truth_of($truth, 'stock_refund_in_mismatch_total', type => 'over_restock'), '>', 1000,
+	'over a thousand over_restock');
+cmp_ok(truth_of($truth, 'stock_refund_in_mismatch_total', type => 'no_refund'), '>', 1000,
+	'over a thousand no_refund');
+cmp_ok(truth_of($truth, 'sales_transition_total', to_status => 'refunded', result => 'success'), '>', 1000,
+	'restocking refunds moved sales to refunded');
+cmp_ok(truth_of($truth, 'sales_transition_total', to_status => 'partially_refunded', result => 'failure'), '>', 100,
+	'and not, when they rolled back');
+
+# The histograms those transactions observe: one committed refund row, one
+# committed transaction of a flow, one observation each.
+my %hist_count = map { split /\|/ } split /\n/, $node->safe_psql('postgres', q{
+	SELECT metric || coalesce(labels ->> 'flow', '') || '|' || value FROM c5metrics.metrics
+	 WHERE metric IN ('sale_refund_duration_seconds_count', 'flow_transaction_duration_seconds_count')});
+is($hist_count{sale_refund_duration_seconds_count},
+	truth_of($truth, 'sale_refunds_total', result => 'success'),
+	'sale_refund_duration_seconds_count = committed refunds');
+is(join(' ', map { $hist_count{"flow_transaction_duration_seconds_count$_"} // 0 } qw(sales stock refunds leads)),
+	join(' ', map { truth_of($truth, 'flow_transactions_total', flow => $_, result => 'success') } qw(sales stock refunds leads)),
+	'flow_transaction_duration_seconds_count = committed flow transactions, per flow');
+
+# The refund-in check against the tables: c5load checks no sale again
+# once it went wrong, so each mismatch counted is one sale the tables show
+# putting back more than it consumed, or with no refund.
+sub mismatched_sales
+{
+	my ($stock, $type, $qty, $consume, $refund_in, $refunds) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT count(*) FILTER (WHERE put_back > consumed) || ' over_restock, '
+		       || count(*) FILTER (WHERE NOT refunded) || ' no_refund'
+		  FROM (SELECT m.sale_id,
+		               sum(m.$qty) FILTER (WHERE m.$type = '$consume') AS consumed,
+		               sum(m.$qty) FILTER (WHERE m.$type = '$refund_in') AS put_back,
+		               EXISTS (SELECT 1 FROM $refunds r WHERE r.sale_id = m.sale_id) AS refunded
+		          FROM $stock m GROUP BY m.sale_id
+		        HAVING bool_or(m.$type = '$refund_in')) s});
+}
+
+sub mismatches_counted
+{
+	return $node->safe_psql('postgres', q{
+		SELECT string_agg(coalesce(m.value, 0) || ' ' || t, ', ' ORDER BY t DESC)
+		  FROM unnest(ARRAY['over_restock', 'no_refund']) t
+		  LEFT JOIN c5metrics.metrics m ON m.metric = 'stock_refund_in_mismatch_total' AND m.labels ->> 'type' = t});
+}
+
+is(mismatches_counted(),
+	mismatched_sales('shop.stock_movements', 'movement_type', 'quantity', 'consume', 'refund_in', 'shop.refunds'),
+	'the mismatches counted are the sales the tables show wrong');
+is($node->safe_psql('postgres', q{
+	SELECT l.quantity_on_hand + coalesce(sum(m.quantity) FILTER (WHERE m.movement_type = 'consume'), 0)
+	       - coalesce(sum(m.quantity) FILTER (WHERE m.movement_type = 'refund_in'), 0)
+	  FROM shop.stock_lots l LEFT JOIN shop.stock_movements m ON m.lot_id = l.id
+	 WHERE l.product_id = 1 GROUP BY l.id, l.quantity_on_hand}),
+	'1000000000', 'the lot holds what it was seeded with, less what was consumed, plus what was put back');
 
 # The check can fail: one committed refund the triggers never saw (replica
 # mode skips them) is one event the counters miss.
@@ -115,8 +195,8 @@ $node->safe_psql('postgres', q{
 });
 my $map = dirname(__FILE__) . '/../c5load/django.map';
 $ok = IPC::Run::run([ $c5load, '-d', $conninfo, "--map=$map", '--throttle', '--clients=4',
-		'--transactions=3000', '--seed=7', "--json=$json_file" ], '>', \$out, '2>', \$err);
-ok($ok, 'c5load drives the Django-style tables through django.map') or diag($err);
+		'--transactions=5000', '--seed=7', $restock, "--json=$json_file" ], '>', \$out, '2>', \$err);
+ok($ok, 'c5load drives the Django-style tables through django.map, restocking refunds included') or diag($err);
 $truth = decode_json(slurp_file($json_file));
 is($truth->{unknown_outcomes}, 0, 'every outcome is known');
 @bad = mismatches($node, $truth);
@@ -125,6 +205,16 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM refunds_refund'),
 	truth_of($truth, 'sale_refunds_total', type => 'full', result => 'success')
 	  + truth_of($truth, 'sale_refunds_total', type => 'partial', result => 'success'),
 	'refund rows = refund successes');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM inventory_stockmovement WHERE kind = 'RETURN'}),
+	truth_of($truth, 'stock_refund_in_total', result => 'success'), 'refund-in rows = refund-in successes');
+is(mismatches_counted(), mismatched_sales('inventory_stockmovement', 'kind', 'qty', 'OUT', 'RETURN', 'refunds_refund'),
+	'the mismatches counted are the sales the tables show wrong');
+cmp_ok(truth_of($truth, 'stock_refund_in_mismatch_total', type => 'over_restock'), '>', 100,
+	'over_restock were counted');
+cmp_ok(truth_of($truth, 'stock_refund_in_mismatch_total', type => 'no_refund'), '>', 100,
+	'no_refund were counted');
+is($node->safe_psql('postgres', q{SELECT value FROM c5metrics.metrics WHERE metric = 'c5metrics_events_lost_total'}),
+	'0', 'c5metrics lost no event');
 
 $node->stop;
 done_testing();
