@@ -553,11 +553,14 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 	Relation	refunds = NULL;
 	TupleTableSlot *sslot = table_slot_create(stock, NULL);
 	TupleTableSlot *rslot = NULL;
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "c5metrics refund-in rows",
-												 ALLOCSET_DEFAULT_SIZES);
+	static MemoryContext rowcxt = NULL;
 	MemoryContext old;
 	int			i;
 
+	/* per sale: the numerics of its sums (kept for the backend, reset) */
+	if (rowcxt == NULL)
+		rowcxt = AllocSetContextCreate(TopMemoryContext, "c5metrics refund-in rows",
+									   ALLOCSET_SMALL_SIZES);
 	if (OidIsValid(c->refunds))
 	{
 		refunds = table_open(c->refunds, AccessShareLock);
@@ -612,7 +615,6 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 		ExecDropSingleTupleTableSlot(rslot);
 		table_close(refunds, NoLock);
 	}
-	MemoryContextDelete(rowcxt);
 }
 
 /*
