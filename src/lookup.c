@@ -163,6 +163,18 @@ c5m_lookup_begin(C5Scan *s, Relation rel, C5Lookup *lk, Datum value, TupleTableS
 	}
 }
 
+/* The same scan again, for another value: a batch reuses one scan. */
+void
+c5m_lookup_rescan(C5Scan *s, Datum value)
+{
+	ExecClearTuple(s->slot);
+	s->key.sk_argument = value;
+	if (s->index != NULL)
+		index_rescan(s->iscan, &s->key, 1, NULL, 0);
+	else
+		table_rescan(s->hscan, &s->key);
+}
+
 bool
 c5m_lookup_next(C5Scan *s)
 {

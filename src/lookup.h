@@ -53,6 +53,7 @@ extern bool c5m_resolve_cast(Oid typid, FmgrInfo *cast);
 extern Numeric c5m_as_numeric(FmgrInfo *cast, Datum d);
 extern void c5m_lookup_begin(C5Scan *s, Relation rel, C5Lookup *lk, Datum value,
 							 TupleTableSlot *slot, LOCKMODE lockmode, Snapshot snapshot);
+extern void c5m_lookup_rescan(C5Scan *s, Datum value);
 extern bool c5m_lookup_next(C5Scan *s);
 extern void c5m_lookup_end(C5Scan *s);
 extern LOCKMODE c5m_held_or_share(Oid indexid);

@@ -555,6 +555,8 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 	TupleTableSlot *rslot = NULL;
 	static MemoryContext rowcxt = NULL;
 	MemoryContext old;
+	C5Scan		sscan,
+				rscan;
 	int			i;
 
 	/* per sale: the numerics of its sums (kept for the backend, reset) */
@@ -566,9 +568,14 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 		refunds = table_open(c->refunds, AccessShareLock);
 		rslot = table_slot_create(refunds, NULL);
 	}
+	/* one scan of each table for all the sales, rescanned per sale */
+	c5m_lookup_begin(&sscan, stock, &c->by_sale, checks[0].sale, sslot,
+					 c5m_held_or_share(c->by_sale.indexid), snapshot);
+	if (refunds != NULL)
+		c5m_lookup_begin(&rscan, refunds, &c->r_by_sale, checks[0].sale, rslot,
+						 AccessShareLock, snapshot);
 	for (i = 0; i < n; i++)
 	{
-		C5Scan		scan;
 		QtySum		consumed = {0},
 					restocked = {0};
 
@@ -576,9 +583,9 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 		old = MemoryContextSwitchTo(rowcxt);
 		if (c->qtykind == QTY_NUMERIC)
 			consumed.n = restocked.n = int64_to_numeric(0);
-		c5m_lookup_begin(&scan, stock, &c->by_sale, checks[i].sale, sslot,
-						 c5m_held_or_share(c->by_sale.indexid), snapshot);
-		while (c5m_lookup_next(&scan))
+		if (i > 0)
+			c5m_lookup_rescan(&sscan, checks[i].sale);
+		while (c5m_lookup_next(&sscan))
 		{
 			bool		isnull;
 			Datum		type = slot_getattr(sslot, c->type.attnum, &isnull);
@@ -595,20 +602,21 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 			if (!isnull)
 				qty_add(c, sum, qty);
 		}
-		c5m_lookup_end(&scan);
 		if (qty_less(c, &consumed, &restocked))
 			(*over)++;
 		if (refunds != NULL)
 		{
-			c5m_lookup_begin(&scan, refunds, &c->r_by_sale, checks[i].sale, rslot,
-							 AccessShareLock, snapshot);
-			if (!c5m_lookup_next(&scan))
+			if (i > 0)
+				c5m_lookup_rescan(&rscan, checks[i].sale);
+			if (!c5m_lookup_next(&rscan))
 				(*norefund)++;
-			c5m_lookup_end(&scan);
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
+	c5m_lookup_end(&sscan);
+	if (refunds != NULL)
+		c5m_lookup_end(&rscan);
 	ExecDropSingleTupleTableSlot(sslot);
 	if (refunds != NULL)
 	{
