@@ -580,9 +580,12 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 					restocked = {0};
 
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(rowcxt);
 		if (c->qtykind == QTY_NUMERIC)
+		{
+			old = MemoryContextSwitchTo(rowcxt);
 			consumed.n = restocked.n = int64_to_numeric(0);
+			MemoryContextSwitchTo(old);
+		}
 		if (i > 0)
 			c5m_lookup_rescan(&sscan, checks[i].sale);
 		while (c5m_lookup_next(&sscan))
@@ -600,10 +603,21 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 				continue;
 			qty = slot_getattr(sslot, c->qty.attnum, &isnull);
 			if (!isnull)
+			{
+				/*
+				 * Only the sums in rowcxt: the scans allocate as they go
+				 * (a btree scan its list of dead items), which must live
+				 * until they end.
+				 */
+				old = MemoryContextSwitchTo(rowcxt);
 				qty_add(c, sum, qty);
+				MemoryContextSwitchTo(old);
+			}
 		}
+		old = MemoryContextSwitchTo(rowcxt);
 		if (qty_less(c, &consumed, &restocked))
 			(*over)++;
+		MemoryContextSwitchTo(old);
 		if (refunds != NULL)
 		{
 			if (i > 0)
@@ -611,7 +625,6 @@ check_direct(RefundInConfig *c, Relation stock, const C5Check *checks, int n,
 			if (!c5m_lookup_next(&rscan))
 				(*norefund)++;
 		}
-		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
 	c5m_lookup_end(&sscan);
