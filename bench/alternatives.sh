@@ -24,13 +24,24 @@
 #                 its refunds and raises; refund rate rounds only.  B's
 #                 guard is business work that A does not do: A+G is the
 #                 baseline that does the same work
+#   A+R barer     A with the refund-in check a user would write without
+#                 c5metrics: a PL/pgSQL constraint trigger on stock
+#                 movements, AFTER INSERT, DEFERRABLE INITIALLY DEFERRED,
+#                 for each refund_in row: at commit it sums the sale's
+#                 consume and refund_in movements, looks for the sale's
+#                 refund and counts over_restock / no_refund in a table
+#                 (never raises); restock refund flow and bulk refund-in
+#                 only.  The baseline that does the work of B's check
 #
 # Measurements, every one beside A in the same run:
 #
 #  1. Transaction rates with pgbench: the sale -> paid flow (pay_sale() on
 #     a fresh pending sale with one item: the paid transition and FEFO
-#     consumption) and the refund flow (refund_sale() on a fresh paid sale,
-#     a unique idempotency key each), at 1 and 4 clients, with
+#     consumption), the refund flow (refund_sale() on a fresh paid sale,
+#     a unique idempotency key each) and the restock refund flow
+#     (refund_sale(..., true) on a fresh paid and consumed sale: the
+#     refund row, the lot's quantity put back, a refund_in movement, the
+#     sale's status), at 1 and 4 clients, with
 #     synchronous_commit = off.  Short rounds, the variants in turn,
 #     ABCD then DCBA (a linear drift cancels over each pair of rounds);
 #     median, min and max tps, and the ratio to A.  In each round of B, C
@@ -54,6 +65,13 @@
 #     updates the same counter row in one transaction: a version chain
 #     that each update walks), so C stops at --plpg-max-rows; its 200k
 #     figure is extrapolated from a fit of time = a n + b n^2.
+#     The bulk refund-in series: one committed INSERT ... SELECT of N
+#     refund_in movements of N distinct sales (each paid, consumed and
+#     refunded before), at N = 10^4, 10^5, 10^6: A, B and A+R (A+R up to
+#     --restock-plpg-max-rows), wall time with a time limit per statement
+#     (--restock-limit), ns/row, the ratio to A and the growth of ns/row
+#     between sizes (linear in rows?); instructions per row under
+#     callgrind at a small N.
 #  3. Scrape time against table size (10^4, 10^5, 10^6 sales, with items,
 #     movements and refunds): curl -w '%{time_total}' on c5metrics'
 #     endpoint and on the exporter, alternating, median of --scrapes.
@@ -96,9 +114,21 @@ WALL_ROUNDS=${WALL_ROUNDS:-3}
 PLPG_MAX_ROWS=${PLPG_MAX_ROWS:-50000}	# C's bulk statements stop here (quadratic)
 SCRAPE_SIZES=${SCRAPE_SIZES:-"10000 100000 1000000"}
 SCRAPES=${SCRAPES:-10}
+RESTOCK_SIZES=${RESTOCK_SIZES:-"10000 100000 1000000"}	# bulk refund-in statements
+RESTOCK_ROUNDS=${RESTOCK_ROUNDS:-3}
+RESTOCK_PLPG_MAX_ROWS=${RESTOCK_PLPG_MAX_ROWS:-100000}	# A+R's largest bulk refund-in
+RESTOCK_LIMIT=${RESTOCK_LIMIT:-60}	# seconds a bulk refund-in may take before it is cancelled,
+RESTOCK_LIMIT_X=4					# or this many times A's time at that size if longer
+RCG_ROWS=${RCG_ROWS:-2000}			# callgrind bulk refund-in rows
+FLOWS=${FLOWS:-"pay refund restock"}
 PRODUCTS=1000
 REF_BASE=100000000					# ids of the paid sales refunded by the refund flow
-TARGET_TPS=0.97						# issue: B >= 0.97 x A on both flows at 4 clients
+RST_BASE=200000000					# ids of the paid, consumed sales of the restock flow
+RB_BASE=300000000					# ids of the template's sales for the callgrind bulk refund-in
+TARGET_TPS=0.97						# issue: B >= 0.97 x A on every flow at 4 clients
+TARGET_R_X=2						# issue 16: B >= 2 x A+R (hand-written refund-in check)
+TARGET_RB_X=1.5						# issue 16: a bulk refund-in within 1.5 x A
+LINEAR_K=1.1						# "linear": time grows at most as rows^1.1
 TARGET_IR_PCT=1.0					# issue: B adds <= 1 % instructions per row
 TARGET_SCRAPE_X=100					# issue: B scrapes >= 100 x faster at 10^6 sales
 FLAT_SLOPE=0.1						# "flat": time grows at most as size^0.1
@@ -107,11 +137,14 @@ cg_plpg_full=0
 do_tps=1
 do_bulk=1
 do_scrape=1
+do_restock_bulk=1
+do_cg_consume=1						# callgrind of the consume statement (2a)
 keep_data=0
 
 # Figures measured earlier on a 2-CPU machine of this kind (the issue).
 declare -A EARLIER=(
-	[tps.pay.plpg.4]=0.32 [tps.refund.plpg.4]=0.37
+	[tps.pay.plpg.4]=0.32 [tps.refund.plpg.4]=0.37 [tps.restock.shop.4]=0.57
+	[restock.100000]=13
 	[scrape.10000]=9 [scrape.100000]=55 [scrape.1000000]=490
 )
 
@@ -144,15 +177,33 @@ Usage: $0 [options]
                       200000 rows takes about 5 minutes per statement)
   --scrape-sizes "N ..."  sales in the tables when scraping (default "$SCRAPE_SIZES")
   --scrapes N         timed scrapes per endpoint and size (default $SCRAPES)
+  --flows "F ..."     flows of the rate rounds, interleaved rounds and instructions per
+                      transaction, among pay, refund and restock (default "$FLOWS")
+  --restock-sizes "N ..."  rows of the timed bulk refund-in statements (default
+                      "$RESTOCK_SIZES")
+  --restock-rounds N  rounds of the timed bulk refund-in, after a warm-up at the
+                      smallest size (default $RESTOCK_ROUNDS)
+  --restock-plpg-max-rows N  largest bulk refund-in timed for A+R (default
+                      $RESTOCK_PLPG_MAX_ROWS)
+  --restock-limit S   a bulk refund-in still running after S seconds, or after
+                      $RESTOCK_LIMIT_X x A's time at that size if longer, is cancelled and
+                      reported as not finished; that variant skips its larger sizes
+                      (default $RESTOCK_LIMIT)
+  --restock-cg-rows N rows of the callgrind bulk refund-in (default $RCG_ROWS)
   --quick             smoke run: --rounds 1, 2 s rounds, --cg-rows 2000, small sizes
-  --no-callgrind, --no-tps, --no-bulk, --no-scrape   skip a part
+  --no-callgrind, --no-tps, --no-bulk, --no-scrape   skip a part (--no-bulk: the
+                      consume statement's wall time)
+  --no-restock-bulk   skip the bulk refund-in series (wall time and callgrind)
+  --only-restock      the restock refund flow and the bulk refund-in series only:
+                      --flows restock --no-bulk --no-scrape, and no callgrind of the
+                      consume statement (about 12 minutes)
   --keep-data         keep the data directories under OUT
   -h, --help          this help
 
 Environment: PG_CONFIG (default pg_config) selects the PostgreSQL install.
 Results: the tables on stdout, also in OUT/results.txt; a markdown report
 in OUT/report.md; logs, callgrind files and raw pgbench output in OUT/log
-and OUT/callgrind.  About 23 minutes with the defaults on 2 CPUs.
+and OUT/callgrind.  About 38 minutes with the defaults on 2 CPUs (--only-restock: 14).
 EOF
 }
 
@@ -173,8 +224,17 @@ while [[ $# -gt 0 ]]; do
 		--plpg-max-rows) PLPG_MAX_ROWS=$2; shift ;;
 		--scrape-sizes) SCRAPE_SIZES=$2; shift ;;
 		--scrapes) SCRAPES=$2; shift ;;
+		--flows) FLOWS=$2; shift ;;
+		--restock-sizes) RESTOCK_SIZES=$2; shift ;;
+		--restock-rounds) RESTOCK_ROUNDS=$2; shift ;;
+		--restock-plpg-max-rows) RESTOCK_PLPG_MAX_ROWS=$2; shift ;;
+		--restock-limit) RESTOCK_LIMIT=$2; shift ;;
+		--restock-cg-rows) RCG_ROWS=$2; shift ;;
 		--quick) ROUNDS=1; ROUND_SECONDS=2; MIX_ROUNDS=1; MIX_SECONDS=3; CG_ROWS=2000; CG_SMALL=500; WALL_SIZES="2000 10000 20000"
-			WALL_ROUNDS=1; PLPG_MAX_ROWS=10000; SCRAPE_SIZES="10000 100000"; SCRAPES=3 ;;
+			WALL_ROUNDS=1; PLPG_MAX_ROWS=10000; SCRAPE_SIZES="10000 100000"; SCRAPES=3
+			RESTOCK_SIZES="1000 10000"; RESTOCK_ROUNDS=1; RESTOCK_LIMIT=30; RCG_ROWS=500 ;;
+		--no-restock-bulk) do_restock_bulk=0 ;;
+		--only-restock) FLOWS=restock; do_bulk=0; do_scrape=0; do_cg_consume=0 ;;
 		--no-callgrind) do_callgrind=0 ;;
 		--cg-plpg-full) cg_plpg_full=1 ;;
 		--no-tps) do_tps=0 ;;
@@ -192,14 +252,18 @@ EXPORTER_PORT=${EXPORTER_PORT:-$((PORT + 2))}
 die() { echo "alternatives: $*" >&2; exit 1; }
 note() { echo "# $*" >&2; }
 
-for v in PORT HTTP_PORT EXPORTER_PORT ROUNDS ROUND_SECONDS CG_ROWS CG_SMALL WALL_ROUNDS PLPG_MAX_ROWS SCRAPES; do
+for v in PORT HTTP_PORT EXPORTER_PORT ROUNDS ROUND_SECONDS CG_ROWS CG_SMALL WALL_ROUNDS PLPG_MAX_ROWS SCRAPES \
+	RESTOCK_ROUNDS RESTOCK_PLPG_MAX_ROWS RESTOCK_LIMIT RCG_ROWS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
 done
-for v in CLIENT_COUNTS WALL_SIZES SCRAPE_SIZES; do
+for v in CLIENT_COUNTS WALL_SIZES SCRAPE_SIZES RESTOCK_SIZES; do
 	[[ ${!v} =~ ^[0-9]+( [0-9]+)*$ ]] || die "$v must be a list of numbers"
 done
+[[ $FLOWS =~ ^(pay|refund|restock)( (pay|refund|restock))*$ ]] || die "--flows: a list of pay, refund and restock"
 ((ROUNDS > 0 && ROUND_SECONDS > 1 && CG_ROWS > CG_SMALL && CG_SMALL > 0 && WALL_ROUNDS > 0 && SCRAPES > 0)) ||
 	die "rounds, durations and row counts must be positive (and --round-seconds at least 2)"
+((RESTOCK_ROUNDS > 0 && RESTOCK_LIMIT > 0 && RCG_ROWS > 0)) ||
+	die "--restock-rounds, --restock-limit and --restock-cg-rows must be positive"
 for v in PORT HTTP_PORT EXPORTER_PORT; do
 	((${!v} >= 56000 && ${!v} <= 56999)) || die "${v,,} must be in 56000-56999"
 done
@@ -207,6 +271,15 @@ done
 read -r -a clients_list <<<"$CLIENT_COUNTS"
 read -r -a wall_sizes <<<"$WALL_SIZES"
 read -r -a scrape_sizes <<<"$SCRAPE_SIZES"
+read -r -a restock_sizes <<<"$RESTOCK_SIZES"
+flows=()						# the selected flows, in their fixed order
+for f in pay refund restock; do
+	[[ " $FLOWS " == *" $f "* ]] && flows+=("$f")
+done
+has_flow() { [[ " ${flows[*]} " == *" $1 "* ]]; }
+for ((i = 1; i < ${#restock_sizes[@]}; i++)); do
+	((restock_sizes[i] > restock_sizes[i - 1])) || die "--restock-sizes must grow"
+done
 
 # ---------------------------------------------------------------------------
 # Preflight
@@ -234,10 +307,15 @@ bench_as_postgres
 # would fork a subshell): setpriv and env exec, so $! is the process itself.
 
 EXPORTER=prometheus-postgres-exporter
+# D, the exporter, runs in the sale -> paid and refund rate rounds and the scrapes
+use_exporter=0
+if ((do_scrape)) || { ((do_tps)) && { has_flow pay || has_flow refund; }; }; then
+	use_exporter=1
+fi
 missing=()
 command -v curl >/dev/null || missing+=(curl)
 ((do_callgrind)) && ! { command -v valgrind && command -v callgrind_annotate; } >/dev/null && missing+=(valgrind)
-((do_tps || do_scrape)) && ! command -v "$EXPORTER" >/dev/null && missing+=(prometheus-postgres-exporter)
+((use_exporter)) && ! command -v "$EXPORTER" >/dev/null && missing+=(prometheus-postgres-exporter)
 if ((${#missing[@]})); then
 	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||
 		die "missing: ${missing[*]}: install them (apt-get install ${missing[*]})"
@@ -248,7 +326,7 @@ if ((${#missing[@]})); then
 		die "could not install ${missing[*]}"
 fi
 exporter_version=""
-if ((do_tps || do_scrape)); then
+if ((use_exporter)); then
 	exporter_version=$("$EXPORTER" --version 2>&1 | awk '!v && /version/ { v = $3 } END { print v }')
 	# not "| grep -q": with pipefail, the exporter's SIGPIPE would fail the test
 	[[ $("$EXPORTER" --help 2>&1) == *--extend.query-path* ]] ||
@@ -363,15 +441,20 @@ calc() { awk "BEGIN { printf ${1}${2:+, $2} }"; }	# calc '"%.2f", 1 / 3' or calc
 # ---------------------------------------------------------------------------
 
 variants=(bare shop plpg exp)			# A B C D, as schemas
-schemas=(bare shop shopng bareg plpg exp)	# and B', A+G (rate rounds of the refund flow only)
-declare -A LETTER=([bare]=A [shop]=B [shopng]="B'" [bareg]="A+G" [plpg]=C [exp]=D)
+schemas=(bare shop shopng bareg barer plpg exp)	# and B', A+G, A+R (some flows only)
+declare -A LETTER=([bare]=A [shop]=B [shopng]="B'" [bareg]="A+G" [barer]="A+R" [plpg]=C [exp]=D)
 declare -A LABEL=([bare]="A no triggers" [shop]="B c5metrics" [shopng]="B' c5m. no guard"
-	[bareg]="A+G A + PL/pgSQL guard"
+	[bareg]="A+G A + PL/pgSQL guard" [barer]="A+R A + PL/pgSQL check"
 	[plpg]="C PL/pgSQL counters" [exp]="D exporter")
 # The variants of each flow's rate rounds.  B' is B without the over-refund
 # guard (refunds attached without sales_table): it shows what the guard,
-# which A, C and D do not have, costs in the refund flow.
-declare -A FLOW_VARIANTS=([pay]="bare shop plpg exp" [refund]="bare bareg shop shopng plpg exp")
+# which A, C and D do not have, costs in the refund flows.  A+R makes the
+# refund-in check by hand, without the guard: its match is B'.
+declare -A FLOW_VARIANTS=([pay]="bare shop plpg exp" [refund]="bare bareg shop shopng plpg exp"
+	[restock]="bare shop shopng barer")
+declare -A FLOW_NAME=([pay]="sale -> paid" [refund]="refund" [restock]="restock refund")
+# the variants of the bulk refund-in series
+rb_variants=(bare shop barer)
 reversed()					# "x y z" -> "z y x"
 {
 	local -a words r=()
@@ -414,6 +497,41 @@ BEGIN
 END $$;
 CREATE TRIGGER refund_guard BEFORE INSERT ON bareg.refunds
   FOR EACH ROW EXECUTE FUNCTION bareg.refund_guard();
+
+-- (A+R) A with the refund-in check a user would write without c5metrics:
+-- at commit (a deferred constraint trigger, so that the refund and every
+-- movement of the transaction are in), for each refund_in movement, the
+-- sale's consumed and returned quantities and whether it has a refund.  A
+-- mismatch is counted in a table, never raised: the check must not fail
+-- the refund.  It runs once per refund_in row (c5metrics once per sale of
+-- a transaction); here every sale gets one.
+SELECT c5metrics.create_reference_schema('barer', track => false);
+CREATE TABLE barer.refund_in_mismatches (
+  type text PRIMARY KEY,
+  value bigint NOT NULL);
+INSERT INTO barer.refund_in_mismatches VALUES ('over_restock', 0), ('no_refund', 0);
+CREATE FUNCTION barer.check_refund_in() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_consumed bigint;
+  v_returned bigint;
+BEGIN
+  SELECT coalesce(sum(quantity) FILTER (WHERE movement_type = 'consume'), 0),
+         coalesce(sum(quantity) FILTER (WHERE movement_type = 'refund_in'), 0)
+    INTO v_consumed, v_returned
+    FROM barer.stock_movements WHERE sale_id = NEW.sale_id;
+  IF v_returned > v_consumed THEN
+    UPDATE barer.refund_in_mismatches SET value = value + 1 WHERE type = 'over_restock';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM barer.refunds WHERE sale_id = NEW.sale_id) THEN
+    UPDATE barer.refund_in_mismatches SET value = value + 1 WHERE type = 'no_refund';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER check_refund_in AFTER INSERT ON barer.stock_movements
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW WHEN (NEW.movement_type = 'refund_in' AND NEW.sale_id IS NOT NULL)
+  EXECUTE FUNCTION barer.check_refund_in();
 
 -- (C) What a user would write without c5metrics: one row per series in a
 -- counters table, incremented by AFTER ROW triggers in the writing
@@ -470,6 +588,7 @@ INSERT INTO $s.stock_lots (id, product_id, expires_on, quantity_on_hand)
 SELECT g, g, '2099-12-31', 2000000000 FROM generate_series(1, $PRODUCTS) g;
 CREATE SEQUENCE $s.bench_pay;
 CREATE SEQUENCE $s.bench_refund START $REF_BASE;
+CREATE SEQUENCE $s.bench_restock START $RST_BASE;
 EOF
 	done
 }
@@ -534,6 +653,67 @@ VACUUM (FREEZE, ANALYZE) $1.sales, $1.stock_movements;
 EOF
 	[[ $1 == plpg ]] && echo "TRUNCATE plpg.counters;"
 	return 0
+}
+
+# Sales lo..hi, paid, each with a consume movement of one unit from lot
+# (id % PRODUCTS) + 1; with refunded = 1 also a partial refund each (status
+# partially_refunded).  Loaded with session_replication_role = replica: no
+# trigger fires (c5metrics', C's, A+R's, the foreign keys'), so that the
+# load is quick and counts nothing.
+paid_consumed_sql()			# schema lo hi refunded(0|1)
+{
+	local status=paid
+	(($4)) && status=partially_refunded
+	cat <<EOF
+SET session_replication_role = replica;
+INSERT INTO $1.sales (id, status, total, paid_at)
+SELECT g, '$status', 65, now() FROM generate_series($2, $3) g;
+EOF
+	consume_sql "$1" "$2" "$3"
+	if (($4)); then
+		cat <<EOF
+INSERT INTO $1.refunds (sale_id, amount, refund_type, idempotency_key)
+SELECT g, 5, 'partial', 'rf-' || g FROM generate_series($2, $3) g;
+EOF
+	fi
+	echo "RESET session_replication_role;"
+}
+
+consume_sql()				# schema lo hi
+{
+	echo "INSERT INTO $1.stock_movements (movement_type, product_id, lot_id, sale_id, quantity)"
+	echo "SELECT 'consume', g % $PRODUCTS + 1, g % $PRODUCTS + 1, g, 1 FROM generate_series($2, $3) g;"
+}
+
+# The bulk refund-in: one statement, the goods of sales first..first+rows-1
+# back to the lots they were consumed from
+restock_bulk_sql()			# schema rows first-sale
+{
+	echo "INSERT INTO $1.stock_movements (movement_type, product_id, lot_id, sale_id, quantity) SELECT 'refund_in', g % $PRODUCTS + 1, g % $PRODUCTS + 1, g, 1 FROM generate_series($3, $3 + $2 - 1) g;"
+}
+
+# Sales 1..rows paid, consumed and refunded, no refund_in yet; frozen and
+# analyzed.  The checks of B and A+R then do their whole work for each row
+# of the bulk refund-in: the sale's movements summed, its refund found.
+# With again = 1, the tables hold that already, plus the last bulk
+# refund-in's movements: the movements are loaded again, and the sales
+# frozen again (the foreign-key checks locked every sale's row); the
+# refunds, which the statement only read, stay.  At 10^6 rows that takes
+# a third of the time of a full load.
+restock_reload_sql()		# schema rows again(0|1)
+{
+	echo "SET client_min_messages = warning;"
+	if (($3)); then
+		echo "TRUNCATE $1.stock_movements;"
+		echo "SET session_replication_role = replica;"
+		consume_sql "$1" 1 "$2"
+		echo "RESET session_replication_role;"
+		echo "VACUUM (FREEZE, ANALYZE) $1.sales, $1.stock_movements;"
+	else
+		echo "TRUNCATE $1.stock_movements, $1.refunds, $1.sale_items, $1.sales;"
+		paid_consumed_sql "$1" 1 "$2" 1
+		echo "VACUUM (FREEZE, ANALYZE) $1.sales, $1.stock_movements, $1.refunds;"
+	fi
 }
 
 # ---------------------------------------------------------------------------
@@ -619,6 +799,18 @@ INSERT INTO $s.refunds (sale_id, amount, refund_type, idempotency_key)
 SELECT g, 5, 'partial', 'pre-' || g FROM generate_series($((REF_BASE + TX_N2 + 1)), $((REF_BASE + TX_N2 + TX_PRE))) g;
 UPDATE $s.sales SET status = 'partially_refunded' WHERE id > $((REF_BASE + TX_N2));
 EOF
+		# the restock flow: paid, consumed sales to refund with restock, and
+		# earlier ones already refunded and restocked (a stock_movements table
+		# of a realistic size); the bulk refund-in's paid, consumed, refunded
+		# sales.  Every schema alike, so that A and D stay twins in part 2a.
+		{
+			paid_consumed_sql "$s" $((RST_BASE + 1)) $((RST_BASE + TX_N2)) 0
+			paid_consumed_sql "$s" $((RST_BASE + TX_N2 + 1)) $((RST_BASE + TX_N2 + TX_PRE)) 1
+			echo "SET session_replication_role = replica;"
+			restock_bulk_sql "$s" "$TX_PRE" $((RST_BASE + TX_N2 + 1))
+			echo "RESET session_replication_role;"
+			paid_consumed_sql "$s" $((RB_BASE + 1)) $((RB_BASE + RCG_ROWS)) 1
+		} | psql_ >/dev/null
 	done
 	# every schema alike: a row lock (the foreign-key checks take them) on an
 	# all-visible page costs a visibility-map access that a page not yet
@@ -719,7 +911,7 @@ cg_run()					# variant rows
 
 	bulk_sql "$v" "$n" >"$OUT/log/cg.$name.sql"
 	cg_exec "$name"
-	got=$(single_value "$run" "SELECT count(*) AS v FROM $v.stock_movements")
+	got=$(single_value "$run" "SELECT count(*) AS v FROM $v.stock_movements WHERE sale_id < $REF_BASE")
 	[[ $got == "$n" ]] || die "callgrind $name: expected $n movements, found '$got'"
 	check=""
 	case $v in
@@ -737,16 +929,17 @@ cg_run()					# variant rows
 
 # n transactions of a flow, one per line (a single-user backend commits each
 # line): pay_sale() of pending sales 1..n, refund_sale() of paid sales
-# REF_BASE+1..REF_BASE+n, as in the rate rounds.
+# REF_BASE+1..REF_BASE+n, refund_sale(..., true) of paid and consumed sales
+# RST_BASE+1..RST_BASE+n, as in the rate rounds.
 tx_sql()					# flow schema n
 {
 	local i
 	for ((i = 1; i <= $3; i++)); do
-		if [[ $1 == pay ]]; then
-			echo "SELECT $2.pay_sale($i);"
-		else
-			echo "SELECT $2.refund_sale($((REF_BASE + i)), 5, 'partial', 'rf-$((REF_BASE + i))');"
-		fi
+		case $1 in
+			pay) echo "SELECT $2.pay_sale($i);" ;;
+			refund) echo "SELECT $2.refund_sale($((REF_BASE + i)), 5, 'partial', 'rf-$((REF_BASE + i))');" ;;
+			restock) echo "SELECT $2.refund_sale($((RST_BASE + i)), 5, 'partial', 'rs-$((RST_BASE + i))', true);" ;;
+		esac
 	done
 }
 
@@ -756,14 +949,51 @@ cg_tx()						# flow variant n
 
 	tx_sql "$f" "$v" "$n" >"$OUT/log/cg.$name.sql"
 	cg_exec "$name"
-	if [[ $f == pay ]]; then
-		check="SELECT count(*) AS v FROM $v.sales WHERE status = 'paid' AND id < $REF_BASE"
-	else
-		check="SELECT count(*) AS v FROM $v.refunds WHERE sale_id <= $((REF_BASE + TX_N2))"
-	fi
+	case $f in
+		pay) check="SELECT count(*) AS v FROM $v.sales WHERE status = 'paid' AND id < $REF_BASE" ;;
+		refund) check="SELECT count(*) AS v FROM $v.refunds WHERE sale_id BETWEEN $REF_BASE AND $((REF_BASE + TX_N2))" ;;
+		restock) check="SELECT count(*) AS v FROM $v.stock_movements WHERE movement_type = 'refund_in' AND sale_id BETWEEN $RST_BASE AND $((RST_BASE + TX_N2))" ;;
+	esac
 	got=$(single_value "$run" "$check")
 	[[ $got == "$n" ]] || die "callgrind $name: expected $n, found '$got' ($check)"
+	[[ $f == restock ]] && rb_check_single "$v" "$n" "callgrind $name"
 	rm -rf "$run"
+}
+
+# From c5metrics.metrics: "refund-ins counted/mismatches and events lost"
+C5_RB_COUNTS="(sum(value) FILTER (WHERE metric = 'stock_refund_in_total' AND labels->>'result' = 'success'))::bigint || '/' || (sum(value) FILTER (WHERE metric IN ('stock_refund_in_mismatch_total', 'c5metrics_events_lost_total')))::bigint"
+
+# After refund_in movements of n sales, each consumed and refunded, in a
+# single-user backend: B counted n refund-ins, and neither B nor A+R found a
+# mismatch (B' shares B's registry).
+rb_check_single()			# variant n what
+{
+	local got
+	case $1 in
+		shop|shopng)
+			# one line: a single-user backend ends a statement at a newline
+			got=$(single_value "$OUT/run" "SELECT $C5_RB_COUNTS AS v FROM c5metrics.metrics")
+			[[ $got == "$2/0" ]] ||
+				die "$3: c5metrics counted refund-ins/mismatches+lost '$got', expected $2/0" ;;
+		barer)
+			got=$(single_value "$OUT/run" "SELECT sum(value) AS v FROM barer.refund_in_mismatches")
+			[[ $got == 0 ]] || die "$3: A+R counted $got mismatches, expected 0" ;;
+	esac
+	return 0
+}
+
+# The bulk refund-in under callgrind: n refund_in movements of the
+# template's sales RB_BASE+1.., each paid, consumed and refunded.
+cg_rb()						# variant n
+{
+	local v=$1 n=$2 name=rb.$1.$2 got
+
+	restock_bulk_sql "$v" "$n" $((RB_BASE + 1)) >"$OUT/log/cg.$name.sql"
+	cg_exec "$name"
+	got=$(single_value "$OUT/run" "SELECT count(*) AS v FROM $v.stock_movements WHERE movement_type = 'refund_in' AND sale_id > $RB_BASE")
+	[[ $got == "$n" ]] || die "callgrind $name: expected $n refund_in movements, found '$got'"
+	rb_check_single "$v" "$n" "callgrind $name"
+	rm -rf "$OUT/run"
 }
 
 # instructions per transaction: the difference of two runs, so that one-time
@@ -778,6 +1008,7 @@ run_callgrind()
 	local -a cases=()
 
 	for v in "${variants[@]}"; do
+		((do_cg_consume)) || break
 		if [[ $v == plpg ]] && ((!cg_plpg_full)); then
 			# C grows quadratically: at CG_ROWS it would take minutes under
 			# callgrind; two smaller statements give its per-row slope
@@ -786,12 +1017,17 @@ run_callgrind()
 			cases+=("$v 0" "$v $CG_SMALL" "$v $CG_ROWS")
 		fi
 	done
-	for f in pay refund; do
+	for f in "${flows[@]}"; do
 		for v in ${FLOW_VARIANTS[$f]}; do
 			[[ $v == exp ]] && continue		# writes exactly as A
 			cases+=("tx $f $v $TX_N1" "tx $f $v $TX_N2")
 		done
 	done
+	if ((do_restock_bulk)); then
+		for v in "${rb_variants[@]}"; do
+			cases+=("rb $v 0" "rb $v $RCG_ROWS")
+		done
+	fi
 	total=${#cases[@]}
 	for c in "${cases[@]}"; do
 		k=$((k + 1))
@@ -799,6 +1035,10 @@ run_callgrind()
 			read -r _ f v n <<<"$c"
 			note "callgrind $k/$total: $n $f transactions, $v ($((SECONDS - start)) s so far)"
 			cg_tx "$f" "$v" "$n"
+		elif [[ $c == rb\ * ]]; then
+			read -r _ v n <<<"$c"
+			note "callgrind $k/$total: bulk refund-in, $v, $n rows ($((SECONDS - start)) s so far)"
+			cg_rb "$v" "$n"
 		else
 			read -r v n <<<"$c"
 			note "callgrind $k/$total: $v, $n rows ($((SECONDS - start)) s so far)"
@@ -817,15 +1057,16 @@ report_tx()
 	say "the noise of the rate rounds and without waiting on locks (C's hot counter rows cost more under"
 	say "concurrency than here).  When the CPUs are the limit, the rate ratio to A is about the inverse"
 	say "of the instruction ratio (A/X)."
+	has_flow restock && say "restock refund: \`refund_sale(id, 5, 'partial', key, true)\` of a paid sale with one consume movement."
 	blank
-	T_W=(12 20 12 12 14 12); T_A=llrrrr
+	T_W=(14 20 12 12 14 12); T_A=llrrrr
 	thead flow variant "instr/tx" "ratio to A" "added/tx" "A/X"
-	for f in pay refund; do
+	for f in "${flows[@]}"; do
 		a=$(per_tx_ir "$f" bare)
 		for v in ${FLOW_VARIANTS[$f]}; do
 			[[ $v == exp ]] && continue
 			p=$(per_tx_ir "$f" "$v")
-			trow "$([[ $f == pay ]] && echo 'sale -> paid' || echo refund)" "${LABEL[$v]}" "$p" \
+			trow "${FLOW_NAME[$f]}" "${LABEL[$v]}" "$p" \
 				"$(calc '"%.4f"' "$p / $a")" "$([[ $v == bare ]] && echo - || calc '"%+d"' "$p - $a")" \
 				"$(calc '"%.3f"' "$a / $p")"
 			txr[$f.$v]=$(calc '"%.3f"' "$a / $p")
@@ -833,6 +1074,35 @@ report_tx()
 	done
 	blank
 	say "D writes as A does (no triggers) and is not run."
+	if has_flow restock; then
+		say "restock refund: B' (c5metrics' capture and refund-in check, no guard) against A+R (the same check"
+		say "hand-written): $(per_tx_ir restock shopng) against $(per_tx_ir restock barer) instructions per transaction,"
+		say "(A+R)/B' = $(calc '"%.3f"' "$(per_tx_ir restock barer) / $(per_tx_ir restock shopng)")."
+	fi
+}
+
+per_rb_ir() { calc "\"%.0f\", (${ir[rb.$1.$RCG_ROWS]} - ${ir[rb.$1.0]}) / $RCG_ROWS"; }	# variant
+
+report_rb_callgrind()
+{
+	local v a p
+	section "2c. Bulk refund-in, instructions per row (callgrind)"
+	say "One committed statement, \`INSERT INTO <schema>.stock_movements (...) SELECT 'refund_in', ... FROM"
+	say "generate_series(...) g\`: the refund_in movements of $RCG_ROWS distinct sales of the template, each paid,"
+	say "consumed (one movement) and refunded before.  In a single-user backend under callgrind on a fresh"
+	say "copy of the template: instructions per row = (Ir($RCG_ROWS rows) - Ir(0 rows)) / $RCG_ROWS, commit (and"
+	say "with it B's and A+R's checks) included."
+	blank
+	T_W=(22 12 12 14 12); T_A=lrrrr
+	thead variant "instr/row" "ratio to A" "added/row" "A/X"
+	a=$(per_rb_ir bare)
+	for v in "${rb_variants[@]}"; do
+		p=$(per_rb_ir "$v")
+		trow "${LABEL[$v]}" "$p" "$(calc '"%.4f"' "$p / $a")" \
+			"$([[ $v == bare ]] && echo - || calc '"%+d"' "$p - $a")" "$(calc '"%.3f"' "$a / $p")"
+	done
+	blank
+	say "(A+R)/B = $(calc '"%.3f"' "$(per_rb_ir barer) / $(per_rb_ir shop)") (the hand-written check's instructions over c5metrics')."
 }
 
 report_callgrind()
@@ -989,6 +1259,217 @@ report_bulk()
 }
 
 # ---------------------------------------------------------------------------
+# 2d. The bulk refund-in, wall time
+# ---------------------------------------------------------------------------
+
+declare -A rwall			# [variant.rows] = "ms ms ...": finished statements
+declare -A rdnf				# [variant.rows] = the limit, when a statement did not finish in it
+declare -A rbr				# [variant.rows] = ratio of the median ns/row to A's
+declare -A rbv				# [variant.rows] = A+R's median time / the variant's
+declare -A rbk				# [variant] = "k n1 n2": time ~ rows^k from n1 to n2 rows
+tl_ms=""					# timed_limit's result
+
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo "${t%???}"; }
+
+# Run one statement through psql (\timing) and cancel it (its commit
+# included: the deferred checks run there) when it takes more than a number
+# of seconds.  Sets tl_ms to its milliseconds, or to "" when it was
+# cancelled.
+timed_limit()				# sql seconds
+{
+	local pid deadline log=$OUT/log/restock.timed.log app=c5bench_timed q
+
+	tl_ms=""
+	DB="dbname=bench application_name=$app" psql_ -c '\timing on' -c "$1" >"$log" 2>&1 &
+	pid=$!
+	bg_pids+=("$pid")
+	# in ms: $SECONDS counts whole seconds, a limit of 2 s could be 1.0 s
+	deadline=$(($(now_ms) + $2 * 1000))
+	while kill -0 "$pid" 2>/dev/null && (($(now_ms) < deadline)); do
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		q="FROM pg_stat_activity WHERE application_name = '$app'"
+		psql_ -At -c "SELECT pg_cancel_backend(pid) $q" >/dev/null
+		deadline=$(($(now_ms) + 30000))
+		while kill -0 "$pid" 2>/dev/null && (($(now_ms) < deadline)); do
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && psql_ -At -c "SELECT pg_terminate_backend(pid) $q" >/dev/null
+		wait "$pid" 2>/dev/null || true
+		bg_pids=()
+		# it finished as the cancel came: a time, but beyond the limit anyway
+		grep -q '^ERROR' "$log" || tl_ms=$(awk '/^Time: / { print $2 }' "$log")
+		return 0
+	fi
+	wait "$pid" || die "the statement failed, see $log"
+	bg_pids=()
+	tl_ms=$(awk '/^Time: / { print $2 }' "$log")
+	[[ -n $tl_ms ]] || die "no timing in $log"
+}
+
+# "refund_in rows/check figures" of a variant, to compare before and after
+# a bulk refund-in: B's counted refund-ins and mismatches + events lost,
+# A+R's mismatches
+rb_counts()					# variant
+{
+	case $1 in
+		shop) psql_ -At -c "SELECT $C5_RB_COUNTS FROM c5metrics.metrics" ;;
+		barer) psql_ -At -c "SELECT '0/' || sum(value) FROM barer.refund_in_mismatches" ;;
+		*) echo "0/0" ;;
+	esac
+}
+
+# a smaller size of this variant did not finish in the limit
+rb_gave_up()				# variant rows
+{
+	local m
+	for m in "${restock_sizes[@]}"; do
+		((m <= $2)) && [[ -n ${rdnf[$1.$m]:-} ]] && return 0
+	done
+	return 1
+}
+
+run_restock_bulk()
+{
+	local r n v b0 b1 a0 a1 got lim a_ms=""
+	local -a order
+	local -A loaded=()			# [variant] = rows of the sales and refunds in its tables
+
+	# size by size, so that the rounds of a size reuse its sales and refunds
+	for n in "${restock_sizes[@]}"; do
+		a_ms=""
+		# a warm-up round at the smallest size only
+		for ((r = (n == restock_sizes[0] ? 0 : 1); r <= RESTOCK_ROUNDS; r++)); do
+			if ((r % 2)); then order=("${rb_variants[@]}"); else read -r -a order <<<"$(reversed "${rb_variants[*]}")"; fi
+			for v in "${order[@]}"; do
+				[[ $v == barer ]] && ((n > RESTOCK_PLPG_MAX_ROWS)) && continue
+				rb_gave_up "$v" "$n" && continue
+				note "bulk refund-in, $n rows, round $r/$RESTOCK_ROUNDS$( ((r == 0)) && echo ' (warm-up)'): ${LABEL[$v]}"
+				{ restock_reload_sql "$v" "$n" $((${loaded[$v]:-0} == n)); echo "CHECKPOINT;"; } | psql_ >/dev/null
+				loaded[$v]=$n
+				IFS=/ read -r b0 b1 <<<"$(rb_counts "$v")"
+				# --restock-limit, or RESTOCK_LIMIT_X times A's last time at
+				# this size if that is longer (A runs first in round 1)
+				lim=$RESTOCK_LIMIT
+				[[ -n $a_ms ]] && lim=$(calc '"%d"' "($a_ms * $RESTOCK_LIMIT_X / 1000 > $lim) ? $a_ms * $RESTOCK_LIMIT_X / 1000 + 1 : $lim")
+				timed_limit "$(restock_bulk_sql "$v" "$n" 1)" "$lim"
+				if [[ -z $tl_ms ]]; then
+					rdnf[$v.$n]=$lim
+					note "${LABEL[$v]}, $n rows: did not finish in $lim s, cancelled; not run again at this size or larger"
+					continue
+				fi
+				[[ $v == bare ]] && a_ms=$tl_ms
+				got=$(psql_ -At -c "SELECT count(*) FROM $v.stock_movements WHERE movement_type = 'refund_in'")
+				[[ $got == "$n" ]] || die "bulk refund-in $v $n: $got refund_in movements"
+				# B counted every refund-in; no check found a mismatch (each sale
+				# has its refund and consumed what comes back)
+				IFS=/ read -r a0 a1 <<<"$(rb_counts "$v")"
+				[[ $v != shop || $((a0 - b0)) == "$n" ]] || die "bulk refund-in $v $n: c5metrics counted $((a0 - b0)) refund-ins"
+				[[ $a1 == "$b1" ]] || die "bulk refund-in $v $n: $((a1 - b1)) mismatches (or events lost) counted"
+				((r == 0)) || rwall[$v.$n]+="$tl_ms "
+			done
+		done
+	done
+}
+
+# exponent k of time ~ rows^k between two sizes of a variant (1 = linear)
+rb_k()						# variant n1 n2
+{
+	calc "\"%.2f\", log($(median "${rwall[$1.$3]}") / $(median "${rwall[$1.$2]}")) / log($3 / $2)"
+}
+
+report_restock_bulk()
+{
+	local n v med min max base why i n1 n2 p q vr
+	local -a hdr row_
+
+	section "2d. Bulk refund-in, wall time"
+	say "One committed \`INSERT INTO <schema>.stock_movements (movement_type, product_id, lot_id, sale_id,"
+	say "quantity) SELECT 'refund_in', g % $PRODUCTS + 1, g % $PRODUCTS + 1, g, 1 FROM generate_series(1, N) g\`: the refund_in"
+	say "movements of N distinct sales, each paid, consumed (one movement) and refunded before, so that"
+	say "B's and A+R's checks do their whole work for every row (sum the sale's movements, find its"
+	say "refund) and find nothing wrong.  Through psql (\`\\timing\`, commit included), each on freshly"
+	say "reloaded (triggers off), frozen and analyzed tables right after a CHECKPOINT; the variants"
+	say "alternate, $RESTOCK_ROUNDS rounds after a warm-up at ${restock_sizes[0]} rows; median ns per row (min-max), ratio of"
+	say "medians to A.  A statement still running after $RESTOCK_LIMIT s (\`--restock-limit\`), or after $RESTOCK_LIMIT_X x A's time"
+	say "at that size if longer, is cancelled, and its variant skips the larger sizes.  A+R runs up to $RESTOCK_PLPG_MAX_ROWS rows (\`--restock-plpg-max-rows\`)."
+	blank
+	T_W=(8 22 12 9 16 10 10); T_A=rlrrrrr
+	thead rows variant "ms med" "ns/row" "min-max" "ratio to A" "A+R / X"
+	for n in "${restock_sizes[@]}"; do
+		base=""
+		[[ -n ${rwall[bare.$n]:-} && -z ${rdnf[bare.$n]:-} ]] && base=$(nsrow "$(median "${rwall[bare.$n]}")" "$n")
+		for v in "${rb_variants[@]}"; do
+			if [[ -n ${rdnf[$v.$n]:-} ]]; then
+				trow "$n" "${LABEL[$v]}" "> $((rdnf[$v.$n] * 1000))" "-" "did not finish" \
+					"${base:+$(calc '"> %.1f"' "${rdnf[$v.$n]} * 1e9 / $n / $base")}" ""
+				continue
+			fi
+			if [[ -z ${rwall[$v.$n]:-} ]]; then
+				if [[ $v == barer ]] && ((n > RESTOCK_PLPG_MAX_ROWS)); then why="not run (max rows)"; else why="not run"; fi
+				trow "$n" "${LABEL[$v]}" "-" "-" "$why" "" ""
+				continue
+			fi
+			read -r med min max <<<"$(stats "${rwall[$v.$n]}" %.6g)"
+			rbr[$v.$n]=""
+			[[ -n $base ]] && rbr[$v.$n]=$(calc "\"%.3f\", $(nsrow "$med" "$n") / $base")
+			vr=""
+			[[ -n ${rwall[barer.$n]:-} && -z ${rdnf[barer.$n]:-} ]] &&
+				vr=$(calc "\"%.2f\", $(median "${rwall[barer.$n]}") / $med")
+			rbv[$v.$n]=$vr
+			trow "$n" "${LABEL[$v]}" "$(calc '"%.1f"' "$med")" "$(nsrow "$med" "$n")" \
+				"$(nsrow "$min" "$n")-$(nsrow "$max" "$n")" "${rbr[$v.$n]}" "$vr"
+		done
+	done
+	blank
+	say "A+R / X: A+R's time over X's at that size (the throughput X has over the hand-written check)."
+	[[ -n ${EARLIER[restock.100000]:-} ]] &&
+		say "Earlier (the issue): B at 100000 rows took ${EARLIER[restock.100000]} x A; 10^6 rows did not finish in 7 minutes (A: 1.65 s)."
+	# linear in rows: ns/row from one size to the next
+	if ((${#restock_sizes[@]} > 1)); then
+		blank
+		say "Growth of ns/row from one size to the next (1.00 = time linear in rows), and the exponent k of"
+		say "time ~ rows^k from the first to the last size each variant finished:"
+		blank
+		hdr=(variant)
+		for ((i = 1; i < ${#restock_sizes[@]}; i++)); do hdr+=("${restock_sizes[i - 1]} -> ${restock_sizes[i]}"); done
+		hdr+=("k")
+		T_W=(22 18 18 18 8); T_A=lrrrr
+		thead "${hdr[@]}"
+		for v in "${rb_variants[@]}"; do
+			row_=("${LABEL[$v]}")
+			n1=""; n2=""
+			for ((i = 1; i < ${#restock_sizes[@]}; i++)); do
+				p=${restock_sizes[i - 1]}; q=${restock_sizes[i]}
+				if [[ -n ${rwall[$v.$p]:-} && -z ${rdnf[$v.$p]:-} && -n ${rwall[$v.$q]:-} && -z ${rdnf[$v.$q]:-} ]]; then
+					row_+=("$(calc '"%.2f"' "$(nsrow "$(median "${rwall[$v.$q]}")" "$q") / $(nsrow "$(median "${rwall[$v.$p]}")" "$p")")")
+					[[ -n $n1 ]] || n1=$p
+					n2=$q
+				else
+					row_+=("-")
+				fi
+			done
+			if [[ -n $n1 ]]; then
+				rbk[$v]="$(rb_k "$v" "$n1" "$n2") $n1 $n2"
+				row_+=("$(rb_k "$v" "$n1" "$n2")")
+			else
+				row_+=("-")
+			fi
+			trow "${row_[@]}"
+		done
+	fi
+	local per=""
+	for n in "${restock_sizes[@]}"; do
+		for v in "${rb_variants[@]}"; do
+			[[ -n ${rwall[$v.$n]:-} ]] && per+="${LETTER[$v]}.$n=[${rwall[$v.$n]% }] "
+		done
+	done
+	blank
+	say "(per-round ms: ${per% })"
+}
+
+# ---------------------------------------------------------------------------
 # 3. Transaction rates
 # ---------------------------------------------------------------------------
 
@@ -997,28 +1478,33 @@ declare -A tps_max			# [flow] = highest tps seen
 declare -A tps_list			# [flow.clients.variant] = "tps tps ..."
 declare -A round_ratio		# [flow.clients.variant] = "x/A per round ..."
 declare -A round_ratio_g	# [flow.clients] = "B/(A+G) per round ..."
+declare -A round_ratio_r	# [clients.variant] = "X/(A+R) per round ...": restock, B and B'
 declare -A mid_ms			# [flow.clients.variant] = "ms ms ...": the half-way reads
-declare -A pool_base=([pay]=0 [refund]=$((REF_BASE - 1)))
+declare -A pool_base=([pay]=0 [refund]=$((REF_BASE - 1)) [restock]=$((RST_BASE - 1)))
 
-# Pending sales with one item each (pay flow); paid sales (refund flow).
+# Pending sales with one item each (pay flow); paid sales (refund flow);
+# paid sales with a consume movement each (restock flow: consecutive sales
+# put back into different lots, so no two clients wait on one lot).
 add_pool()					# flow schema n
 {
 	local f=$1 s=$2 lo hi
 	lo=$((${seeded[$f.$s]:-${pool_base[$f]}} + 1)); hi=$((lo + $3 - 1))
-	if [[ $f == pay ]]; then
-		psql_ <<EOF
+	case $f in
+		pay) psql_ <<EOF
 INSERT INTO $s.sales (id, status, total) SELECT g, 'pending', 65 FROM generate_series($lo, $hi) g;
 -- consecutive sales use different products: no two clients wait on one lot
 INSERT INTO $s.sale_items (sale_id, product_id, quantity, unit_price)
 SELECT g, g % $PRODUCTS + 1, 1, 65 FROM generate_series($lo, $hi) g;
 VACUUM ANALYZE $s.sales, $s.sale_items;
 EOF
-	else
-		psql_ <<EOF
+			;;
+		refund) psql_ <<EOF
 INSERT INTO $s.sales (id, status, total, paid_at) SELECT g, 'paid', 65, now() FROM generate_series($lo, $hi) g;
 VACUUM ANALYZE $s.sales, $s.refunds;
 EOF
-	fi
+			;;
+		restock) { paid_consumed_sql "$s" "$lo" "$hi" 0; echo "VACUUM ANALYZE $s.sales, $s.stock_movements, $s.refunds;"; } | psql_ ;;
+	esac
 	seeded[$f.$s]=$hi
 }
 
@@ -1032,7 +1518,7 @@ ensure_pools()				# flow seconds
 		need=$(calc "\"%d\", 1.5 * ${tps_max[$f]:-10000} * $2 + 1000")
 		if ((${seeded[$f.$s]:-${pool_base[$f]}} - used < need)); then
 			need=$((need * 2 > 100000 ? need * 2 : 100000))
-			note "adding $need $([[ $f == pay ]] && echo pending || echo paid) sales to $s"
+			note "adding $need $(case $f in pay) echo pending ;; refund) echo paid ;; restock) echo 'paid, consumed' ;; esac) sales to $s"
 			add_pool "$f" "$s" "$need" >/dev/null
 		fi
 	done
@@ -1046,7 +1532,10 @@ write_scripts()
 		# a fresh paid sale each time, its id as the idempotency key
 		echo "SELECT $s.refund_sale(id, 5, 'partial', 'rf-' || id) FROM (SELECT nextval('$s.bench_refund') AS id) x;" \
 			>"$OUT/log/refund.$s.sql"
-		chmod 644 "$OUT/log/pay.$s.sql" "$OUT/log/refund.$s.sql"
+		# a fresh paid, consumed sale each time, its goods put back
+		echo "SELECT $s.refund_sale(id, 5, 'partial', 'rs-' || id, true) FROM (SELECT nextval('$s.bench_restock') AS id) x;" \
+			>"$OUT/log/restock.$s.sql"
+		chmod 644 "$OUT/log/pay.$s.sql" "$OUT/log/refund.$s.sql" "$OUT/log/restock.$s.sql"
 	done
 }
 
@@ -1076,7 +1565,7 @@ pgbench_round()				# flow clients variant name seconds
 	# refunds and movements start empty, and a plan made for an empty table
 	# scans it sequentially (c5metrics' over-refund guard does, in B)
 	psql_ -c "ANALYZE $v.refunds, $v.stock_movements" -c CHECKPOINT >/dev/null
-	if [[ $v != bare && $v != bareg ]]; then
+	if [[ $v != bare && $v != bareg && $v != barer ]]; then
 		( sleep "$(calc '"%.1f"' "$secs / 2")"; mid_read "$v" >"$OUT/log/mid.$name" ) &
 		mpid=$!
 		bg_pids+=("$mpid")
@@ -1106,18 +1595,20 @@ run_tps()
 	for s in "${schemas[@]}"; do
 		psql_ -c "SET client_min_messages = warning" \
 			-c "TRUNCATE $s.stock_movements, $s.refunds, $s.sale_items, $s.sales" \
-			-c "ALTER SEQUENCE $s.bench_pay RESTART" -c "ALTER SEQUENCE $s.bench_refund RESTART" >/dev/null
+			-c "ALTER SEQUENCE $s.bench_pay RESTART" -c "ALTER SEQUENCE $s.bench_refund RESTART" \
+			-c "ALTER SEQUENCE $s.bench_restock RESTART" >/dev/null
 	done
-	psql_ -c "TRUNCATE plpg.counters" -c "SELECT c5metrics.reset()" >/dev/null
+	psql_ -c "TRUNCATE plpg.counters" -c "UPDATE barer.refund_in_mismatches SET value = 0" \
+		-c "SELECT c5metrics.reset()" >/dev/null
 	# warm-up: every variant and flow once, not counted
-	for f in pay refund; do
+	for f in "${flows[@]}"; do
 		ensure_pools "$f" "$warm"
 		for v in ${FLOW_VARIANTS[$f]}; do
 			note "warm-up: $f, ${LABEL[$v]}, ${warm} s"
 			pgbench_round "$f" "${clients_list[-1]}" "$v" "warm.$f.$v" "$warm"
 		done
 	done
-	for f in pay refund; do
+	for f in "${flows[@]}"; do
 		for c in "${clients_list[@]}"; do
 			for ((r = 1; r <= ROUNDS; r++)); do
 				read -r -a order <<<"${FLOW_VARIANTS[$f]}"
@@ -1135,11 +1626,17 @@ run_tps()
 				done
 				# B against the baseline that makes the same over-refund check
 				[[ $f == refund ]] && round_ratio_g[$f.$c]+="$(calc "\"%.4f\", ${this[shop]} / ${this[bareg]}") "
+				# B and B' against the baseline that makes the same refund-in check
+				if [[ $f == restock ]]; then
+					round_ratio_r[$c.shop]+="$(calc "\"%.4f\", ${this[shop]} / ${this[barer]}") "
+					round_ratio_r[$c.shopng]+="$(calc "\"%.4f\", ${this[shopng]} / ${this[barer]}") "
+				fi
 			done
 		done
 	done
 	((MIX_ROUNDS > 0)) && run_mix
 	check_counted
+	has_flow restock && check_restock_live
 	counters_size=$(psql_ -At -c "SELECT pg_size_pretty(pg_total_relation_size('plpg.counters')) || ' (' || (SELECT count(*) FROM plpg.counters) || ' rows)'")
 }
 
@@ -1151,8 +1648,13 @@ run_tps()
 # pair alone and 1:1: how often a variant's transactions come round changes
 # how warm the CPU caches are for its tables and code, and with it its
 # latency (a variant at 1 transaction in 4 measured 0.90 x the other, at 3
-# in 4 1.04 x).  The last pair is the control: A's script twice.
-MIX_PAIRS=("pay bare shop" "refund bare shopng" "refund bare shop" "refund bareg shop" "pay bare bare")
+# in 4 1.04 x).  The last pair is the control: A's script twice.  A+R
+# runs beside A like the others; B' against A+R is the ratio of the two.
+MIX_PAIRS=()
+has_flow pay && MIX_PAIRS+=("pay bare shop")
+has_flow refund && MIX_PAIRS+=("refund bare shopng" "refund bare shop" "refund bareg shop")
+has_flow restock && MIX_PAIRS+=("restock bare shopng" "restock bare shop" "restock bare barer")
+MIX_PAIRS+=("${flows[0]} bare bare")
 declare -A mix_ratio		# [flow.a.b] = "latency a / latency b per round ..."
 declare -A mix_lat			# [flow.a.b.which] = "us us ...": mean latency per round (which = a, b)
 
@@ -1222,16 +1724,40 @@ report_mix()
 	say "every transaction, here in every other one, so these ratios lean against c5metrics.  Every"
 	say "pair once per round, $MIX_ROUNDS rounds of ${MIX_SECONDS} s; the control runs A's script twice."
 	blank
-	T_W=(12 10 18 18 26); T_A=llrrr
+	T_W=(24 10 18 18 26); T_A=llrrr
 	thead flow "a / b" "latency a, us" "latency b, us" "a / b per round, med (min-max)"
 	for pair in "${MIX_PAIRS[@]}"; do
 		read -r f a b <<<"$pair"
 		k=$f.$a.$b
-		[[ $f == pay ]] && flowname="sale -> paid" || flowname="refund"
+		flowname=${FLOW_NAME[$f]}
 		[[ $a == "$b" ]] && flowname="$flowname (control)"
 		read -r med min max <<<"$(stats "${mix_ratio[$k]}" %.3f)"
 		trow "$flowname" "${LETTER[$a]} / ${LETTER[$b]}" "$(median "${mix_lat[$k.a]}" %.1f)" \
 			"$(median "${mix_lat[$k.b]}" %.1f)" "$med ($min-$max)"
+	done
+	if has_flow restock; then
+		blank
+		mix_vs_r shopng; mix_vs_r shop
+		read -r med min max <<<"$(stats "${mix_ratio_r[shopng]}" %.3f)"
+		say "restock refund, B' against A+R (the refund-in check hand-written, no guard either): latency A+R /"
+		say "latency B' = (A / B') / (A / A+R) of the same round: $med ($min-$max); B (with the guard):"
+		read -r med min max <<<"$(stats "${mix_ratio_r[shop]}" %.3f)"
+		say "$med ($min-$max)."
+	fi
+}
+
+# Per round, the rate of B or B' over A+R's in the restock flow: latency
+# (A+R) / latency X = (A / X) / (A / A+R), both beside A in that round.
+declare -A mix_ratio_r		# [variant] = "ratio per round ..."
+mix_vs_r()					# variant
+{
+	local -a x r
+	local i
+	mix_ratio_r[$1]=""
+	read -r -a x <<<"${mix_ratio[restock.bare.$1]}"
+	read -r -a r <<<"${mix_ratio[restock.bare.barer]}"
+	for ((i = 0; i < ${#x[@]} && i < ${#r[@]}; i++)); do
+		mix_ratio_r[$1]+="$(calc "\"%.4f\", ${x[i]} / ${r[i]}") "
 	done
 }
 
@@ -1256,6 +1782,47 @@ check_counted()
 	c=$(psql_ -At -c "SELECT coalesce(sum(value), 0) FROM plpg.counters WHERE metric = 'sale_refunds_total'")
 	[[ $refunds == "$c" ]] || die "C's counters say $c refunds, plpg.refunds has $refunds"
 	counted_note="B's and C's counts equal their tables' rows ($paid payments and $refunds refunds in C's)"
+	if has_flow restock; then
+		# every refund-in counted, and nothing is wrong with any of them
+		refunds=$(psql_ -At -c "SELECT (SELECT count(*) FROM shop.stock_movements WHERE movement_type = 'refund_in')
+			+ (SELECT count(*) FROM shopng.stock_movements WHERE movement_type = 'refund_in')")
+		b=$(psql_ -At -c "SELECT $C5_RB_COUNTS FROM c5metrics.metrics")
+		[[ $b == "$refunds/0" ]] ||
+			die "c5metrics counted refund-ins/mismatches+lost $b; shop and shopng have $refunds refund_in movements, none wrong"
+		c=$(psql_ -At -c "SELECT sum(value) FROM barer.refund_in_mismatches")
+		[[ $c == 0 ]] || die "A+R counted $c mismatches in the restock rounds, where there are none"
+		counted_note+="; B counted every refund-in movement of B and B' ($refunds) and, like A+R, no mismatch"
+	fi
+}
+
+# The refund-in checks of B and A+R are live and agree: a refund_in with no
+# refund (no_refund), and two units put back for a sale that consumed one,
+# with its refund (over_restock): each counted once by both.
+check_restock_live()
+{
+	local s x y got want="no_refund=1,over_restock=1"
+
+	ensure_pools restock 1
+	for s in shop barer; do
+		x=$(psql_ -At -c "SELECT nextval('$s.bench_restock')")
+		y=$(psql_ -At -c "SELECT nextval('$s.bench_restock')")
+		psql_ >/dev/null <<EOF
+INSERT INTO $s.stock_movements (movement_type, product_id, lot_id, sale_id, quantity)
+VALUES ('refund_in', $((x % PRODUCTS + 1)), $((x % PRODUCTS + 1)), $x, 1);
+BEGIN;
+INSERT INTO $s.refunds (sale_id, amount, refund_type, idempotency_key) VALUES ($y, 5, 'partial', 'live-$y');
+INSERT INTO $s.stock_movements (movement_type, product_id, lot_id, sale_id, quantity)
+VALUES ('refund_in', $((y % PRODUCTS + 1)), $((y % PRODUCTS + 1)), $y, 2);
+COMMIT;
+EOF
+	done
+	got=$(psql_ -At -c "SELECT string_agg(labels->>'type' || '=' || value::bigint, ',' ORDER BY labels->>'type')
+		FROM c5metrics.metrics WHERE metric = 'stock_refund_in_mismatch_total'")
+	[[ $got == "$want" ]] || die "c5metrics' refund-in check counted $got, expected $want"
+	got=$(psql_ -At -c "SELECT string_agg(type || '=' || value, ',' ORDER BY type) FROM barer.refund_in_mismatches")
+	[[ $got == "$want" ]] || die "A+R's refund-in check counted $got, expected $want"
+	counted_note+=".  Both checks are live: after the rounds, a refund_in without a refund and a refund"
+	counted_note+=" putting back 2 units of 1 consumed were counted by each ($want)"
 }
 
 report_tps()
@@ -1270,16 +1837,21 @@ report_tps()
 	say "table is attached with \`sales_table\`, as \`create_reference_schema\` does: the over-refund guard"
 	say "locks the sale and sums its refunds, a check that A, C and D do not make; B' is B with refunds"
 	say "attached without it (c5metrics' capture alone), A+G is A with the same check hand-written"
-	say "(PL/pgSQL: SELECT ... FOR NO KEY UPDATE, sum(), RAISE).  Per flow and client count: $ROUNDS rounds of"
+	say "(PL/pgSQL: SELECT ... FOR NO KEY UPDATE, sum(), RAISE).  restock refund: \`refund_sale(id, 5, 'partial',"
+	say "'rs-' || id, true)\` on a fresh paid sale with one consume movement (the refund row, the lot's quantity"
+	say "put back, a refund_in movement, the sale's status); B checks the refund-in at commit (and guards the"
+	say "refund), B' checks it without the guard, A+R checks it by hand (a deferred PL/pgSQL constraint"
+	say "trigger: the sale's consume and refund_in sums, its refund) without a guard: B' and A+R do the same"
+	say "work.  Per flow and client count: $ROUNDS rounds of"
 	say "every variant in turn (ABCD, DCBA, ...).  Ratio to A: of the medians; per round: X/A within each"
 	say "round (variants of a round run back to back, so drift cancels), median and min-max.  In each round of B, B', C"
 	say "and D their metrics are read once, half-way: c5metrics' /metrics, \`SELECT * FROM plpg.counters\`"
 	say "with psql, the exporter's /metrics (its queries run then: a scrape every ${ROUND_SECONDS} s of D's time)."
 	blank
-	T_W=(12 7 22 8 12 10 24 7); T_A=llrrrrrr
+	T_W=(14 7 22 8 12 10 24 7); T_A=llrrrrrr
 	thead flow clients variant "tps med" "tps min-max" "ratio to A" "per round med (min-max)" "earlier"
-	for f in pay refund; do
-		[[ $f == pay ]] && flowname="sale -> paid" || flowname="refund"
+	for f in "${flows[@]}"; do
+		flowname=${FLOW_NAME[$f]}
 		for c in "${clients_list[@]}"; do
 			base=$(median "${tps_list[$f.$c.bare]}")
 			for v in ${FLOW_VARIANTS[$f]}; do
@@ -1294,14 +1866,22 @@ report_tps()
 	blank
 	say "earlier: the ratio to A measured before on this kind of 2-CPU machine (the issue)."
 	for c in "${clients_list[@]}"; do
+		has_flow refund || break
 		read -r rmed rmin rmax <<<"$(stats "${round_ratio_g[refund.$c]}" %.3f)"
 		say "refund, $c client(s): B / (A+G) per round (the guard against the same check hand-written): $rmed ($rmin-$rmax)."
 	done
+	for c in "${clients_list[@]}"; do
+		has_flow restock || break
+		read -r rmed rmin rmax <<<"$(stats "${round_ratio_r[$c.shopng]}" %.3f)"
+		say "restock refund, $c client(s), against the refund-in check hand-written (A+R) per round: B' / (A+R)"
+		read -r med min max <<<"$(stats "${round_ratio_r[$c.shop]}" %.3f)"
+		say "$rmed ($rmin-$rmax), B / (A+R) $med ($min-$max)."
+	done
 	mids=""
-	for f in pay refund; do
+	for f in "${flows[@]}"; do
 		for c in "${clients_list[@]}"; do
 			for v in ${FLOW_VARIANTS[$f]}; do
-				[[ $v == bare || $v == bareg ]] && continue
+				[[ $v == bare || $v == bareg || $v == barer ]] && continue
 				mids+="$f/$c/${LETTER[$v]} $(stats "${mid_ms[$f.$c.$v]:-}" %.1f | awk '{ print $1 }') ms; "
 			done
 		done
@@ -1516,7 +2096,7 @@ mem_label()
 {
 	case $1 in
 		start) echo "after start" ;;
-		end) echo "after ${scrape_sizes[-1]} sales" ;;
+		end) if ((do_scrape)); then echo "after ${scrape_sizes[-1]} sales"; else echo "at the end"; fi ;;
 	esac
 }
 
@@ -1533,26 +2113,41 @@ verdict()					# text ok(0|1|2) figures
 	esac
 }
 
-tps_verdict()				# text "ratios per round" extra
+tps_verdict()				# text "ratios per round" extra [target]
 {
 	local med min max ok
 	read -r med min max <<<"$(stats "$2" %.3f)"
-	ok=$(awk -v m="$med" -v t="$TARGET_TPS" 'BEGIN { print (m >= t) ? 1 : 0 }')
+	ok=$(awk -v m="$med" -v t="${4:-$TARGET_TPS}" 'BEGIN { print (m >= t) ? 1 : 0 }')
 	verdict "$1" "$ok" "$med (rounds $min-$max)${3:+; $3}"
+}
+
+# The bulk refund-in at a size: X's time within TARGET_RB_X x A's
+rb_verdict()				# variant rows
+{
+	local ok
+	if [[ -n ${rdnf[$1.$2]:-} ]]; then
+		verdict "B within $TARGET_RB_X x A, bulk refund-in of $2 rows" 0 "did not finish in ${rdnf[$1.$2]} s"
+	elif [[ -n ${rbr[$1.$2]:-} ]]; then
+		ok=$(awk -v r="${rbr[$1.$2]}" -v t="$TARGET_RB_X" 'BEGIN { print (r <= t) ? 1 : 0 }')
+		verdict "B within $TARGET_RB_X x A, bulk refund-in of $2 rows" "$ok" \
+			"${rbr[$1.$2]} x A$( ((do_callgrind)) && echo "; CPU per row at $RCG_ROWS rows: $(calc '"%.3f"' "$(per_rb_ir shop) / $(per_rb_ir bare)") x A")"
+	fi
 }
 
 report_targets()
 {
-	local f c ok rmin rmax
+	local f c ok rmin rmax n1 n2
 	section "Targets"
-	T_W=(64 8 40); T_A=lll
+	T_W=(72 12 40); T_A=lll
 	thead target verdict measured
 	c=${clients_list[-1]}
-	if ((do_tps)); then
+	if ((do_tps)) && has_flow pay; then
 		# On the median of the per-round ratios (each round's variants run
 		# back to back, so drift cancels); min-max beside it
 		tps_verdict "B >= $TARGET_TPS x A, sale -> paid, $c clients" "${round_ratio[pay.$c.shop]}" \
 			"$( ((do_callgrind)) && echo "CPU: A/B ${txr[pay.shop]}")"
+	fi
+	if ((do_tps)) && has_flow refund; then
 		tps_verdict "B' (capture, no guard) >= $TARGET_TPS x A, refund, $c clients" "${round_ratio[refund.$c.shopng]}" \
 			"$( ((do_callgrind)) && echo "CPU: A/B' ${txr[refund.shopng]}")"
 		tps_verdict "B (with the opt-in guard) >= $TARGET_TPS x A+G, refund, $c clients" "${round_ratio_g[refund.$c]}" \
@@ -1560,13 +2155,56 @@ report_targets()
 		tps_verdict "B (with the opt-in guard) >= $TARGET_TPS x A, refund, $c clients" "${round_ratio[refund.$c.shop]}" \
 			"$( ((do_callgrind)) && echo "CPU: A/B ${txr[refund.shop]}")"
 	fi
-	if ((do_tps && MIX_ROUNDS > 0)); then
-		tps_verdict "interleaved: B >= $TARGET_TPS x A, sale -> paid, $c clients" "${mix_ratio[pay.bare.shop]}"
-		tps_verdict "interleaved: B' (capture) >= $TARGET_TPS x A, refund, $c clients" "${mix_ratio[refund.bare.shopng]}"
-		tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A+G, refund, $c clients" "${mix_ratio[refund.bareg.shop]}"
-		tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A, refund, $c clients" "${mix_ratio[refund.bare.shop]}"
+	if ((do_tps)) && has_flow restock; then
+		tps_verdict "B' (capture + refund-in check) >= $TARGET_TPS x A, restock refund, $c clients" \
+			"${round_ratio[restock.$c.shopng]}" "$( ((do_callgrind)) && echo "CPU: A/B' ${txr[restock.shopng]}")"
+		tps_verdict "B (with the opt-in guard) >= $TARGET_TPS x A, restock refund, $c clients" \
+			"${round_ratio[restock.$c.shop]}" "$( ((do_callgrind)) && echo "CPU: A/B ${txr[restock.shop]}")"
+		tps_verdict "B' >= $TARGET_R_X x A+R (check hand-written), restock refund, $c clients" \
+			"${round_ratio_r[$c.shopng]}" \
+			"$( ((do_callgrind)) && echo "CPU: (A+R)/B' $(calc '"%.3f"' "$(per_tx_ir restock barer) / $(per_tx_ir restock shopng)")")" \
+			"$TARGET_R_X"
 	fi
-	if ((do_callgrind)); then
+	if ((do_tps && MIX_ROUNDS > 0)); then
+		has_flow pay &&
+			tps_verdict "interleaved: B >= $TARGET_TPS x A, sale -> paid, $c clients" "${mix_ratio[pay.bare.shop]}"
+		if has_flow refund; then
+			tps_verdict "interleaved: B' (capture) >= $TARGET_TPS x A, refund, $c clients" "${mix_ratio[refund.bare.shopng]}"
+			tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A+G, refund, $c clients" "${mix_ratio[refund.bareg.shop]}"
+			tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A, refund, $c clients" "${mix_ratio[refund.bare.shop]}"
+		fi
+		if has_flow restock; then
+			tps_verdict "interleaved: B' (capture + check) >= $TARGET_TPS x A, restock refund, $c clients" \
+				"${mix_ratio[restock.bare.shopng]}"
+			tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A, restock refund, $c clients" \
+				"${mix_ratio[restock.bare.shop]}"
+			tps_verdict "interleaved: B' >= $TARGET_R_X x A+R, restock refund, $c clients" "${mix_ratio_r[shopng]}" "" "$TARGET_R_X"
+		fi
+	fi
+	if ((do_restock_bulk)); then
+		local n k any=0
+		# the issue's sizes: 10^5 and up (a smaller run: its largest size)
+		for n in "${restock_sizes[@]}"; do
+			((n >= 100000)) && { rb_verdict shop "$n"; any=1; }
+		done
+		n=${restock_sizes[-1]}
+		((any)) || rb_verdict shop "$n"
+		if rb_gave_up shop "$n" && [[ -z ${rbk[shop]:-} ]]; then
+			verdict "B's bulk refund-in linear in rows (time ~ rows^k, k <= $LINEAR_K)" 0 "not measured: did not finish"
+		elif [[ -n ${rbk[shop]:-} ]]; then
+			read -r k n1 n2 <<<"${rbk[shop]}"
+			ok=$(awk -v k="$k" -v t="$LINEAR_K" 'BEGIN { print (k <= t) ? 1 : 0 }')
+			((n2 == n)) || ok=0
+			verdict "B's bulk refund-in linear in rows (time ~ rows^k, k <= $LINEAR_K)" "$ok" \
+				"k = $k from $n1 to $n2 rows (A: ${rbk[bare]%% *})$( ((n2 == n)) || echo "; $n rows did not finish")"
+		fi
+		for n in "${restock_sizes[@]}"; do
+			[[ -n ${rbv[shop.$n]:-} ]] || continue
+			ok=$(awk -v x="${rbv[shop.$n]}" -v t="$TARGET_R_X" 'BEGIN { print (x >= t) ? 1 : 0 }')
+			verdict "B >= $TARGET_R_X x A+R's throughput, bulk refund-in of $n rows" "$ok" "A+R / B ${rbv[shop.$n]}"
+		done
+	fi
+	if ((do_callgrind && do_cg_consume)); then
 		ok=$(awk -v p="$ir_pct" -v t="$TARGET_IR_PCT" 'BEGIN { print (p <= t) ? 1 : 0 }')
 		verdict "B adds <= $TARGET_IR_PCT % instructions per row (bulk insert, $CG_ROWS rows)" "$ok" \
 			"$(calc '"%+.2f %%"' "$ir_pct") (vs D $(calc '"%+.2f %%"' "$ir_pct_d"))"
@@ -1601,8 +2239,9 @@ md "| variant | schema | what it is |"
 md "|:---|:---|:---|"
 md "| A | \`bare\` | \`create_reference_schema('bare', track => false)\`: no triggers, the baseline |"
 md "| B | \`shop\` | \`create_reference_schema('shop')\`: tracked by c5metrics, scraped on its HTTP worker |"
-md "| B' | \`shopng\` | B with its refunds attached without \`sales_table\`: no over-refund guard (refund rate rounds only) |"
+md "| B' | \`shopng\` | B with its refunds attached without \`sales_table\`: no over-refund guard (refund and restock refund rate rounds only) |"
 md "| A+G | \`bareg\` | A with the over-refund check written by hand: a PL/pgSQL BEFORE INSERT trigger on refunds locking the sale (\`SELECT ... FOR NO KEY UPDATE\`), summing its refunds and raising (refund rate rounds only) |"
+md "| A+R | \`barer\` | A with the refund-in check written by hand: a PL/pgSQL constraint trigger on stock_movements, AFTER INSERT, DEFERRABLE INITIALLY DEFERRED, for each refund_in row: at commit it sums the sale's consume and refund_in movements, looks for its refund and counts over_restock / no_refund in a table, never raising (restock refund and bulk refund-in only) |"
 md "| C | \`plpg\` | untracked; PL/pgSQL AFTER ROW triggers on the sales status change, stock movements and refunds, each \`INSERT INTO plpg.counters ... ON CONFLICT (metric, labels) DO UPDATE SET value = value + 1\` |"
 md "| D | \`exp\` | untracked, no triggers; prometheus-postgres-exporter with \`--extend.query-path\` queries that compute the business figures with \`count(*) ... GROUP BY\` at every scrape, default metrics and collectors off |"
 
@@ -1614,12 +2253,15 @@ fi
 as_pg cp -a "$OUT/template" "$OUT/data"
 start_server "$OUT/data"
 mem_sample start
-if ((do_tps || do_scrape)); then
+if ((use_exporter)); then
 	start_exporter
 	mem_sample start
 fi
 if ((do_bulk)); then
 	run_bulk
+fi
+if ((do_restock_bulk)); then
+	run_restock_bulk
 fi
 if ((do_tps)); then
 	run_tps
@@ -1634,8 +2276,10 @@ stop_server
 ((do_tps)) && report_tps
 ((do_tps && MIX_ROUNDS > 0)) && report_mix
 ((do_callgrind)) && report_tx
-((do_callgrind)) && report_callgrind
+((do_callgrind && do_cg_consume)) && report_callgrind
 ((do_bulk)) && report_bulk
+((do_callgrind && do_restock_bulk)) && report_rb_callgrind
+((do_restock_bulk)) && report_restock_bulk
 ((do_scrape)) && report_scrape
 report_mem
 report_targets
