@@ -197,10 +197,11 @@ c5m_lookup_end(C5Scan *s)
 }
 
 /*
- * How to lock an index of the refunds table for reading: not at all when
- * the INSERT firing the trigger holds it already, as the executor's
- * RowExclusiveLock on the indexes of its target table (taking another mode
- * would add a lock to release at commit for nothing).
+ * How to lock an index for reading: not at all when this transaction's
+ * INSERT holds it already, as the executor's RowExclusiveLock on the
+ * indexes of its target table (the refunds table of the guard, the stock
+ * table of the refund-in check); taking another mode would add a lock to
+ * release at commit for nothing.
  */
 LOCKMODE
 c5m_held_or_share(Oid indexid)
