@@ -554,6 +554,7 @@ extern void c5m_note_refund_in(C5Level *lv, Oid tgoid, Oid relid, const C5Col *c
 extern bool c5m_parse_oid(const char *s, Oid *oid);
 extern bool c5m_table_ref(const char *arg, Oid *relid);
 extern bool c5m_sql_before_1_4(void);
+extern Oid	c5m_rel_owner(Oid relid);
 extern bool c5m_plain_table(Oid relid);
 extern bool c5m_role_reads(Oid relid, Oid role, int ncols, const AttrNumber *cols);
 

@@ -332,19 +332,6 @@ execute_as(Oid owner, const char *sql)
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /* After the statement succeeded: follow, restore, check, publish. */
 static void
 ddl_after(DdlWork *w)
@@ -377,7 +364,11 @@ ddl_after(DdlWork *w)
 				Oid			rel = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
 				char	   *stmt = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
 
-				execute_as(rel_owner(rel), stmt);
+				Oid			owner = c5m_rel_owner(rel);
+
+				if (!OidIsValid(owner))
+					elog(ERROR, "cache lookup failed for relation %u", rel);
+				execute_as(owner, stmt);
 			}
 		}
 		if (w->parked != NIL)

@@ -183,6 +183,21 @@ c5m_table_ref(const char *arg, Oid *relid)
 	return true;
 }
 
+/* The owner of relation `relid`, or InvalidOid when there is none. */
+Oid
+c5m_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
 /*
  * May c5metrics read `relid` directly or through SPI?  Only a plain table:
  * reading a view, a foreign table or a materialized view's query could run

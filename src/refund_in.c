@@ -62,20 +62,6 @@ qualified_name(Oid relid)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
 }
 
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner = InvalidOid;
-
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
-	}
-	return owner;
-}
-
 /*
  * Check one sale's refund-in movements, inserted through stock trigger
  * `tgoid`, before its transaction commits (capture.c runs this for every
@@ -194,7 +180,7 @@ check_by_query(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
 			 * REFRESH MATERIALIZED VIEW, restricted, and every setting
 			 * reverted below.
 			 */
-			owner = rel_owner(tgrelid);
+			owner = c5m_rel_owner(tgrelid);
 			GetUserIdAndSecContext(&save_userid, &save_sec);
 			SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 								   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
