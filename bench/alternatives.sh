@@ -1081,6 +1081,70 @@ report_tx()
 	fi
 }
 
+# Where B's refund-in check spends its instructions: the callees of
+# c5m_refund_in_check in B's per-transaction runs (callgrind_annotate
+# --tree=calling), per transaction as in 1b.  Sets chk[part].
+declare -A chk
+check_callees()				# callgrind file -> "callee Ir" lines, and "= total"
+{
+	callgrind_annotate --inclusive=yes --auto=no --tree=calling --threshold=100 "$1" 2>/dev/null |
+		awk '/^ *[0-9,]+ +\([ 0-9.%]+\) +\* .*:c5m_refund_in_check \[/ { p = 1; v = $1; gsub(",", "", v); print "= " v; next }
+			p && /^$/ { exit }
+			p { v = $1; gsub(",", "", v); f = $0; sub(/ \([0-9,]+x\).*/, "", f); sub(/.*:/, "", f); print f, v }'
+}
+
+report_check_breakdown()
+{
+	local n1 n2 f v part a p cap floor
+	local -A one two
+	n1=$OUT/callgrind/tx.restock.shopng.$TX_N1.out
+	n2=$OUT/callgrind/tx.restock.shopng.$TX_N2.out
+	[[ -f $n1 && -f $n2 ]] || return 0
+	while read -r f v; do one[$f]=$v; done < <(check_callees "$n1")
+	while read -r f v; do two[$f]=$v; done < <(check_callees "$n2")
+	[[ -n ${two[=]:-} && -n ${one[=]:-} ]] || { say "(no c5m_refund_in_check in $n2)"; return 0; }
+	chk=()
+	for f in "${!two[@]}"; do
+		case $f in
+			=) part=total ;;
+			c5m_lookup_next) part=probes ;;
+			c5m_lookup_begin|c5m_lookup_end|c5m_held_or_share|try_table_open|table_open|table_close|table_slot_create|ExecDropSingleTupleTableSlot)
+				part=setup ;;
+			BeginInternalSubTransaction|ReleaseCurrentSubTransaction) part=subxact ;;
+			RegisterSnapshot|UnregisterSnapshot|GetTransactionSnapshot|CommandCounterIncrement) part=snapshot ;;
+			*) continue ;;
+		esac
+		chk[$part]=$(calc "\"%.0f\", ${chk[$part]:-0} + (${two[$f]} - ${one[$f]:-0}) / ($TX_N2 - $TX_N1)")
+	done
+	chk[rest]=$(calc "\"%.0f\", ${chk[total]} - ${chk[probes]:-0} - ${chk[setup]:-0} - ${chk[subxact]:-0} - ${chk[snapshot]:-0}")
+	a=$(per_tx_ir restock bare)
+	p=$(per_tx_ir restock shopng)
+	cap=$(calc "\"%.0f\", $p - $a - ${chk[total]}")
+	section "1c. Where the refund-in check's instructions go (callgrind)"
+	say "B' of the restock refund in 1b, split: its commit-time check (c5m_refund_in_check and what it"
+	say "calls, from callgrind_annotate --tree=calling), and the rest of what B' adds, the capture of the"
+	say "three tables the transaction writes.  Per transaction, (Ir($TX_N2) - Ir($TX_N1)) / $((TX_N2 - TX_N1)), as in 1b."
+	blank
+	T_W=(62 12 10); T_A=lrr
+	thead part "instr/tx" "of A"
+	trow "A, the bare transaction" "$a" "100 %"
+	trow "B' adds: capture of sales, refunds, stock_movements" "$cap" "$(calc '"%.1f %%"' "100 * $cap / $a")"
+	trow "B' adds: refund-in check, in all" "${chk[total]}" "$(calc '"%.1f %%"' "100 * ${chk[total]} / $a")"
+	trow "  the two index probes (btree descent, heap fetch, visibility)" "${chk[probes]:-0}" "$(calc '"%.1f %%"' "100 * ${chk[probes]:-0} / $a")"
+	trow "  opening tables and indexes, scan and slot set-up and end" "${chk[setup]:-0}" "$(calc '"%.1f %%"' "100 * ${chk[setup]:-0} / $a")"
+	trow "  the subtransaction that keeps the commit from failing" "${chk[subxact]:-0}" "$(calc '"%.1f %%"' "100 * ${chk[subxact]:-0} / $a")"
+	trow "  snapshot" "${chk[snapshot]:-0}" "$(calc '"%.1f %%"' "100 * ${chk[snapshot]:-0} / $a")"
+	trow "  the rest (config lookup, sums, bookkeeping)" "${chk[rest]}" "$(calc '"%.1f %%"' "100 * ${chk[rest]} / $a")"
+	blank
+	floor=$(calc "\"%.3f\", $a / ($a + $cap + ${chk[probes]:-0})")
+	chk[floor]=$floor
+	chk[floor_setup]=$(calc "\"%.3f\", $a / ($a + $cap + ${chk[probes]:-0} + ${chk[setup]:-0})")
+	say "The floor of an exact check inside the transaction: A plus the capture plus the two index probes"
+	say "alone, A/X = $floor (with the probes' set-up, which any index probe needs: ${chk[floor_setup]}); B' is at"
+	say "${txr[restock.shopng]}.  The probes read what the check must read -- the sale's movements and its refund --"
+	say "and nothing cheaper answers the question exactly: this is what it costs in the business transaction."
+}
+
 per_rb_ir() { calc "\"%.0f\", (${ir[rb.$1.$RCG_ROWS]} - ${ir[rb.$1.0]}) / $RCG_ROWS"; }	# variant
 
 report_rb_callgrind()
@@ -2276,6 +2340,7 @@ stop_server
 ((do_tps)) && report_tps
 ((do_tps && MIX_ROUNDS > 0)) && report_mix
 ((do_callgrind)) && report_tx
+((do_callgrind)) && has_flow restock && report_check_breakdown
 ((do_callgrind && do_cg_consume)) && report_callgrind
 ((do_bulk)) && report_bulk
 ((do_callgrind && do_restock_bulk)) && report_rb_callgrind
