@@ -9,12 +9,14 @@
  * refund (no_refund).  The check never fails the commit: its errors are
  * counted as lost events.
  *
- * Since 1.5 (issue 16) the check reads the two tables directly, as the
- * over-refund guard does (lookup.c): the sale's movements through an index
- * on the stock table's sale column, its refund through one on the refunds
- * table's, with one MVCC snapshot and one subtransaction for all the sales
- * of the commit, and what it needs per stock trigger resolved once per
- * backend and kept until a relcache invalidation of either table.  The
+ * The check reads the two tables directly (until issue 16 it ran one SPI
+ * query per sale), as the over-refund guard does (lookup.c): the sale's
+ * movements through an index on the stock table's sale column, its refund
+ * through one on the refunds table's, with one MVCC snapshot and one
+ * subtransaction for all the sales of the commit, and what it needs per
+ * stock trigger resolved once per backend and kept until a relcache
+ * invalidation of either table.  Its cost, and why it stops at two index
+ * probes per sale: docs/DESIGN.md, "The refund-in check".  The
  * rights are the stock table owner's, checked from the catalogs as a query
  * would need them.  Where row-level security applies to that owner, its
  * policies must filter the rows: that case keeps the query of 1.4, run
