@@ -4,12 +4,15 @@
 MODULE_big = c5metrics
 OBJS = \
 	src/c5metrics.o \
+	src/settings.o \
+	src/statefile.o \
 	src/registry.o \
 	src/labels.o \
 	src/layout.o \
 	src/capture.o \
 	src/sqlstate.o \
 	src/twophase.o \
+	src/columns.o \
 	src/triggers.o \
 	src/guards.o \
 	src/lookup.o \
@@ -58,9 +61,9 @@ include $(PGXS)
 HTTP_OBJS = src/http/worker.o src/http/handler.o src/http/negotiate.o
 $(HTTP_OBJS): CPPFLAGS += -I$(srcdir)/src -I$(srcdir)/src/http
 
-# Every object sees the shared-memory layout in c5metrics.h: an object
-# left compiled against an older layout would read the wrong fields.
-$(OBJS) $(HTTP_OBJS): $(srcdir)/src/c5metrics.h
+# Every object depends on every header of src/: one left compiled against
+# an older shared-memory layout would read the wrong fields.
+$(OBJS) $(HTTP_OBJS): $(wildcard $(srcdir)/src/*.h)
 src/exposition.o: $(srcdir)/c5metrics.control
 $(HTTP_OBJS): $(wildcard $(srcdir)/src/http/*.h)
 

@@ -57,7 +57,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "c5metrics.h"
+#include "capture.h"
+#include "labels.h"
+#include "refund_in.h"
+#include "registry.h"
+#include "sqlstate.h"
+#include "triggers.h"
 
 #define C5M_MAX_PAID_EXACT	4096	/* paid sales matched one by one, per level */
 #define C5M_INLINE			4		/* transitions and paid sales kept in the level */
@@ -142,24 +147,7 @@ static bool hist_touched[C5_NHISTS];
 static int	hist_lo[C5_NHISTS];
 static int	hist_hi[C5_NHISTS];
 
-static emit_log_hook_type prev_emit_log_hook = NULL;
-
-static void c5m_xact_callback(XactEvent event, void *arg);
-static void c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-								 SubTransactionId parentSubid, void *arg);
-static void c5m_emit_log(ErrorData *edata);
 static bool error_on_refunds(const C5Level *lv, const char *table);
-
-void
-c5m_capture_init(void)
-{
-	RegisterXactCallback(c5m_xact_callback, NULL);
-	RegisterSubXactCallback(c5m_subxact_callback, NULL);
-
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = c5m_emit_log;
-	c5m_twophase_init();
-}
 
 /* ---- the buffer, as the triggers see it ---- */
 
@@ -168,12 +156,6 @@ buffer_alloc(Size size)
 {
 	return MemoryContextAllocExtended(TopTransactionContext, size,
 									  MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
-}
-
-void
-c5m_note_lost(void)
-{
-	c5m_count(c5m_shared->layout.events_lost, 1);
 }
 
 /*
@@ -203,7 +185,7 @@ c5m_level(void)
 	}
 	else if ((lv = buffer_alloc(sizeof(C5Level))) == NULL)
 	{
-		c5m_note_lost();
+		c5m_count_lost(1);
 		return NULL;
 	}
 	lv->trans = lv->trans_inline;
@@ -255,7 +237,7 @@ add_transition(C5Level *lv, int idx, uint32 gen, int64 n)
 	if (!grow((void **) &lv->trans, &lv->maxtrans, lv->ntrans, sizeof(C5Trans),
 			  lv->trans_inline))
 	{
-		c5m_note_lost();
+		c5m_count_lost(1);
 		return;
 	}
 	lv->trans[lv->ntrans].idx = idx;
@@ -341,7 +323,7 @@ add_consumed(C5Level *lv, uint32 salekey)
 		lv->consumed = buffer_alloc(C5M_BLOOM_WORDS * sizeof(uint64));
 		if (lv->consumed == NULL)
 		{
-			c5m_note_lost();
+			c5m_count_lost(1);
 			return;
 		}
 		for (i = 0; i < lv->nconsumed; i++)
@@ -474,7 +456,7 @@ add_check(C5Level *lv, const C5Check *c)
 	{
 		if (!c->typbyval)
 			pfree(DatumGetPointer(c->sale));
-		c5m_note_lost();
+		c5m_count_lost(1);
 		return;
 	}
 	lv->checks[lv->nchecks] = *c;
@@ -511,7 +493,7 @@ c5m_note_refund_in(C5Level *lv, Oid tgoid, Oid relid, const C5Col *col, Datum sa
 
 		if (copy == NULL)
 		{
-			c5m_note_lost();
+			c5m_count_lost(1);
 			return;
 		}
 		memcpy(copy, DatumGetPointer(sale), len);
@@ -971,8 +953,20 @@ c5m_apply_ops(const C5Op *ops, int n)
 	flush_histograms(NULL);
 }
 
-static pg_attribute_hot void
-c5m_xact_callback(XactEvent event, void *arg)
+/* The level of the transaction now ending, or NULL (c5metrics.c, PREPARE). */
+C5Level *
+c5m_capture_top(void)
+{
+	return cur_level;
+}
+
+/*
+ * The transaction callback (c5metrics.c calls it): count what ends.
+ * Returns whether the transaction ended, after which nothing refers to
+ * what the triggers noted.
+ */
+pg_attribute_hot bool
+c5m_capture_xact(XactEvent event)
 {
 	const char *table;
 	int			code;
@@ -983,7 +977,7 @@ c5m_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			if (cur_level != NULL && cur_level->nchecks > 0)
 				run_checks(cur_level);
-			return;
+			return false;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (cur_level != NULL)
@@ -996,21 +990,19 @@ c5m_xact_callback(XactEvent event, void *arg)
 				c5m_count_rollback(cur_level, code, table, NULL);
 			break;
 		case XACT_EVENT_PREPARE:
-			if (cur_level != NULL)
-				c5m_twophase_park(cur_level);
+			/* twophase.c has parked the outcomes (c5metrics.c) */
 			break;
 		default:
-			return;
+			return false;
 	}
 	cur_level = NULL;
 	last_error.valid = false;
-	/* nothing refers to the trigger cache's retired entries any more */
-	c5m_trig_cache_sweep();
+	return true;
 }
 
-static void
-c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					 SubTransactionId parentSubid, void *arg)
+/* The subtransaction callback (c5metrics.c calls it). */
+void
+c5m_capture_subxact(SubXactEvent event, SubTransactionId mySubid)
 {
 	int			nest = GetCurrentTransactionNestLevel();
 	const char *table;
@@ -1039,10 +1031,11 @@ c5m_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * Remember the SQLSTATE of an error reported while tracked work is
- * pending.  Runs inside error reporting: it must not fail.
+ * pending (emit_log_hook, c5metrics.c).  Runs inside error reporting: it
+ * must not fail.
  */
-static void
-c5m_emit_log(ErrorData *edata)
+void
+c5m_capture_error(ErrorData *edata)
 {
 	if (edata->elevel >= ERROR && cur_level != NULL)
 	{
@@ -1054,6 +1047,4 @@ c5m_emit_log(ErrorData *edata)
 		strlcpy(last_error.table, edata->table_name ? edata->table_name : "",
 				NAMEDATALEN);
 	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }

@@ -52,9 +52,10 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "c5metrics.h"
+#include "ddl.h"
+#include "readable.h"
+#include "registry.h"
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static bool in_ddl_work = false;	/* our own statements are not followed */
 
 /* What a statement needs done around it. */
@@ -68,18 +69,6 @@ typedef struct DdlWork
 	List	   *parked;			/* statements re-making parked triggers */
 	bool		sync;			/* only publish the attachments' problems */
 } DdlWork;
-
-static void ddl_process_utility(PlannedStmt *pstmt, const char *queryString,
-								bool readOnlyTree, ProcessUtilityContext context,
-								ParamListInfo params, QueryEnvironment *queryEnv,
-								DestReceiver *dest, QueryCompletion *qc);
-
-void
-c5m_ddl_init(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = ddl_process_utility;
-}
 
 /* A table's OID from a RangeVar, or InvalidOid; takes no lock. */
 static Oid
@@ -400,11 +389,16 @@ ddl_after(DdlWork *w)
 	PG_END_TRY();
 }
 
-static void
-ddl_process_utility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Around a utility statement (the ProcessUtility hook, c5metrics.c):
+ * what it needs before, `next` to run it, what it needs after.
+ */
+void
+c5m_ddl_utility(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc,
+				ProcessUtility_hook_type next)
 {
 	DdlWork		w;
 	bool		work = ddl_before(pstmt->utilityStmt, &w);
@@ -413,12 +407,7 @@ ddl_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (IsA(pstmt->utilityStmt, DropdbStmt))
 		dropped_db = get_database_oid(((DropdbStmt *) pstmt->utilityStmt)->dbname, true);
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 	if (work)
 		ddl_after(&w);
 

@@ -23,7 +23,17 @@
 #include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 
-#include "c5metrics.h"
+#include "exposition.h"
+#include "labels.h"
+#include "layout.h"
+#include "registry.h"
+#include "settings.h"
+#include "sqlstate.h"
+
+/* The control file's default_version, passed by the Makefile. */
+#ifndef C5M_VERSION
+#error "C5M_VERSION must be defined (the Makefile passes the control file's default_version)"
+#endif
 
 
 

@@ -65,7 +65,14 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "c5metrics.h"
+#include "capture.h"
+#include "columns.h"
+#include "guards.h"
+#include "lookup.h"
+#include "readable.h"
+#include "registry.h"
+#include "settings.h"
+#include "triggers.h"
 #include "lookup.h"
 
 #define C5M_THROTTLE_SLOTS	4096
@@ -103,7 +110,7 @@ c5m_throttle_shmem_init(void)
 	throttle = ShmemInitStruct("c5metrics throttle", sizeof(C5Throttle), &found);
 	if (!found)
 	{
-		throttle->lock = &(GetNamedLWLockTranche("c5metrics"))[1].lock;
+		throttle->lock = c5m_lock(C5M_LOCK_THROTTLE);
 		throttle->global.scope = -1;
 		for (i = 0; i < C5M_THROTTLE_SLOTS; i++)
 		{
@@ -491,7 +498,7 @@ c5m_refund_guard_unavailable(C5Trig *t, TriggerData *td, C5Level *lv, const char
 {
 	static bool warned = false;
 
-	c5m_note_lost();
+	c5m_count_lost(1);
 	c5m_tracked_note(MyDatabaseId, t->relid, C5_FLOW_REFUNDS, true);
 	if (!c5m_refund_guard)
 		return;

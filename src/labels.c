@@ -49,7 +49,9 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
-#include "c5metrics.h"
+#include "labels.h"
+#include "registry.h"
+#include "settings.h"
 
 static C5GenSlot *gen_slots = NULL;	/* one per PGPROC */
 static int	ngen_slots = 0;
@@ -66,22 +68,27 @@ gen_slot_count(void)
 }
 
 Size
-c5m_gen_slots_size(void)
+c5m_labels_shmem_size(void)
 {
-	return mul_size(gen_slot_count(), sizeof(C5GenSlot));
+	return add_size(mul_size(gen_slot_count(), sizeof(C5GenSlot)), PG_CACHE_LINE_SIZE);
 }
 
-/* Attach to the slots at `p` (registry.c's segment), zeroing them if `init`. */
+/* Attach to (or create) the slots: one cache line per process. */
 void
-c5m_gen_slots_attach(void *p, bool init)
+c5m_labels_shmem_init(void)
 {
+	bool		found;
+	char	   *p;
 	int			i;
 
-	gen_slots = (C5GenSlot *) p;
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	p = ShmemInitStruct("c5metrics label generations", c5m_labels_shmem_size(), &found);
+	gen_slots = (C5GenSlot *) CACHELINEALIGN(p);
 	ngen_slots = gen_slot_count();
-	if (init)
+	if (!found)
 		for (i = 0; i < ngen_slots; i++)
 			pg_atomic_init_u32(&gen_slots[i].gen, 0);
+	LWLockRelease(AddinShmemInitLock);
 }
 
 /* ---- per-database shares ---- */
@@ -156,15 +163,6 @@ c5m_labels_pick_database(void)
 	}
 	my_db = db;
 	my_db_gen = gen;
-}
-
-/* Is live flag `i` one of the "other" series that always exist? */
-bool
-c5m_live_fixed(const C5Layout *l, int i)
-{
-	if (i >= l->live_transitions)
-		return i == l->live_transitions;
-	return i - l->live_exceptions < C5_NFLOWS;
 }
 
 /*

@@ -12,7 +12,10 @@
  */
 #include "postgres.h"
 
-#include "c5metrics.h"
+#include <math.h>
+
+#include "layout.h"
+#include "sqlstate.h"
 
 void
 c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets)
@@ -68,4 +71,67 @@ c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets)
 	 * buckets, +Inf, _sum and _count.
 	 */
 	l->fixed_series += C5_NFLOWS + C5_NRESULTS + C5_NHISTS * (nbuckets + 3);
+}
+
+/*
+ * Parse c5metrics.duration_buckets.  Returns the number of bounds, or -1
+ * with *errmsg set.
+ */
+int
+c5m_parse_buckets(const char *value, double *bounds, char **errmsg)
+{
+	const char *p = value;
+	int			n = 0;
+
+	while (*p)
+	{
+		char	   *end;
+		double		v;
+
+		while (*p == ' ')
+			p++;
+		v = strtod(p, &end);
+		if (end == p || isnan(v) || isinf(v) || v <= 0)
+		{
+			*errmsg = psprintf("\"%s\" is not a positive number of seconds.", p);
+			return -1;
+		}
+		if (n >= C5M_MAX_BUCKETS)
+		{
+			*errmsg = psprintf("At most %d bounds are allowed.", C5M_MAX_BUCKETS);
+			return -1;
+		}
+		if (n > 0 && v <= bounds[n - 1])
+		{
+			*errmsg = psprintf("Bounds must increase strictly, but %g follows %g.",
+							   v, bounds[n - 1]);
+			return -1;
+		}
+		bounds[n++] = v;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+		{
+			*errmsg = psprintf("Unexpected \"%s\"; separate bounds with commas.", p);
+			return -1;
+		}
+	}
+	if (n == 0)
+	{
+		*errmsg = pstrdup("At least one bound is required.");
+		return -1;
+	}
+	return n;
+}
+
+/* Is live flag `i` one of the "other" series that always exist? */
+bool
+c5m_live_fixed(const C5Layout *l, int i)
+{
+	if (i >= l->live_transitions)
+		return i == l->live_transitions;
+	return i - l->live_exceptions < C5_NFLOWS;
 }

@@ -37,7 +37,6 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "c5metrics.h"
 #include "lookup.h"
 
 /*

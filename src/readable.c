@@ -33,7 +33,7 @@
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
-#include "c5metrics.h"
+#include "readable.h"
 
 /*
  * An OID given as a trigger argument: decimal digits and nothing else.

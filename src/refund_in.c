@@ -51,7 +51,11 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "c5metrics.h"
+#include "columns.h"
+#include "lookup.h"
+#include "readable.h"
+#include "refund_in.h"
+#include "registry.h"
 #include "lookup.h"
 
 static char *
@@ -227,12 +231,12 @@ check_by_query(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 		FreeErrorData(edata);
-		c5m_note_lost();
+		c5m_count_lost(1);
 		return;
 	}
 	PG_END_TRY();
 	if (lost)
-		c5m_note_lost();
+		c5m_count_lost(1);
 	*over = o;
 	*norefund = n;
 }

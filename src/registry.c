@@ -47,7 +47,10 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
-#include "c5metrics.h"
+#include "labels.h"
+#include "layout.h"
+#include "registry.h"
+#include "settings.h"
 
 C5Shared   *c5m_shared = NULL;
 pg_atomic_uint64 *c5m_counters = NULL;
@@ -62,60 +65,6 @@ static int	stride = 0;			/* counters per stripe, whole cache lines */
 static C5Histogram *my_hists = NULL;	/* this process's histograms */
 
 static int	registry_nbuckets(void);
-
-/*
- * Parse c5metrics.duration_buckets.  Returns the number of bounds, or -1
- * with *errmsg set.
- */
-int
-c5m_parse_buckets(const char *value, double *bounds, char **errmsg)
-{
-	const char *p = value;
-	int			n = 0;
-
-	while (*p)
-	{
-		char	   *end;
-		double		v;
-
-		while (*p == ' ')
-			p++;
-		v = strtod(p, &end);
-		if (end == p || isnan(v) || isinf(v) || v <= 0)
-		{
-			*errmsg = psprintf("\"%s\" is not a positive number of seconds.", p);
-			return -1;
-		}
-		if (n >= C5M_MAX_BUCKETS)
-		{
-			*errmsg = psprintf("At most %d bounds are allowed.", C5M_MAX_BUCKETS);
-			return -1;
-		}
-		if (n > 0 && v <= bounds[n - 1])
-		{
-			*errmsg = psprintf("Bounds must increase strictly, but %g follows %g.",
-							   v, bounds[n - 1]);
-			return -1;
-		}
-		bounds[n++] = v;
-		p = end;
-		while (*p == ' ')
-			p++;
-		if (*p == ',')
-			p++;
-		else if (*p != '\0')
-		{
-			*errmsg = psprintf("Unexpected \"%s\"; separate bounds with commas.", p);
-			return -1;
-		}
-	}
-	if (n == 0)
-	{
-		*errmsg = pstrdup("At least one bound is required.");
-		return -1;
-	}
-	return n;
-}
 
 static int
 registry_nbuckets(void)
@@ -143,16 +92,15 @@ c5m_registry_shmem_size(void)
 	size = add_size(size, mul_size(l.nlive, sizeof(pg_atomic_uint32)));
 	size = add_size(size, mul_size(l.nstatus, C5M_LABEL_LEN));
 	size = add_size(size, mul_size(l.nstatus, sizeof(Oid)));
-	size = CACHELINEALIGN(size);
-	size = add_size(size, c5m_gen_slots_size());
 	return size;
 }
 
 /*
  * Attach to (or create) the registry.  Runs in the postmaster at startup
- * and after a crash, and in every EXEC_BACKEND child.
+ * and after a crash, and in every EXEC_BACKEND child.  Returns whether it
+ * was created, empty, by this call.
  */
-void
+bool
 c5m_registry_shmem_init(void)
 {
 	bool		found;
@@ -176,14 +124,12 @@ c5m_registry_shmem_init(void)
 	p += (Size) l.nstatus * C5M_LABEL_LEN;
 	c5m_status_owner = (Oid *) p;
 	p += l.nstatus * sizeof(Oid);
-	p = (char *) c5m_shared + CACHELINEALIGN(p - (char *) c5m_shared);
-	c5m_gen_slots_attach(p, !found);
 
 	if (!found)
 	{
 		char	   *errmsg;
 
-		c5m_shared->lock = &(GetNamedLWLockTranche("c5metrics"))->lock;
+		c5m_shared->lock = c5m_lock(C5M_LOCK_REGISTRY);
 		c5m_shared->layout = l;
 		c5m_parse_buckets(c5m_duration_buckets, c5m_shared->bounds, &errmsg);
 		for (i = 0; i < stride * C5M_STRIPES; i++)
@@ -232,20 +178,28 @@ c5m_registry_shmem_init(void)
 		c5m_shared->stats_reset = GetCurrentTimestamp();
 	}
 	LWLockRelease(AddinShmemInitLock);
+	return !found;
+}
 
-	/*
-	 * Only the postmaster loads the saved registry, and only it saves it,
-	 * at a clean shutdown: a backend exiting must not write the file.
-	 */
-	if (!IsUnderPostmaster && !found)
-	{
-		c5m_persist_load();
-		on_shmem_exit(c5m_persist_save, (Datum) 0);
-		/* a saved list is complete: /readyz may trust it (handler.c) */
-		for (i = 0; i < C5M_MAX_TRACKED; i++)
-			if (c5m_shared->tracked[i].flow >= 0)
-				c5m_shared->tracked_seen = true;
-	}
+/*
+ * After the postmaster loaded a saved registry (persist.c): a saved list
+ * of tracked tables is complete, so /readyz may trust it (handler.c).
+ */
+void
+c5m_registry_loaded(void)
+{
+	int			i;
+
+	for (i = 0; i < C5M_MAX_TRACKED; i++)
+		if (c5m_shared->tracked[i].flow >= 0)
+			c5m_shared->tracked_seen = true;
+}
+
+/* Lock `id` of the c5metrics tranche. */
+LWLock *
+c5m_lock(C5LockId id)
+{
+	return &(GetNamedLWLockTranche(C5M_TRANCHE))[id].lock;
 }
 
 /*

@@ -63,7 +63,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "c5metrics.h"
+#include "persist.h"
+#include "registry.h"
+#include "settings.h"
+#include "sli.h"
+#include "statefile.h"
 
 #define SLI_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/c5metrics_sli.stat"
 #define SLI_FILE_TMP	SLI_FILE ".tmp"
@@ -85,6 +89,23 @@ enum
 	LAT_CONSUME,
 	LAT_REFUND,
 	N_LAT
+};
+
+/*
+ * Where each SLO of the catalog (catalog.h) is kept in the ring: an
+ * availability's good and total, or a latency histogram, read at the SLO's
+ * threshold (settings.c, c5m_slo_threshold).
+ */
+static const struct
+{
+	int			av;				/* AV_*, or -1 */
+	int			lat;			/* LAT_*, or -1 */
+}			slo_series[C5_NSLOS] = {
+	[C5_SLO_SALE_PAID_AVAILABILITY] = {AV_PAID, -1},
+	[C5_SLO_STOCK_CONSUME_LATENCY] = {-1, LAT_CONSUME},
+	[C5_SLO_REFUND_AVAILABILITY] = {AV_REFUND, -1},
+	[C5_SLO_REFUND_LATENCY] = {-1, LAT_REFUND},
+	[C5_SLO_LEADS_AVAILABILITY] = {AV_LEADS, -1},
 };
 
 typedef struct C5SliData
@@ -145,15 +166,6 @@ typedef struct C5SliFileHeader
 	double		bounds[C5M_MAX_BUCKETS];
 } C5SliFileHeader;
 
-/* The SLOs, in the order the views list them. */
-static const char *const slo_names[C5_NSLOS] = {
-	"sale_paid_availability",
-	"stock_consume_latency",
-	"refund_availability",
-	"refund_latency",
-	"leads_availability",
-};
-
 /* The windows of DESIGN §6, then the budget window. */
 static const struct
 {
@@ -166,20 +178,11 @@ static const struct
 
 static C5SliRing *ring = NULL;
 
-/* Settings (c5metrics.c) */
-double		c5m_objective[C5_NSLOS] = {99.9, 95.0, 99.5, 95.0, 99.0};
-static const double c5m_latency_threshold[2] = {0.5, 0.8};	/* DESIGN §6 */
-int			c5m_budget_days = 30;
-int			c5m_sli_sample_interval = 10;
-int			c5m_sli_checkpoint_interval = 60;
-
 PG_FUNCTION_INFO_V1(c5metrics_sli_windows);
 PG_FUNCTION_INFO_V1(c5metrics_histogram_quantile);
 PG_FUNCTION_INFO_V1(c5metrics_sli_feed);
 PG_FUNCTION_INFO_V1(c5metrics_sli_clear);
 
-static void sli_load(void);
-static void sli_save_at_exit(int code, Datum arg);
 
 Size
 c5m_sli_shmem_size(void)
@@ -212,18 +215,11 @@ c5m_sli_shmem_init(void)
 	ring = ShmemInitStruct("c5metrics sli ring", sizeof(C5SliRing), &found);
 	if (!found)
 	{
-		ring->lock = &(GetNamedLWLockTranche("c5metrics"))[2].lock;
+		ring->lock = c5m_lock(C5M_LOCK_SLI);
 		ring->paused = false;
 		clear_ring();
 	}
 	LWLockRelease(AddinShmemInitLock);
-
-	/* as for the registry: the postmaster loads, and saves at clean shutdown */
-	if (!IsUnderPostmaster && !found)
-	{
-		sli_load();
-		on_shmem_exit(sli_save_at_exit, (Datum) 0);
-	}
 }
 
 /* ---- slots ---- */
@@ -471,8 +467,9 @@ c5m_sli_save(void)
 	(void) c5m_state_install(SLI_FILE_TMP, SLI_FILE, WARNING);
 }
 
-static void
-sli_save_at_exit(int code, Datum arg)
+/* on_shmem_exit callback of the postmaster (c5metrics.c) */
+void
+c5m_sli_save_at_exit(int code, Datum arg)
 {
 	/* after a crash or an immediate stop, the last checkpoint stands */
 	if (code != 0 || !c5m_save || !c5m_shut_down_cleanly())
@@ -584,8 +581,8 @@ ring_problem(C5SliRing *r, int nb)
 }
 
 /* Load the file into a fresh ring.  Postmaster, before any backend. */
-static void
-sli_load(void)
+void
+c5m_sli_load(void)
 {
 	C5SliFileHeader hdr;
 	C5SliRing  *copy;
@@ -719,8 +716,7 @@ static void
 window_figures(const C5SliData *end, int seconds, WindowFigures *w)
 {
 	C5SliData	first;
-	int			b[N_LAT];
-	int			h,
+	int			slo,
 				nb = c5m_shared->layout.nbuckets;
 
 	memset(w, 0, sizeof(*w));
@@ -729,20 +725,21 @@ window_figures(const C5SliData *end, int seconds, WindowFigures *w)
 		return;
 	w->any = true;
 	w->covered = (end->at - first.at) / 1000000.0;
-	w->good[0] = end->good[AV_PAID] - first.good[AV_PAID];
-	w->total[0] = end->total[AV_PAID] - first.total[AV_PAID];
-	w->good[2] = end->good[AV_REFUND] - first.good[AV_REFUND];
-	w->total[2] = end->total[AV_REFUND] - first.total[AV_REFUND];
-	w->good[4] = end->good[AV_LEADS] - first.good[AV_LEADS];
-	w->total[4] = end->total[AV_LEADS] - first.total[AV_LEADS];
-	b[LAT_CONSUME] = threshold_bucket(c5m_latency_threshold[0]);
-	b[LAT_REFUND] = threshold_bucket(c5m_latency_threshold[1]);
-	for (h = 0; h < N_LAT; h++)
+	for (slo = 0; slo < C5_NSLOS; slo++)
 	{
-		int			slo = h == LAT_CONSUME ? 1 : 3;
+		int			av = slo_series[slo].av,
+					h = slo_series[slo].lat,
+					b;
 
+		if (av >= 0)
+		{
+			w->good[slo] = end->good[av] - first.good[av];
+			w->total[slo] = end->total[av] - first.total[av];
+			continue;
+		}
+		b = threshold_bucket(c5m_slo_threshold[slo]);
 		w->total[slo] = end->cum[h][nb] - first.cum[h][nb];
-		w->good[slo] = b[h] < 0 ? 0 : end->cum[h][b[h]] - first.cum[h][b[h]];
+		w->good[slo] = b < 0 ? 0 : end->cum[h][b] - first.cum[h][b];
 	}
 }
 
@@ -778,7 +775,7 @@ c5metrics_sli_windows(PG_FUNCTION_ARGS)
 			Datum		values[8];
 			bool		nulls[8] = {false};
 
-			values[0] = CStringGetTextDatum(slo_names[slo]);
+			values[0] = CStringGetTextDatum(c5m_slo_names[slo]);
 			values[1] = CStringGetTextDatum(w < lengthof(windows) ? windows[w].name : "budget");
 			values[2] = Int32GetDatum(seconds);
 			values[3] = Int64GetDatum((int64) f.good[slo]);

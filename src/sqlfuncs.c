@@ -25,7 +25,12 @@
 #include "utils/jsonb.h"
 #include "utils/syscache.h"
 
-#include "c5metrics.h"
+#include "exposition.h"
+#include "guards.h"
+#include "labels.h"
+#include "readable.h"
+#include "registry.h"
+#include "settings.h"
 
 PG_FUNCTION_INFO_V1(c5metrics_read_metrics);
 PG_FUNCTION_INFO_V1(c5metrics_exposition);

@@ -13,7 +13,7 @@
  */
 #include "postgres.h"
 
-#include "c5metrics.h"
+#include "sqlstate.h"
 
 static const char *const reason_names[C5_NREASONS] = {
 	"rollback", "over_refund", "idempotency_conflict", "unique_violation",

@@ -49,7 +49,12 @@
 #include "tcop/utility.h"
 #include "utils/timestamp.h"
 
-#include "c5metrics.h"
+#include "capture.h"
+#include "persist.h"
+#include "registry.h"
+#include "settings.h"
+#include "statefile.h"
+#include "twophase.h"
 
 #define C5M_PREPARED_OPS	64		/* parked counter adds per outcome */
 
@@ -94,29 +99,6 @@ typedef struct C5PreparedFileEntry
 static char prepare_gid[GIDSIZE];	/* GID of a PREPARE TRANSACTION in progress */
 static C5Prepared *prepared = NULL;	/* shared, max_prepared_xacts slots */
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
-								bool readOnlyTree, ProcessUtilityContext context,
-								ParamListInfo params, QueryEnvironment *queryEnv,
-								DestReceiver *dest, QueryCompletion *qc);
-static void prepared_shmem_request(void);
-static void prepared_shmem_startup(void);
-static void prepared_load(void);
-static void prepared_save(int code, Datum arg);
-
-void
-c5m_twophase_init(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = c5m_process_utility;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = prepared_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = prepared_shmem_startup;
-}
 
 /*
  * At PREPARE TRANSACTION: compute both outcomes of the top level and park
@@ -143,7 +125,7 @@ c5m_twophase_park(C5Level *top)
 	}
 	if (slot == NULL)
 	{
-		c5m_note_lost();
+		c5m_count_lost(1);
 		return;
 	}
 	slot->ncommit = slot->nabort = 0;
@@ -185,11 +167,17 @@ finish_prepared(const char *gid, bool commit)
 	}
 }
 
-static void
-c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Around a utility statement (c5metrics.c): note the GID of PREPARE
+ * TRANSACTION, run it with `next`, and after a COMMIT or ROLLBACK PREPARED
+ * count the outcome parked under its GID.
+ */
+void
+c5m_twophase_utility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc,
+					 ProcessUtility_hook_type next)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	TransactionStmt *stmt = NULL;
@@ -201,12 +189,7 @@ c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
 			strlcpy(prepare_gid, stmt->gid, GIDSIZE);
 	}
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 
 	/* reached only if the prepared transaction was finished */
 	if (stmt != NULL && c5m_shared != NULL &&
@@ -215,26 +198,20 @@ c5m_process_utility(PlannedStmt *pstmt, const char *queryString,
 		finish_prepared(stmt->gid, stmt->kind == TRANS_STMT_COMMIT_PREPARED);
 }
 
-static void
-prepared_shmem_request(void)
+Size
+c5m_twophase_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared)));
+	return mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared));
 }
 
-static void
-prepared_shmem_startup(void)
+void
+c5m_twophase_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	prepared = ShmemInitStruct("c5metrics prepared transactions",
-							   mul_size(Max(max_prepared_xacts, 1), sizeof(C5Prepared)),
-							   &found);
+							   c5m_twophase_shmem_size(), &found);
 	if (!found)
 	{
 		int			i;
@@ -243,16 +220,6 @@ prepared_shmem_startup(void)
 			pg_atomic_init_u32(&prepared[i].state, PREP_FREE);
 	}
 	LWLockRelease(AddinShmemInitLock);
-
-	/*
-	 * As for the registry, which the previous hook has just loaded: the
-	 * postmaster loads, and saves at a clean shutdown.
-	 */
-	if (!IsUnderPostmaster && !found)
-	{
-		prepared_load();
-		on_shmem_exit(prepared_save, (Datum) 0);
-	}
 }
 
 /* ---- persistence ---- */
@@ -262,8 +229,8 @@ prepared_shmem_startup(void)
  * the registry is saved, that is at a clean shutdown with c5metrics.save
  * on.  No process is left to park or finish anything.
  */
-static void
-prepared_save(int code, Datum arg)
+void
+c5m_twophase_save(int code, Datum arg)
 {
 	C5PreparedFileHeader hdr;
 	C5PreparedFileEntry entry;
@@ -434,8 +401,8 @@ entries_problem(const C5PreparedFileEntry *entries, int n)
 }
 
 /* Load the parked outcomes into the fresh slots.  Postmaster, at start. */
-static void
-prepared_load(void)
+void
+c5m_twophase_load(void)
 {
 	C5PreparedFileHeader hdr;
 	C5PreparedFileEntry *entries = NULL;

@@ -18,7 +18,10 @@
 
 #include <microhttpd.h>
 
-#include "c5metrics.h"
+#include "exposition.h"
+#include "registry.h"
+#include "settings.h"
+#include "sli.h"
 #include "negotiate.h"
 
 #define C5H_MAX_SECRET 4096		/* bytes of a secret file, and of credentials */

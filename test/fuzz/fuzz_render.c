@@ -40,7 +40,11 @@
 
 #include "lib/stringinfo.h"
 
-#include "c5metrics.h"
+#include "exposition.h"
+#include "layout.h"
+#include "registry.h"
+#include "settings.h"
+#include "sqlstate.h"
 
 #define MAX_LABELS		4
 #define MAX_FAMILIES	64

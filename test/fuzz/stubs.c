@@ -20,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "c5metrics.h"
+#include "exposition.h"
+#include "layout.h"
+#include "registry.h"
+#include "settings.h"
+#include "sqlstate.h"
 
 int			c5m_max_series = 2000;
 bool		c5m_lead_throttle = false;

@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * layout.h
+ *		Where each series lives in the registry's counter array.
+ *
+ * Computed from the settings alone (layout.c), identical in every process.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef C5M_LAYOUT_H
+#define C5M_LAYOUT_H
+
+#include "catalog.h"
+
+/*
+ * Indexes into the flat counter array.  Computed once from the settings by
+ * c5m_compute_layout(); identical in every process.
+ */
+typedef struct C5Layout
+{
+	int			nstatus;		/* status dictionary capacity */
+	int			nbuckets;		/* finite histogram bounds in use */
+	int			paid_consume;	/* [C5_NCONSUME] */
+	int			refunds;		/* [type][result] */
+	int			over_refund;
+	int			idempotency;
+	int			refund_rollback;	/* [reason] */
+	int			refund_in;		/* [result] */
+	int			mismatch;		/* [C5_NMISMATCH] */
+	int			leads;			/* [C5_NLEADRESULTS] */
+	int			throttled;		/* [scope] */
+	int			leads_429;
+	int			flow_tx;		/* [flow][result] */
+	int			exceptions;		/* [condition][flow] */
+	int			transitions;	/* [from][to][result] */
+	int			series_overflow;
+	int			label_overflow; /* [C5_NDYN] */
+	int			events_lost;
+	int			http_requests;	/* [path][code] */
+	int			http_refused;	/* [C5_NREFUSALS] */
+	int			ncounters;		/* length of the counter array */
+	int			nlive;			/* length of the live-flag array */
+	int			live_exceptions;	/* live flags: [condition][flow] */
+	int			live_transitions;	/* live flags: [from][to] */
+	int			fixed_series;	/* series that always exist */
+} C5Layout;
+
+extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
+extern bool c5m_live_fixed(const C5Layout *l, int i);
+extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
+
+#endif							/* C5M_LAYOUT_H */
