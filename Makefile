@@ -13,8 +13,13 @@ OBJS = \
 	src/sqlstate.o \
 	src/twophase.o \
 	src/columns.o \
-	src/triggers.o \
-	src/guards.o \
+	src/trigcache.o \
+	src/sales.o \
+	src/stock.o \
+	src/refunds.o \
+	src/refund_guard.o \
+	src/leads.o \
+	src/throttle.o \
 	src/lookup.o \
 	src/readable.o \
 	src/refund_in.o \

@@ -34,13 +34,17 @@
 
 #include "capture.h"
 #include "ddl.h"
-#include "guards.h"
 #include "labels.h"
+#include "leads.h"
 #include "persist.h"
+#include "refunds.h"
 #include "registry.h"
+#include "sales.h"
 #include "settings.h"
 #include "sli.h"
-#include "triggers.h"
+#include "stock.h"
+#include "throttle.h"
+#include "trigcache.h"
 #include "twophase.h"
 
 PG_MODULE_MAGIC;
@@ -95,10 +99,20 @@ _PG_init(void)
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = c5m_emit_log;
 
+	/*
+	 * The flows, in the order their counts are taken at commit: the sales
+	 * flow first, as it matches its paid sales with the stock flow's
+	 * consumption of the same transaction.
+	 */
+	c5m_capture_add_flow(&c5m_sales_flow);
+	c5m_capture_add_flow(&c5m_refunds_flow);
+	c5m_capture_add_flow(&c5m_stock_flow);
+	c5m_capture_add_flow(&c5m_leads_flow);
+
 	/* Transaction callbacks, and the caches the triggers keep. */
 	RegisterXactCallback(c5m_xact_callback, NULL);
 	RegisterSubXactCallback(c5m_subxact_callback, NULL);
-	CacheRegisterSyscacheCallback(PROCOID, c5m_triggers_forget_functions, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, c5m_sales_forget_functions, (Datum) 0);
 
 	c5m_register_worker();
 }

@@ -26,7 +26,7 @@
 #include "utils/syscache.h"
 
 #include "exposition.h"
-#include "guards.h"
+#include "refund_guard.h"
 #include "labels.h"
 #include "readable.h"
 #include "registry.h"

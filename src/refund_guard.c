@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
- * guards.c
- *		The opt-in guards: over-refund and lead throttle.
+ * refund_guard.c
+ *		The opt-in over-refund guard.
  *
- * These are the only capture paths allowed to raise an error into the
- * user's transaction, and only with their documented SQLSTATEs:
- *	- C5M01: a refund would exceed what is left to refund on its sale;
- *	- C5M02: a lead was throttled (the application answers HTTP 429).
+ * One of the two capture paths allowed to raise an error into the user's
+ * transaction (the other: throttle.c), and only with its documented
+ * SQLSTATEs: 23M01 when a refund would exceed what is left to refund on
+ * its sale (C5M01 with c5metrics.legacy_sqlstates), 55M01 when the guard
+ * cannot run and c5metrics.guard_unavailable = refuse.  See docs/DESIGN.md,
+ * "SQLSTATEs".
  *
  * The over-refund guard locks the sale row (FOR NO KEY UPDATE) and then
  * sums the sale's refunds, so two sessions refunding the same sale are
@@ -22,14 +24,6 @@
  * must be a plain table that the refunds table's owner could read and
  * lock with plain SQL (readable.c).  What does not pass is counted as a
  * lost event, never raised.
- *
- * The throttle keeps token buckets in shared memory: one global bucket,
- * C5M_THROTTLE_SLOTS buckets shared by hash among source addresses and as
- * many among emails.  Two keys of a scope that collide share a bucket
- * refilled at the scope's rate, which can only throttle earlier.
- *
- * Locking: the throttle's buckets are protected by their own LWLock
- * (second lock of the "c5metrics" tranche).
  *
  *-------------------------------------------------------------------------
  */
@@ -67,201 +61,21 @@
 
 #include "capture.h"
 #include "columns.h"
-#include "guards.h"
+#include "refund_guard.h"
 #include "lookup.h"
 #include "readable.h"
 #include "registry.h"
 #include "settings.h"
-#include "triggers.h"
-#include "lookup.h"
-
-#define C5M_THROTTLE_SLOTS	4096
-
-typedef struct C5Bucket
-{
-	uint32		key;			/* hash of the address or email */
-	int32		scope;			/* C5Scope owning the bucket, -1 if unused */
-	double		tokens;
-	TimestampTz last;			/* when tokens was computed */
-} C5Bucket;
-
-typedef struct C5Throttle
-{
-	LWLock	   *lock;			/* protects everything below */
-	C5Bucket	global;
-	C5Bucket	slots[2][C5M_THROTTLE_SLOTS];	/* per address, per email */
-} C5Throttle;
-
-static C5Throttle *throttle = NULL;
-
-Size
-c5m_throttle_shmem_size(void)
-{
-	return MAXALIGN(sizeof(C5Throttle));
-}
-
-void
-c5m_throttle_shmem_init(void)
-{
-	bool		found;
-	int			i;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	throttle = ShmemInitStruct("c5metrics throttle", sizeof(C5Throttle), &found);
-	if (!found)
-	{
-		throttle->lock = c5m_lock(C5M_LOCK_THROTTLE);
-		throttle->global.scope = -1;
-		for (i = 0; i < C5M_THROTTLE_SLOTS; i++)
-		{
-			throttle->slots[C5_SCOPE_IP][i].scope = -1;
-			throttle->slots[C5_SCOPE_EMAIL][i].scope = -1;
-		}
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-void
-c5m_trig_release(C5Trig *t)
-{
-	int			i;
-
-	if (t->guard != NULL)
-		pfree(t->guard);
-	for (i = 0; i < lengthof(t->v); i++)
-		if (t->v[i].text != NULL)
-			pfree(t->v[i].text);
-	for (i = 0; i < t->nallowed; i++)
-		pfree(t->allowed[i].text);
-}
-
-/* ---- lead throttle ---- */
-
-/*
- * Take one token from a bucket refilled at `per_minute`, with a burst of
- * as many.  Caller holds the throttle lock.
- */
-static bool
-take_token(C5Bucket *b, C5Scope scope, uint32 key, double per_minute,
-		   TimestampTz now)
-{
-	double		elapsed;
-
-	if (b->scope < 0)
-	{
-		b->scope = scope;
-		b->key = key;
-		b->tokens = per_minute;
-		b->last = now;
-	}
-	elapsed = (now - b->last) / 1000000.0;
-	if (elapsed > 0)
-		b->tokens = Min(per_minute, b->tokens + elapsed * per_minute / 60.0);
-	b->last = now;
-
-	/* a full bucket holds nothing worth keeping: hand it to the new key */
-	if ((b->key != key || b->scope != (int32) scope) && b->tokens >= per_minute)
-	{
-		b->scope = scope;
-		b->key = key;
-	}
-	if (b->tokens >= 1.0)
-	{
-		b->tokens -= 1.0;
-		return true;
-	}
-	return false;
-}
-
-static uint32
-text_key(const C5Col *col, Datum d, bool lower)
-{
-	const char *s;
-	int			len;
-	char		buf[NAMEDATALEN];
-	char	   *tmp;
-	uint32		h;
-
-	if (!c5m_col_text(col, d, false, &s, &len, buf))
-		return datum_image_hash(d, col->typbyval, col->typlen);
-	if (!lower)
-		return hash_bytes((const unsigned char *) s, len);
-	tmp = pnstrdup(s, len);
-	for (int i = 0; i < len; i++)
-		tmp[i] = pg_ascii_tolower((unsigned char) tmp[i]);
-	h = hash_bytes((const unsigned char *) tmp, len);
-	pfree(tmp);
-	return h;
-}
-
-void
-c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
-{
-	static const char *const scope_names[] = {"source address", "email", "site"};
-	TimestampTz now = GetCurrentTimestamp();
-	int			blocked = -1;
-	bool		isnull;
-	Datum		d;
-	uint32		key[2] = {0, 0};
-	bool		have[2] = {false, false};
-	int			s;
-	const C5Layout *l = &c5m_shared->layout;
-
-	for (s = 0; s < 2; s++)
-	{
-		if (t->c[s].attnum <= 0)
-			continue;
-		d = slot_getattr(td->tg_trigslot, t->c[s].attnum, &isnull);
-		if (isnull)
-			continue;
-		/* emails compare case-insensitively; addresses as stored */
-		key[s] = text_key(&t->c[s], d, s == C5_SCOPE_EMAIL);
-		have[s] = true;
-	}
-
-	LWLockAcquire(throttle->lock, LW_EXCLUSIVE);
-	if (have[C5_SCOPE_IP] &&
-		!take_token(&throttle->slots[C5_SCOPE_IP][key[0] % C5M_THROTTLE_SLOTS],
-					C5_SCOPE_IP, key[0], c5m_lead_rate_ip, now))
-		blocked = C5_SCOPE_IP;
-	else if (have[C5_SCOPE_EMAIL] &&
-			 !take_token(&throttle->slots[C5_SCOPE_EMAIL][key[1] % C5M_THROTTLE_SLOTS],
-						 C5_SCOPE_EMAIL, key[1], c5m_lead_rate_email, now))
-		blocked = C5_SCOPE_EMAIL;
-	else if (!take_token(&throttle->global, C5_SCOPE_GLOBAL, 0,
-						 c5m_lead_rate_global, now))
-		blocked = C5_SCOPE_GLOBAL;
-	LWLockRelease(throttle->lock);
-
-	if (blocked < 0)
-		return;
-
-	/* a throttled lead is counted now, whatever becomes of the transaction */
-	c5m_count(l->leads + C5_LEAD_THROTTLED, 1);
-	c5m_count(l->throttled + blocked, 1);
-	c5m_count(l->leads_429, 1);
-	c5m_note_flow(lv, C5_FLOW_LEADS);
-	c5m_note_guard(lv, C5M_ERRCODE_LEAD_THROTTLED);
-	ereport(ERROR,
-			(errcode(c5m_legacy_sqlstates ? C5M_ERRCODE_LEGACY_LEAD_THROTTLED :
-					 C5M_ERRCODE_LEAD_THROTTLED),
-			 errmsg("lead throttled"),
-			 errdetail("Too many leads from this %s; retry later.", scope_names[blocked]),
-			 errhint("The application should answer HTTP 429. Rates are set by c5metrics.lead_*_per_minute."),
-			 errtable(td->tg_relation)));
-}
-
-/* ---- over-refund guard ---- */
-
+#include "trigcache.h"
 
 /*
  * What the guard resolved once per refunds trigger: how to find a sale's
  * refunds, a refund by its key and the sale itself, and how to read the
  * amounts as numeric.  Built at the first guarded insert of its trigger
  * cache entry, which is retired when either table's relcache entry is
- * invalidated (triggers.c), so never rebuilt in place.
+ * invalidated (trigcache.c), so never rebuilt in place.
  */
-struct C5Guard
+typedef struct C5Guard
 {
 	bool		checked;		/* sales_ok is known ... */
 	uint64		checked_at;		/* ... as of this SharedInvalidMessageCounter */
@@ -275,7 +89,7 @@ struct C5Guard
 	AttrNumber	total;			/* sales.total */
 	FmgrInfo	amount_cast;	/* refunds.amount -> numeric (fn_oid 0: none) */
 	FmgrInfo	total_cast;		/* sales.total -> numeric */
-};
+} C5Guard;
 
 /*
  * May the guard of a refunds table owned by `owner` use `relid` as its
@@ -577,9 +391,9 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	 * backend sees an invalidation: a refund in a quiet catalog asks no
 	 * cache.
 	 */
-	if (t->guard == NULL)
-		t->guard = MemoryContextAllocZero(TopMemoryContext, sizeof(C5Guard));
-	g = t->guard;
+	if (t->flowdata == NULL)
+		t->flowdata = MemoryContextAllocZero(TopMemoryContext, sizeof(C5Guard));
+	g = t->flowdata;
 	if (!g->checked || g->checked_at != SharedInvalidMessageCounter)
 		guard_check_sales(t, td, g);
 	if (!g->sales_ok)
