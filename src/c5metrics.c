@@ -38,6 +38,7 @@
 #include "leads.h"
 #include "persist.h"
 #include "refunds.h"
+#include "refund_in.h"
 #include "registry.h"
 #include "sales.h"
 #include "settings.h"
@@ -113,6 +114,8 @@ _PG_init(void)
 	RegisterXactCallback(c5m_xact_callback, NULL);
 	RegisterSubXactCallback(c5m_subxact_callback, NULL);
 	CacheRegisterSyscacheCallback(PROCOID, c5m_sales_forget_functions, (Datum) 0);
+	CacheRegisterRelcacheCallback(c5m_trigcache_invalidate, (Datum) 0);
+	CacheRegisterRelcacheCallback(c5m_refund_in_invalidate, (Datum) 0);
 
 	c5m_register_worker();
 }

@@ -307,12 +307,15 @@ typedef struct RefundInConfig
 
 static HTAB *configs = NULL;
 
-static void
-invalidate_configs(Datum arg, Oid relid)
+/* Relcache callback (c5metrics.c): mark the entries of relation `relid`. */
+void
+c5m_refund_in_invalidate(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	RefundInConfig *c;
 
+	if (configs == NULL)
+		return;
 	hash_seq_init(&status, configs);
 	while ((c = hash_seq_search(&status)) != NULL)
 		if (relid == InvalidOid || c->stock == relid || c->refunds == relid)
@@ -419,7 +422,6 @@ refund_in_config(Oid tgoid, Relation stock)
 		ctl.keysize = sizeof(Oid);
 		ctl.entrysize = sizeof(RefundInConfig);
 		configs = hash_create("c5metrics refund-in checks", 16, &ctl, HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(invalidate_configs, (Datum) 0);
 	}
 	c = hash_search(configs, &tgoid, HASH_ENTER, &found);
 	if (!found)

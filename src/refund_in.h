@@ -24,6 +24,7 @@ typedef struct C5Check
 	bool		typbyval;
 } C5Check;
 
+extern void c5m_refund_in_invalidate(Datum arg, Oid relid);
 extern void c5m_refund_in_check(const C5Check *checks, int n, int64 *over, int64 *norefund);
 
 #endif							/* C5M_REFUND_IN_H */

@@ -47,7 +47,6 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
-#include "labels.h"
 #include "layout.h"
 #include "registry.h"
 #include "settings.h"

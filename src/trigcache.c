@@ -77,7 +77,6 @@ static TrigEntry *building = NULL;	/* being resolved, not yet in trig_cache */
 #define TRIG_SLOTS 8
 static C5Trig *trig_slot[TRIG_SLOTS];
 
-static void invalidate_trig_cache(Datum arg, Oid relid);
 
 /* What an entry holds besides itself: its values and its flow's data. */
 static void
@@ -111,18 +110,20 @@ retire(TrigEntry *e)
 }
 
 /*
- * Relcache callback: retire the entries that depend on relation `relid`
+ * Relcache callback (c5metrics.c): retire the entries that depend on relation `relid`
  * (every entry, when relid is InvalidOid).  It may run at any catalog
  * access, while entries are in use: it frees nothing.
  */
-static void
-invalidate_trig_cache(Datum arg, Oid relid)
+void
+c5m_trigcache_invalidate(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TrigRef    *ref;
 
 	if (building != NULL && entry_depends_on(building, relid))
 		building->t.valid = false;
+	if (trig_cache == NULL)
+		return;
 	hash_seq_init(&status, trig_cache);
 	while ((ref = hash_seq_search(&status)) != NULL)
 	{
@@ -187,7 +188,6 @@ new_entry(Trigger *tg)
 		ctl.hcxt = trig_context;
 		trig_cache = hash_create("c5metrics triggers", 32, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterRelcacheCallback(invalidate_trig_cache, (Datum) 0);
 	}
 	if (building != NULL)
 	{

@@ -56,5 +56,6 @@ extern C5Trig *c5m_insert_trigger_begin(FunctionCallInfo fcinfo, const char *nam
 										bool before, C5Flow flow,
 										C5TrigResolve resolve, C5Level **lv);
 extern void c5m_trig_cache_sweep(void);
+extern void c5m_trigcache_invalidate(Datum arg, Oid relid);
 
 #endif							/* C5M_TRIGCACHE_H */

@@ -129,6 +129,18 @@ f=$(sed -n 's/^dashboards: .*, \([0-9]*\) failed$/\1/p' <<<"$dash_out")
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-1}))
 
+# The module map of docs/DESIGN.md: layers, no include or call circle,
+# hooks installed in one place (test/check-structure.pl, on the objects
+# c5_build_install left in the checkout).
+say ""
+say "=== structure ==="
+st_out=$(perl test/check-structure.pl .) || status=1
+say "$(grep -v '^ok ' <<<"$st_out")"
+p=$(sed -n 's/^structure: \([0-9]*\) passed.*/\1/p' <<<"$st_out")
+f=$(sed -n 's/^structure: .*, \([0-9]*\) failed$/\1/p' <<<"$st_out")
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-1}))
+
 say ""
 echo "tests: $passed passed, $failed failed"
 exit $status
