@@ -5,6 +5,7 @@ MODULE_big = c5metrics
 OBJS = \
 	src/c5metrics.o \
 	src/settings.o \
+	src/catalog.o \
 	src/statefile.o \
 	src/registry.o \
 	src/labels.o \

@@ -359,7 +359,7 @@ c5m_count_success(C5Level *lv, TimestampTz now, C5Sink *sink)
 	for (i = 0; i < C5_NFLOWS; i++)
 		if (lv->flows & (1 << i))
 		{
-			c5m_sink_count(sink, l->flow_tx + i * C5_NRESULTS + C5_SUCCESS, 1);
+			c5m_sink_count(sink, l->base[C5_STORE_FLOW_TX] + i * C5_NRESULTS + C5_SUCCESS, 1);
 			c5m_observe(C5_HIST_FLOW + i, xact_start, now, 1);
 		}
 	flush_histograms(sink);
@@ -404,7 +404,7 @@ c5m_count_rollback(C5Level *lv, int code, const char *table, C5Sink *sink)
 	for (i = 0; i < C5_NFLOWS; i++)
 		if (lv->flows & (1 << i))
 		{
-			c5m_sink_count(sink, l->flow_tx + i * C5_NRESULTS + o.res, 1);
+			c5m_sink_count(sink, l->base[C5_STORE_FLOW_TX] + i * C5_NRESULTS + o.res, 1);
 			if (o.cond >= 0)
 				c5m_sink_count_dyn(sink, c5m_exception_index(o.cond, i, o.wgen),
 								   o.wgen, o.wgen, 1);

@@ -121,7 +121,8 @@ typedef enum C5Hist
 	C5_HIST_CONSUME,			/* sales_paid_stock_consume_duration_seconds */
 	C5_HIST_REFUND,				/* sale_refund_duration_seconds */
 	C5_HIST_FLOW,				/* flow_transaction_duration_seconds, + flow */
-	C5_NHISTS = C5_HIST_FLOW + C5_NFLOWS
+	C5_NHISTS = C5_HIST_FLOW + C5_NFLOWS,
+	C5_HIST_RENDER = C5_NHISTS	/* the HTTP worker's, kept apart (registry.h) */
 } C5Hist;
 
 /* Families whose labels overflow into "other" (c5metrics_label_overflow_total). */
@@ -194,5 +195,188 @@ typedef enum C5Slo
 #undef C5M_SLO_ENUM
 	C5_NSLOS
 } C5Slo;
+
+
+/*
+ * The metric catalog: every family c5metrics exports, in the order of the
+ * exposition.  One row per family:
+ *
+ *	X(id, name, type, shape, domain, keys, store, flow, help)
+ *
+ *	- shape: how its series are formed (C5Shape); domain: the label
+ *	  values of a one-label family (C5Domain), or the histogram;
+ *	- keys: its label names, comma-separated ("" for none);
+ *	- store: its place in the registry's counter array, -1 for a family
+ *	  that has no counters there.  Never renumbered: a saved registry is
+ *	  loaded only into the same layout (persist.c), so a new family takes
+ *	  the next number, C5M_NSTORED, which then grows by one;
+ *	- flow: the flow it belongs to, or "global" / "self" (c5metrics' own).
+ *
+ * layout.c gives each stored family its counters, exposition.c walks the
+ * table to expose them, test/check-catalog.pl checks test/catalog.txt and
+ * the catalog table of docs/METRICS.md against it.
+ */
+#define C5M_FAMILIES(X) \
+	X(TRANSITIONS, "sales_transition_total", "counter", C5_SHAPE_TRANSITIONS, 0, \
+	  "from_status,to_status,result", 12, "sales", \
+	  "Sale status changes, by the outcome of the (sub)transaction that made them.") \
+	X(PAID_CONSUME, "sales_paid_stock_consume_total", "counter", C5_SHAPE_BY, C5_DOM_CONSUME, \
+	  "result", 0, "sales", \
+	  "Sales reaching the paid status; missing: committed with no stock consumption for the sale.") \
+	X(CONSUME_DURATION, "sales_paid_stock_consume_duration_seconds", "histogram", C5_SHAPE_HISTOGRAM, \
+	  C5_HIST_CONSUME, "", -1, "sales", \
+	  "Committed paid sales with stock consumed: from the earlier of the transition and the first consumption to commit.") \
+	X(REFUNDS, "sale_refunds_total", "counter", C5_SHAPE_BY_RESULT, C5_DOM_REFUND_TYPE, \
+	  "type,result", 1, "refunds", \
+	  "Refund rows, by refund type and the outcome of their transaction.") \
+	X(OVER_REFUND, "sale_refund_over_refund_attempts_total", "counter", C5_SHAPE_ONE, 0, \
+	  "", 2, "refunds", \
+	  "Refunds that exceeded the sale's refundable remainder, blocked or observed.") \
+	X(IDEMPOTENCY, "sale_refund_idempotency_conflicts_total", "counter", C5_SHAPE_ONE, 0, \
+	  "", 3, "refunds", \
+	  "Refunds whose idempotency key existed already: unique violations and ON CONFLICT DO NOTHING skips.") \
+	X(REFUND_ROLLBACK, "sale_refund_rollback_total", "counter", C5_SHAPE_BY, C5_DOM_REASON, \
+	  "reason", 4, "refunds", \
+	  "Refund rows whose transaction or savepoint rolled back, by reason.") \
+	X(REFUND_DURATION, "sale_refund_duration_seconds", "histogram", C5_SHAPE_HISTOGRAM, \
+	  C5_HIST_REFUND, "", -1, "refunds", \
+	  "Committed refunds: from the start of their transaction to commit.") \
+	X(REFUND_IN, "stock_refund_in_total", "counter", C5_SHAPE_BY, C5_DOM_RESULT, \
+	  "result", 5, "stock", \
+	  "Refund-in stock movements, by the outcome of their transaction.") \
+	X(MISMATCH, "stock_refund_in_mismatch_total", "counter", C5_SHAPE_BY, C5_DOM_MISMATCH, \
+	  "type", 6, "stock", \
+	  "Sales whose refund-in movements, checked at commit, exceed consumption or have no refund.") \
+	X(LEADS, "public_leads_requests_total", "counter", C5_SHAPE_BY, C5_DOM_LEAD_RESULT, \
+	  "result", 7, "leads", \
+	  "Lead inserts: created (committed), rejected, failure or throttled.") \
+	X(THROTTLED, "public_leads_throttled_total", "counter", C5_SHAPE_BY, C5_DOM_SCOPE, \
+	  "scope", 8, "leads", \
+	  "Leads blocked by the in-database throttle, by the scope that blocked them.") \
+	X(LEADS_429, "public_leads_429_total", "counter", C5_SHAPE_ONE, 0, \
+	  "", 9, "leads", \
+	  "Throttled leads, each answered with HTTP 429 by the application.") \
+	X(EXCEPTIONS, "exceptions_total", "counter", C5_SHAPE_EXCEPTIONS, 0, \
+	  "exception_type,location", 11, "global", \
+	  "Errors that rolled back tracked work, by SQLSTATE condition and flow.") \
+	X(FLOW_TX, "flow_transactions_total", "counter", C5_SHAPE_BY_RESULT, C5_DOM_FLOW, \
+	  "flow,result", 10, "global", \
+	  "(Sub)transactions that touched a flow, by outcome.") \
+	X(FLOW_DURATION, "flow_transaction_duration_seconds", "histogram", C5_SHAPE_HISTOGRAM_BY_FLOW, \
+	  C5_HIST_FLOW, "flow", -1, "global", \
+	  "Committed transactions that touched a flow: from transaction start to commit.") \
+	X(BUILD_INFO, "c5metrics_build_info", "gauge", C5_SHAPE_BUILD_INFO, 0, \
+	  "version,pg_version", -1, "self", \
+	  "Version of c5metrics and of the PostgreSQL server it runs in.") \
+	X(IN_RECOVERY, "c5metrics_in_recovery", "gauge", C5_SHAPE_GAUGE, 0, \
+	  "", -1, "self", \
+	  "1 while this server is in recovery (a standby); its triggers then count nothing.") \
+	X(STATS_RESET, "c5metrics_stats_reset_timestamp_seconds", "gauge", C5_SHAPE_GAUGE, 0, \
+	  "", -1, "self", \
+	  "When the counters last started from zero, as a Unix time.") \
+	X(SERIES, "c5metrics_series", "gauge", C5_SHAPE_GAUGE, 0, \
+	  "", -1, "self", \
+	  "Business series currently exposed.") \
+	X(SERIES_LIMIT, "c5metrics_series_limit", "gauge", C5_SHAPE_GAUGE, 0, \
+	  "", -1, "self", \
+	  "The series cap, c5metrics.max_series.") \
+	X(SERIES_OVERFLOW, "c5metrics_series_overflow_total", "counter", C5_SHAPE_ONE, 0, \
+	  "", 13, "self", \
+	  "Observations folded into an \"other\" series because the series cap was reached.") \
+	X(LABEL_OVERFLOW, "c5metrics_label_overflow_total", "counter", C5_SHAPE_BY, C5_DOM_DYN, \
+	  "metric", 14, "self", \
+	  "Label values replaced by \"other\": not allowed, unsafe, or beyond c5metrics.max_label_values.") \
+	X(EVENTS_LOST, "c5metrics_events_lost_total", "counter", C5_SHAPE_ONE, 0, \
+	  "", 15, "self", \
+	  "Business events that could not be recorded (out of memory, or a table no longer matching its attachment); should stay 0.") \
+	X(TRACKED_TABLES, "c5metrics_tracked_tables", "gauge", C5_SHAPE_GAUGE_BY_FLOW, 0, \
+	  "flow", -1, "self", \
+	  "Tables attached to c5metrics, by flow.") \
+	X(ATTACHMENT_PROBLEMS, "c5metrics_attachment_problems", "gauge", C5_SHAPE_GAUGE_BY_FLOW, 0, \
+	  "flow", -1, "self", \
+	  "Attached tables whose attachment is broken (c5metrics.tracked's problem column), by flow; should stay 0.") \
+	X(LEAD_THROTTLE_ENABLED, "c5metrics_lead_throttle_enabled", "gauge", C5_SHAPE_GAUGE, 0, \
+	  "", -1, "self", \
+	  "1 when c5metrics.lead_throttle is on, as the reader's session sees it.") \
+	X(HTTP_REQUESTS, "c5metrics_http_requests_total", "counter", C5_SHAPE_HTTP_REQUESTS, 0, \
+	  "path,code", 16, "self", \
+	  "Requests answered by the HTTP worker, by path and status code.") \
+	X(HTTP_REFUSED, "c5metrics_http_refused_connections_total", "counter", C5_SHAPE_BY, C5_DOM_REFUSAL, \
+	  "reason", 17, "self", \
+	  "Connections the HTTP worker refused or cut: over a connection limit, past the request deadline, or evicted for a newcomer while waiting for a request.") \
+	X(RENDER_DURATION, "c5metrics_http_render_duration_seconds", "histogram", C5_SHAPE_HISTOGRAM, \
+	  C5_HIST_RENDER, "", -1, "self", \
+	  "Time the HTTP worker took to render /metrics, compression included.") \
+	X(REFUND_GUARD_ENABLED, "c5metrics_refund_guard_enabled", "gauge", C5_SHAPE_GAUGE, 0, \
+	  "", -1, "self", \
+	  "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).")
+
+/* The counter families' places in the counter array: 0 .. C5M_NSTORED - 1. */
+#define C5M_NSTORED 18
+
+/* How a family's series are formed. */
+typedef enum C5Shape
+{
+	C5_SHAPE_ONE,				/* one counter, no label */
+	C5_SHAPE_BY,				/* one label over a domain */
+	C5_SHAPE_BY_RESULT,			/* a label over a domain, and result */
+	C5_SHAPE_TRANSITIONS,		/* from_status x to_status x result, live ones */
+	C5_SHAPE_EXCEPTIONS,		/* condition x flow, live ones */
+	C5_SHAPE_HTTP_REQUESTS,		/* path x code */
+	C5_SHAPE_HISTOGRAM,			/* one histogram (domain: which) */
+	C5_SHAPE_HISTOGRAM_BY_FLOW, /* one per flow, from histogram `domain` on */
+	C5_SHAPE_BUILD_INFO,
+	C5_SHAPE_GAUGE,				/* one value, of the reader's moment */
+	C5_SHAPE_GAUGE_BY_FLOW		/* one value per flow */
+} C5Shape;
+
+/* The label-value domains of one-label families. */
+typedef enum C5Domain
+{
+	C5_DOM_RESULT,				/* success, rejected, failure */
+	C5_DOM_CONSUME,				/* the same and missing */
+	C5_DOM_REFUND_TYPE,
+	C5_DOM_MISMATCH,
+	C5_DOM_LEAD_RESULT,
+	C5_DOM_SCOPE,
+	C5_DOM_REASON,				/* sale_refund_rollback_total's (sqlstate.c) */
+	C5_DOM_DYN,
+	C5_DOM_REFUSAL,
+	C5_DOM_FLOW,
+	C5_NDOMAINS
+} C5Domain;
+
+typedef enum C5Family
+{
+#define C5M_FAMILY_ENUM(id, name, type, shape, domain, keys, store, flow, help) C5_FAM_##id,
+	C5M_FAMILIES(C5M_FAMILY_ENUM)
+#undef C5M_FAMILY_ENUM
+	C5_NFAMILIES
+} C5Family;
+
+/* Each family's place in the counter array, by id: C5_STORE_<id>. */
+enum
+{
+#define C5M_STORE_ENUM(id, name, type, shape, domain, keys, store, flow, help) C5_STORE_##id = store,
+	C5M_FAMILIES(C5M_STORE_ENUM)
+#undef C5M_STORE_ENUM
+};
+
+/* A row of the catalog, as catalog.c lays them out. */
+typedef struct C5FamilyInfo
+{
+	const char *name;
+	const char *type;
+	C5Shape		shape;
+	int			domain;
+	const char *keys;
+	int			store;
+	const char *flow;
+	const char *help;
+} C5FamilyInfo;
+
+extern const C5FamilyInfo c5m_families[C5_NFAMILIES];
+extern int	c5m_domain_size(C5Domain d);
+extern const char *c5m_domain_value(C5Domain d, int i);
 
 #endif							/* C5M_CATALOG_H */

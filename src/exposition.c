@@ -23,6 +23,7 @@
 #include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 
+#include "catalog.h"
 #include "exposition.h"
 #include "labels.h"
 #include "layout.h"
@@ -38,71 +39,40 @@
 
 
 
-static const char *const flow_names[C5_NFLOWS] = {"sales", "stock", "refunds", "leads"};
-static const char *const result_names[C5_NCONSUME] = {"success", "rejected", "failure", "missing"};
-static const char *const refund_type_names[C5_NREFUNDTYPES] = {"full", "partial", "other"};
-static const char *const mismatch_names[C5_NMISMATCH] = {"over_restock", "no_refund"};
-static const char *const lead_result_names[C5_NLEADRESULTS] = {"created", "rejected", "failure", "throttled"};
-static const char *const scope_names[C5_NSCOPES] = {"ip", "email", "global"};
-static const char *const dyn_names[C5_NDYN] = {"sales_transition_total", "exceptions_total"};
 static const char *const http_path_names[C5_NHTTPPATHS] = {"/metrics", "/healthz", "/readyz", "other"};
 static const char *const http_code_names[C5_NHTTPCODES] = {"200", "401", "404", "405", "500", "503"};
-static const char *const refusal_names[C5_NREFUSALS] = {"limit", "deadline", "evicted"};
 
 const char *
 c5m_flow_name(C5Flow flow)
 {
-	return flow_names[flow];
+	return c5m_domain_value(C5_DOM_FLOW, flow);
 }
 
 /* ---- the walk ---- */
 
-static void
-counter1(C5Emitter *e, const C5Snapshot *s, const char *name, const char *help,
-		 int idx)
+/* Label names of a family: its catalog keys split at the commas. */
+typedef struct Keys
 {
-	e->family(e, name, "counter", help);
-	e->sample(e, name, "", 0, NULL, NULL, s->ctr[idx], NULL);
-}
-
-/* A counter family with one label over a fixed domain. */
-static void
-counter_by(C5Emitter *e, const C5Snapshot *s, const char *name, const char *help,
-		   const char *label, const char *const *values, int n, int base)
-{
-	int			i;
-
-	e->family(e, name, "counter", help);
-	for (i = 0; i < n; i++)
-		e->sample(e, name, "", 1, &label, &values[i], s->ctr[base + i], NULL);
-}
-
-/* A counter family over a fixed label and `result`. */
-static void
-counter_by_result(C5Emitter *e, const C5Snapshot *s, const char *name,
-				  const char *help, const char *label, const char *const *values,
-				  int n, int base)
-{
-	const char *keys[2] = {label, "result"};
-	const char *vals[2];
-	int			i,
-				r;
-
-	e->family(e, name, "counter", help);
-	for (i = 0; i < n; i++)
-		for (r = 0; r < C5_NRESULTS; r++)
-		{
-			vals[0] = values[i];
-			vals[1] = result_names[r];
-			e->sample(e, name, "", 2, keys, vals, s->ctr[base + i * C5_NRESULTS + r], NULL);
-		}
-}
+	const char *k[3];
+	char		buf[64];
+} Keys;
 
 static void
-gauge1(C5Emitter *e, const char *name, const char *help, const char *valtext)
+split_keys(const char *keys, Keys *out)
 {
-	e->family(e, name, "gauge", help);
-	e->sample(e, name, "", 0, NULL, NULL, 0, valtext);
+	char	   *p;
+	int			n = 0;
+
+	strlcpy(out->buf, keys, sizeof(out->buf));
+	out->k[0] = out->k[1] = out->k[2] = NULL;
+	for (p = out->buf; *p && n < 3;)
+	{
+		out->k[n++] = p;
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		*p++ = '\0';
+	}
 }
 
 static void
@@ -141,182 +111,156 @@ histogram(C5Emitter *e, const C5Snapshot *s, const char *name, int hist,
 	e->sample(e, name, "_count", nlabels, k, v, cum, NULL);
 }
 
-void
-c5m_walk(C5Snapshot *s, C5Emitter *e)
+/* The value of a one-value gauge family, as text, at the snapshot's moment. */
+static const char *
+gauge_value(C5Family f, const C5Snapshot *s, char *buf, size_t len)
 {
+	switch (f)
+	{
+		case C5_FAM_IN_RECOVERY:
+			return s->in_recovery ? "1" : "0";
+		case C5_FAM_STATS_RESET:
+			snprintf(buf, len, "%.6f",
+					 (double) s->stats_reset / USECS_PER_SEC +
+					 (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
+			return buf;
+		case C5_FAM_SERIES:
+			snprintf(buf, len, "%u", s->nseries);
+			return buf;
+		case C5_FAM_SERIES_LIMIT:
+			snprintf(buf, len, "%d", c5m_max_series);
+			return buf;
+		case C5_FAM_LEAD_THROTTLE_ENABLED:
+			return c5m_lead_throttle ? "1" : "0";
+		case C5_FAM_REFUND_GUARD_ENABLED:
+			return c5m_refund_guard ? "1" : "0";
+		default:
+			/* a C5_SHAPE_GAUGE row of the catalog without its value here */
+			Assert(false);
+			return "NaN";
+	}
+}
+
+/* The series of family `f`, whose family line is out. */
+static void
+walk_family(C5Family f, C5Snapshot *s, C5Emitter *e)
+{
+	const C5FamilyInfo *fam = &c5m_families[f];
 	const C5Layout *l = &s->l;
-	const char *keys[3];
+	const char *name = fam->name;
+	int			base = fam->store >= 0 ? l->base[fam->store] : 0;
+	Keys		keys;
 	const char *vals[3];
 	char		buf[64];
 	int			i,
 				j,
 				r;
 
-	/* Flow 1: sales and stock */
-	e->family(e, "sales_transition_total", "counter",
-			  "Sale status changes, by the outcome of the (sub)transaction that made them.");
-	keys[0] = "from_status";
-	keys[1] = "to_status";
-	keys[2] = "result";
-	for (i = 0; i < l->nstatus; i++)
-		for (j = 0; j < l->nstatus; j++)
-		{
-			int			pair = i * l->nstatus + j;
-
-			if (!s->live[l->live_transitions + pair])
-				continue;
-			vals[0] = s->names[i];
-			vals[1] = s->names[j];
-			for (r = 0; r < C5_NRESULTS; r++)
+	split_keys(fam->keys, &keys);
+	switch (fam->shape)
+	{
+		case C5_SHAPE_ONE:
+			e->sample(e, name, "", 0, NULL, NULL, s->ctr[base], NULL);
+			break;
+		case C5_SHAPE_BY:
+			for (i = 0; i < c5m_domain_size(fam->domain); i++)
 			{
-				vals[2] = result_names[r];
-				e->sample(e, "sales_transition_total", "", 3, keys, vals,
-						  s->ctr[l->transitions + pair * C5_NRESULTS + r], NULL);
+				vals[0] = c5m_domain_value(fam->domain, i);
+				e->sample(e, name, "", 1, keys.k, vals, s->ctr[base + i], NULL);
 			}
-		}
-	counter_by(e, s, "sales_paid_stock_consume_total",
-			   "Sales reaching the paid status; missing: committed with no stock consumption for the sale.",
-			   "result", result_names, C5_NCONSUME, l->paid_consume);
-	e->family(e, "sales_paid_stock_consume_duration_seconds", "histogram",
-			  "Committed paid sales with stock consumed: from the earlier of the transition and the first consumption to commit.");
-	histogram(e, s, "sales_paid_stock_consume_duration_seconds", C5_HIST_CONSUME, 0, NULL, NULL);
+			break;
+		case C5_SHAPE_BY_RESULT:
+			for (i = 0; i < c5m_domain_size(fam->domain); i++)
+				for (r = 0; r < C5_NRESULTS; r++)
+				{
+					vals[0] = c5m_domain_value(fam->domain, i);
+					vals[1] = c5m_domain_value(C5_DOM_RESULT, r);
+					e->sample(e, name, "", 2, keys.k, vals,
+							  s->ctr[base + i * C5_NRESULTS + r], NULL);
+				}
+			break;
+		case C5_SHAPE_TRANSITIONS:
+			for (i = 0; i < l->nstatus; i++)
+				for (j = 0; j < l->nstatus; j++)
+				{
+					int			pair = i * l->nstatus + j;
 
-	/* Flow 2: refunds */
-	counter_by_result(e, s, "sale_refunds_total",
-					  "Refund rows, by refund type and the outcome of their transaction.",
-					  "type", refund_type_names, C5_NREFUNDTYPES, l->refunds);
-	counter1(e, s, "sale_refund_over_refund_attempts_total",
-			 "Refunds that exceeded the sale's refundable remainder, blocked or observed.",
-			 l->over_refund);
-	counter1(e, s, "sale_refund_idempotency_conflicts_total",
-			 "Refunds whose idempotency key existed already: unique violations and ON CONFLICT DO NOTHING skips.",
-			 l->idempotency);
-	e->family(e, "sale_refund_rollback_total", "counter",
-			  "Refund rows whose transaction or savepoint rolled back, by reason.");
-	keys[0] = "reason";
-	for (i = 0; i < c5m_reason_count(); i++)
-	{
-		vals[0] = c5m_reason_name(i);
-		e->sample(e, "sale_refund_rollback_total", "", 1, keys, vals,
-				  s->ctr[l->refund_rollback + i], NULL);
+					if (!s->live[l->live_transitions + pair])
+						continue;
+					vals[0] = s->names[i];
+					vals[1] = s->names[j];
+					for (r = 0; r < C5_NRESULTS; r++)
+					{
+						vals[2] = c5m_domain_value(C5_DOM_RESULT, r);
+						e->sample(e, name, "", 3, keys.k, vals,
+								  s->ctr[base + pair * C5_NRESULTS + r], NULL);
+					}
+				}
+			break;
+		case C5_SHAPE_EXCEPTIONS:
+			for (i = 0; i < c5m_condition_count(); i++)
+				for (j = 0; j < C5_NFLOWS; j++)
+				{
+					int			cell = i * C5_NFLOWS + j;
+
+					if (!s->live[l->live_exceptions + cell])
+						continue;
+					vals[0] = c5m_condition_name(i);
+					vals[1] = c5m_flow_name(j);
+					e->sample(e, name, "", 2, keys.k, vals, s->ctr[base + cell], NULL);
+				}
+			break;
+		case C5_SHAPE_HTTP_REQUESTS:
+			for (i = 0; i < C5_NHTTPPATHS; i++)
+				for (j = 0; j < C5_NHTTPCODES; j++)
+				{
+					vals[0] = http_path_names[i];
+					vals[1] = http_code_names[j];
+					e->sample(e, name, "", 2, keys.k, vals,
+							  s->ctr[base + i * C5_NHTTPCODES + j], NULL);
+				}
+			break;
+		case C5_SHAPE_HISTOGRAM:
+			histogram(e, s, name, fam->domain, 0, NULL, NULL);
+			break;
+		case C5_SHAPE_HISTOGRAM_BY_FLOW:
+			for (i = 0; i < C5_NFLOWS; i++)
+			{
+				vals[0] = c5m_flow_name(i);
+				histogram(e, s, name, fam->domain + i, 1, keys.k, vals);
+			}
+			break;
+		case C5_SHAPE_BUILD_INFO:
+			vals[0] = C5M_VERSION;
+			vals[1] = PG_VERSION;
+			e->sample(e, name, "", 2, keys.k, vals, 1, NULL);
+			break;
+		case C5_SHAPE_GAUGE:
+			e->sample(e, name, "", 0, NULL, NULL, 0, gauge_value(f, s, buf, sizeof(buf)));
+			break;
+		case C5_SHAPE_GAUGE_BY_FLOW:
+			for (i = 0; i < C5_NFLOWS; i++)
+			{
+				vals[0] = c5m_flow_name(i);
+				e->sample(e, name, "", 1, keys.k, vals,
+						  f == C5_FAM_TRACKED_TABLES ? s->tracked[i] : s->problems[i],
+						  NULL);
+			}
+			break;
 	}
-	e->family(e, "sale_refund_duration_seconds", "histogram",
-			  "Committed refunds: from the start of their transaction to commit.");
-	histogram(e, s, "sale_refund_duration_seconds", C5_HIST_REFUND, 0, NULL, NULL);
-	counter_by(e, s, "stock_refund_in_total",
-			   "Refund-in stock movements, by the outcome of their transaction.",
-			   "result", result_names, C5_NRESULTS, l->refund_in);
-	counter_by(e, s, "stock_refund_in_mismatch_total",
-			   "Sales whose refund-in movements, checked at commit, exceed consumption or have no refund.",
-			   "type", mismatch_names, C5_NMISMATCH, l->mismatch);
+}
 
-	/* Flow 3: public leads */
-	counter_by(e, s, "public_leads_requests_total",
-			   "Lead inserts: created (committed), rejected, failure or throttled.",
-			   "result", lead_result_names, C5_NLEADRESULTS, l->leads);
-	counter_by(e, s, "public_leads_throttled_total",
-			   "Leads blocked by the in-database throttle, by the scope that blocked them.",
-			   "scope", scope_names, C5_NSCOPES, l->throttled);
-	counter1(e, s, "public_leads_429_total",
-			 "Throttled leads, each answered with HTTP 429 by the application.",
-			 l->leads_429);
+/* Every family of the catalog, in its order, and every exposed series. */
+void
+c5m_walk(C5Snapshot *s, C5Emitter *e)
+{
+	int			f;
 
-	/* Global */
-	e->family(e, "exceptions_total", "counter",
-			  "Errors that rolled back tracked work, by SQLSTATE condition and flow.");
-	keys[0] = "exception_type";
-	keys[1] = "location";
-	for (i = 0; i < c5m_condition_count(); i++)
-		for (j = 0; j < C5_NFLOWS; j++)
-		{
-			int			cell = i * C5_NFLOWS + j;
-
-			if (!s->live[l->live_exceptions + cell])
-				continue;
-			vals[0] = c5m_condition_name(i);
-			vals[1] = flow_names[j];
-			e->sample(e, "exceptions_total", "", 2, keys, vals,
-					  s->ctr[l->exceptions + cell], NULL);
-		}
-	counter_by_result(e, s, "flow_transactions_total",
-					  "(Sub)transactions that touched a flow, by outcome.",
-					  "flow", flow_names, C5_NFLOWS, l->flow_tx);
-	e->family(e, "flow_transaction_duration_seconds", "histogram",
-			  "Committed transactions that touched a flow: from transaction start to commit.");
-	keys[0] = "flow";
-	for (i = 0; i < C5_NFLOWS; i++)
+	for (f = 0; f < C5_NFAMILIES; f++)
 	{
-		vals[0] = flow_names[i];
-		histogram(e, s, "flow_transaction_duration_seconds", C5_HIST_FLOW + i, 1, keys, vals);
+		e->family(e, c5m_families[f].name, c5m_families[f].type, c5m_families[f].help);
+		walk_family(f, s, e);
 	}
-
-	/* Self-metrics */
-	e->family(e, "c5metrics_build_info", "gauge",
-			  "Version of c5metrics and of the PostgreSQL server it runs in.");
-	keys[0] = "version";
-	keys[1] = "pg_version";
-	vals[0] = C5M_VERSION;
-	vals[1] = PG_VERSION;
-	e->sample(e, "c5metrics_build_info", "", 2, keys, vals, 1, NULL);
-	gauge1(e, "c5metrics_in_recovery",
-		   "1 while this server is in recovery (a standby); its triggers then count nothing.",
-		   s->in_recovery ? "1" : "0");
-	snprintf(buf, sizeof(buf), "%.6f",
-			 (double) s->stats_reset / USECS_PER_SEC +
-			 (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
-	gauge1(e, "c5metrics_stats_reset_timestamp_seconds",
-		   "When the counters last started from zero, as a Unix time.", buf);
-	snprintf(buf, sizeof(buf), "%u", s->nseries);
-	gauge1(e, "c5metrics_series", "Business series currently exposed.", buf);
-	snprintf(buf, sizeof(buf), "%d", c5m_max_series);
-	gauge1(e, "c5metrics_series_limit", "The series cap, c5metrics.max_series.", buf);
-	counter1(e, s, "c5metrics_series_overflow_total",
-			 "Observations folded into an \"other\" series because the series cap was reached.",
-			 l->series_overflow);
-	counter_by(e, s, "c5metrics_label_overflow_total",
-			   "Label values replaced by \"other\": not allowed, unsafe, or beyond c5metrics.max_label_values.",
-			   "metric", dyn_names, C5_NDYN, l->label_overflow);
-	counter1(e, s, "c5metrics_events_lost_total",
-			 "Business events that could not be recorded (out of memory, or a table no longer matching its attachment); should stay 0.",
-			 l->events_lost);
-	e->family(e, "c5metrics_tracked_tables", "gauge", "Tables attached to c5metrics, by flow.");
-	keys[0] = "flow";
-	for (i = 0; i < C5_NFLOWS; i++)
-	{
-		vals[0] = flow_names[i];
-		e->sample(e, "c5metrics_tracked_tables", "", 1, keys, vals, s->tracked[i], NULL);
-	}
-	e->family(e, "c5metrics_attachment_problems", "gauge",
-			  "Attached tables whose attachment is broken (c5metrics.tracked's problem column), by flow; should stay 0.");
-	for (i = 0; i < C5_NFLOWS; i++)
-	{
-		vals[0] = flow_names[i];
-		e->sample(e, "c5metrics_attachment_problems", "", 1, keys, vals, s->problems[i], NULL);
-	}
-	gauge1(e, "c5metrics_lead_throttle_enabled",
-		   "1 when c5metrics.lead_throttle is on, as the reader's session sees it.",
-		   c5m_lead_throttle ? "1" : "0");
-	e->family(e, "c5metrics_http_requests_total", "counter",
-			  "Requests answered by the HTTP worker, by path and status code.");
-	keys[0] = "path";
-	keys[1] = "code";
-	for (i = 0; i < C5_NHTTPPATHS; i++)
-		for (j = 0; j < C5_NHTTPCODES; j++)
-		{
-			vals[0] = http_path_names[i];
-			vals[1] = http_code_names[j];
-			e->sample(e, "c5metrics_http_requests_total", "", 2, keys, vals,
-					  s->ctr[l->http_requests + i * C5_NHTTPCODES + j], NULL);
-		}
-	counter_by(e, s, "c5metrics_http_refused_connections_total",
-			   "Connections the HTTP worker refused or cut: over a connection limit, past the request deadline, or evicted for a newcomer while waiting for a request.",
-			   "reason", refusal_names, C5_NREFUSALS, l->http_refused);
-	e->family(e, "c5metrics_http_render_duration_seconds", "histogram",
-			  "Time the HTTP worker took to render /metrics, compression included.");
-	histogram(e, s, "c5metrics_http_render_duration_seconds", C5_RENDER_HIST, 0, NULL, NULL);
-	gauge1(e, "c5metrics_refund_guard_enabled",
-		   "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).",
-		   c5m_refund_guard ? "1" : "0");
 }
 
 /*

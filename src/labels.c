@@ -239,19 +239,19 @@ c5m_dyn_fold(int idx, uint64 n)
 	const C5Layout *l = &c5m_shared->layout;
 	int			other;
 
-	if (idx >= l->transitions &&
-		idx < l->transitions + l->nstatus * l->nstatus * C5_NRESULTS)
+	if (idx >= l->base[C5_STORE_TRANSITIONS] &&
+		idx < l->base[C5_STORE_TRANSITIONS] + l->nstatus * l->nstatus * C5_NRESULTS)
 	{
-		other = l->transitions + (idx - l->transitions) % C5_NRESULTS;
+		other = l->base[C5_STORE_TRANSITIONS] + (idx - l->base[C5_STORE_TRANSITIONS]) % C5_NRESULTS;
 		if (other != idx)
-			c5m_count(l->label_overflow + C5_DYN_TRANSITION, n);
+			c5m_count(l->base[C5_STORE_LABEL_OVERFLOW] + C5_DYN_TRANSITION, n);
 		return other;
 	}
-	if (idx >= l->exceptions && idx < l->transitions)
+	if (idx >= l->base[C5_STORE_EXCEPTIONS] && idx < l->base[C5_STORE_TRANSITIONS])
 	{
-		other = l->exceptions + (idx - l->exceptions) % C5_NFLOWS;
+		other = l->base[C5_STORE_EXCEPTIONS] + (idx - l->base[C5_STORE_EXCEPTIONS]) % C5_NFLOWS;
 		if (other != idx)
-			c5m_count(l->label_overflow + C5_DYN_EXCEPTION, n);
+			c5m_count(l->base[C5_STORE_LABEL_OVERFLOW] + C5_DYN_EXCEPTION, n);
 		return other;
 	}
 	return idx;
@@ -303,7 +303,7 @@ claim_live(int liveidx, uint32 nseries)
 	return true;
 
 overflow:
-	pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.series_overflow], 1);
+	pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.base[C5_STORE_SERIES_OVERFLOW]], 1);
 	return false;
 }
 
@@ -327,7 +327,7 @@ c5m_transition_index(int from, int to, uint32 gen)
 			pair = 0;
 		c5m_dyn_end();
 	}
-	return l->transitions + pair * C5_NRESULTS;
+	return l->base[C5_STORE_TRANSITIONS] + pair * C5_NRESULTS;
 }
 
 /*
@@ -343,10 +343,10 @@ c5m_exception_index(int cond, C5Flow flow, uint32 gen)
 	if (cond != 0 &&
 		(gen == 0 || !claim_live(l->live_exceptions + cell, 1)))
 	{
-		pg_atomic_fetch_add_u64(&c5m_counters[l->label_overflow + C5_DYN_EXCEPTION], 1);
+		pg_atomic_fetch_add_u64(&c5m_counters[l->base[C5_STORE_LABEL_OVERFLOW] + C5_DYN_EXCEPTION], 1);
 		cell = flow;			/* condition 0 is "other" */
 	}
-	return l->exceptions + cell;
+	return l->base[C5_STORE_EXCEPTIONS] + cell;
 }
 
 /*
@@ -419,7 +419,7 @@ c5m_status_id(const char *value, int len)
 		return id;
 
 overflow:
-	pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.label_overflow + C5_DYN_TRANSITION], 1);
+	pg_atomic_fetch_add_u64(&c5m_counters[c5m_shared->layout.base[C5_STORE_LABEL_OVERFLOW] + C5_DYN_TRANSITION], 1);
 	return C5_STATUS_OTHER;
 }
 
@@ -439,7 +439,7 @@ void
 c5m_reset_labels(const Oid *gone, int ngone)
 {
 	const C5Layout *l = &c5m_shared->layout;
-	int			ncells = l->transitions - l->exceptions +
+	int			ncells = l->base[C5_STORE_TRANSITIONS] - l->base[C5_STORE_EXCEPTIONS] +
 		l->nstatus * l->nstatus * C5_NRESULTS;
 	uint32		old;
 	uint32		next;
@@ -460,10 +460,10 @@ c5m_reset_labels(const Oid *gone, int ngone)
 	/* the exceptions' cells, then the transitions' triples, are adjacent */
 	for (i = 0; i < ncells; i++)
 	{
-		int			idx = l->exceptions + i;
+		int			idx = l->base[C5_STORE_EXCEPTIONS] + i;
 
-		if (idx < l->exceptions + C5_NFLOWS ||
-			(idx >= l->transitions && idx < l->transitions + C5_NRESULTS))
+		if (idx < l->base[C5_STORE_EXCEPTIONS] + C5_NFLOWS ||
+			(idx >= l->base[C5_STORE_TRANSITIONS] && idx < l->base[C5_STORE_TRANSITIONS] + C5_NRESULTS))
 			continue;
 		c5m_counter_zero(idx);
 	}

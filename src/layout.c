@@ -17,58 +17,72 @@
 #include "layout.h"
 #include "sqlstate.h"
 
+/* How many counters family `f` takes (its series, live or not). */
+static int
+family_size(const C5FamilyInfo *f, int nstatus)
+{
+	switch (f->shape)
+	{
+		case C5_SHAPE_ONE:
+			return 1;
+		case C5_SHAPE_BY:
+			return c5m_domain_size(f->domain);
+		case C5_SHAPE_BY_RESULT:
+			return c5m_domain_size(f->domain) * C5_NRESULTS;
+		case C5_SHAPE_TRANSITIONS:
+			return nstatus * nstatus * C5_NRESULTS;
+		case C5_SHAPE_EXCEPTIONS:
+			return c5m_condition_count() * C5_NFLOWS;
+		case C5_SHAPE_HTTP_REQUESTS:
+			return C5_NHTTPPATHS * C5_NHTTPCODES;
+		default:
+			return 0;			/* nothing in the counter array */
+	}
+}
+
+/*
+ * Give every stored family of the catalog its counters, in the order of
+ * their store numbers, which never change (catalog.h).
+ */
 void
 c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets)
 {
+	const C5FamilyInfo *by_store[C5M_NSTORED] = {0};
 	int			n = 0;
-	int			ncond = c5m_condition_count();
+	int			i;
 
 	memset(l, 0, sizeof(*l));
 	l->nstatus = nstatus;
 	l->nbuckets = nbuckets;
-	l->paid_consume = n;
-	n += C5_NCONSUME;
-	l->refunds = n;
-	n += C5_NREFUNDTYPES * C5_NRESULTS;
-	l->over_refund = n++;
-	l->idempotency = n++;
-	l->refund_rollback = n;
-	n += c5m_reason_count();
-	l->refund_in = n;
-	n += C5_NRESULTS;
-	l->mismatch = n;
-	n += C5_NMISMATCH;
-	l->leads = n;
-	n += C5_NLEADRESULTS;
-	l->throttled = n;
-	n += C5_NSCOPES;
-	l->leads_429 = n++;
-	l->flow_tx = n;
-	n += C5_NFLOWS * C5_NRESULTS;
-	/* everything above is always exposed */
-	l->fixed_series = n;
-	l->exceptions = n;
-	n += ncond * C5_NFLOWS;
-	l->transitions = n;
-	n += nstatus * nstatus * C5_NRESULTS;
-	l->series_overflow = n++;
-	l->label_overflow = n;
-	n += C5_NDYN;
-	l->events_lost = n++;
-	l->http_requests = n;
-	n += C5_NHTTPPATHS * C5_NHTTPCODES;
-	l->http_refused = n;
-	n += C5_NREFUSALS;
+	for (i = 0; i < C5_NFAMILIES; i++)
+		if (c5m_families[i].store >= 0)
+		{
+			Assert(c5m_families[i].store < C5M_NSTORED &&
+				   by_store[c5m_families[i].store] == NULL);
+			by_store[c5m_families[i].store] = &c5m_families[i];
+		}
+	for (i = 0; i < C5M_NSTORED; i++)
+	{
+		const C5FamilyInfo *f = by_store[i];
+		int			size = family_size(f, nstatus);
+
+		l->base[i] = n;
+		n += size;
+		/* business families over fixed domains are always exposed */
+		if (strcmp(f->flow, "self") != 0 && f->shape != C5_SHAPE_TRANSITIONS &&
+			f->shape != C5_SHAPE_EXCEPTIONS)
+			l->fixed_series += size;
+	}
 	l->ncounters = n;
 
 	l->live_exceptions = 0;
-	l->live_transitions = ncond * C5_NFLOWS;
+	l->live_transitions = c5m_condition_count() * C5_NFLOWS;
 	l->nlive = l->live_transitions + nstatus * nstatus;
 
 	/*
-	 * Always exposed besides the fixed block: exceptions_total{other} per
-	 * flow, the (other, other) transition triple, and each histogram's
-	 * buckets, +Inf, _sum and _count.
+	 * Always exposed besides: exceptions_total{other} per flow, the
+	 * (other, other) transition triple, and each histogram's buckets,
+	 * +Inf, _sum and _count.
 	 */
 	l->fixed_series += C5_NFLOWS + C5_NRESULTS + C5_NHISTS * (nbuckets + 3);
 }

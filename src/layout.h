@@ -20,24 +20,8 @@ typedef struct C5Layout
 {
 	int			nstatus;		/* status dictionary capacity */
 	int			nbuckets;		/* finite histogram bounds in use */
-	int			paid_consume;	/* [C5_NCONSUME] */
-	int			refunds;		/* [type][result] */
-	int			over_refund;
-	int			idempotency;
-	int			refund_rollback;	/* [reason] */
-	int			refund_in;		/* [result] */
-	int			mismatch;		/* [C5_NMISMATCH] */
-	int			leads;			/* [C5_NLEADRESULTS] */
-	int			throttled;		/* [scope] */
-	int			leads_429;
-	int			flow_tx;		/* [flow][result] */
-	int			exceptions;		/* [condition][flow] */
-	int			transitions;	/* [from][to][result] */
-	int			series_overflow;
-	int			label_overflow; /* [C5_NDYN] */
-	int			events_lost;
-	int			http_requests;	/* [path][code] */
-	int			http_refused;	/* [C5_NREFUSALS] */
+	int			base[C5M_NSTORED];	/* each stored family's first counter, by
+									 * C5_STORE_<id> (catalog.h) */
 	int			ncounters;		/* length of the counter array */
 	int			nlive;			/* length of the live-flag array */
 	int			live_exceptions;	/* live flags: [condition][flow] */

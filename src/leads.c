@@ -44,14 +44,14 @@ leads_release(void *p)
 static void
 leads_count_success(C5Level *lv, void *p, TimestampTz now, C5Sink *sink)
 {
-	c5m_sink_count(sink, c5m_shared->layout.leads + C5_LEAD_CREATED,
+	c5m_sink_count(sink, c5m_shared->layout.base[C5_STORE_LEADS] + C5_LEAD_CREATED,
 				   ((LeadsState *) p)->leads);
 }
 
 static void
 leads_count_rollback(C5Level *lv, void *p, const C5Outcome *o, C5Sink *sink)
 {
-	c5m_sink_count(sink, c5m_shared->layout.leads +
+	c5m_sink_count(sink, c5m_shared->layout.base[C5_STORE_LEADS] +
 				   (o->res == C5_REJECTED ? C5_LEAD_REJECTED : C5_LEAD_FAILURE),
 				   ((LeadsState *) p)->leads);
 }

@@ -277,7 +277,7 @@ registry_problem(const C5FileHeader *hdr, const uint64 *ctr, const uint32 *live,
 			nseries += i < C5_NFLOWS ? 0 : 1;
 		else if (i < C5_NFLOWS)
 			return psprintf("series \"other\" of exceptions_total is not live");
-		else if (ctr[l->exceptions + i] != 0)
+		else if (ctr[l->base[C5_STORE_EXCEPTIONS] + i] != 0)
 			return psprintf("exceptions_total counts in series %d, which is not live", i);
 	}
 
@@ -298,7 +298,7 @@ registry_problem(const C5FileHeader *hdr, const uint64 *ctr, const uint32 *live,
 			return psprintf("series (other, other) of sales_transition_total is not live");
 		else
 			for (r = 0; r < C5_NRESULTS; r++)
-				if (ctr[l->transitions + i * C5_NRESULTS + r] != 0)
+				if (ctr[l->base[C5_STORE_TRANSITIONS] + i * C5_NRESULTS + r] != 0)
 					return psprintf("sales_transition_total counts in series (%d, %d), which is not live",
 									from, to);
 	}

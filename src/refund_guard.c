@@ -462,7 +462,7 @@ c5m_refund_guard_check(C5Trig *t, TriggerData *td, C5Level *lv)
 	if (!over)
 		return;
 
-	c5m_count(c5m_shared->layout.over_refund, 1);
+	c5m_count(c5m_shared->layout.base[C5_STORE_OVER_REFUND], 1);
 	if (!c5m_refund_guard)
 		return;
 	c5m_note_guard(lv, C5M_ERRCODE_OVER_REFUND);

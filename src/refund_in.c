@@ -746,7 +746,7 @@ c5m_refund_in_check(const C5Check *checks, int n, int64 *over, int64 *norefund)
 	}
 	pfree(query);
 	if (lost > 0)
-		c5m_count(c5m_shared->layout.events_lost, lost);
+		c5m_count(c5m_shared->layout.base[C5_STORE_EVENTS_LOST], lost);
 	*over += o;
 	*norefund += r;
 }

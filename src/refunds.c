@@ -78,13 +78,13 @@ refunds_count_success(C5Level *lv, void *p, TimestampTz now, C5Sink *sink)
 
 	for (i = 0; i < C5_NREFUNDTYPES; i++)
 	{
-		c5m_sink_count(sink, l->refunds + i * C5_NRESULTS + C5_SUCCESS, st->inserted[i]);
+		c5m_sink_count(sink, l->base[C5_STORE_REFUNDS] + i * C5_NRESULTS + C5_SUCCESS, st->inserted[i]);
 		refunds += st->inserted[i];
 		/* a BEFORE row that never became a row: ON CONFLICT DO NOTHING */
 		if (st->attempts[i] > st->inserted[i])
 			conflicts += st->attempts[i] - st->inserted[i];
 	}
-	c5m_sink_count(sink, l->idempotency, conflicts);
+	c5m_sink_count(sink, l->base[C5_STORE_IDEMPOTENCY], conflicts);
 	if (refunds > 0)
 		c5m_observe(C5_HIST_REFUND, GetCurrentTransactionStartTimestamp(), now, refunds);
 }
@@ -99,14 +99,14 @@ refunds_count_rollback(C5Level *lv, void *p, const C5Outcome *o, C5Sink *sink)
 
 	for (i = 0; i < C5_NREFUNDTYPES; i++)
 	{
-		c5m_sink_count(sink, l->refunds + i * C5_NRESULTS + o->res, st->attempts[i]);
+		c5m_sink_count(sink, l->base[C5_STORE_REFUNDS] + i * C5_NRESULTS + o->res, st->attempts[i]);
 		attempts += st->attempts[i];
 	}
 	if (attempts > 0)
 	{
-		c5m_sink_count(sink, l->refund_rollback + o->reason, attempts);
+		c5m_sink_count(sink, l->base[C5_STORE_REFUND_ROLLBACK] + o->reason, attempts);
 		if (o->reason == C5_R_IDEMPOTENCY)
-			c5m_sink_count(sink, l->idempotency, 1);
+			c5m_sink_count(sink, l->base[C5_STORE_IDEMPOTENCY], 1);
 	}
 }
 

@@ -306,13 +306,13 @@ c5m_render_observe(double seconds)
 void
 c5m_http_count(C5HttpPath path, C5HttpCode code)
 {
-	c5m_count(c5m_shared->layout.http_requests + path * C5_NHTTPCODES + code, 1);
+	c5m_count(c5m_shared->layout.base[C5_STORE_HTTP_REQUESTS] + path * C5_NHTTPCODES + code, 1);
 }
 
 void
 c5m_http_refused(C5HttpRefusal why)
 {
-	c5m_count(c5m_shared->layout.http_refused + why, 1);
+	c5m_count(c5m_shared->layout.base[C5_STORE_HTTP_REFUSED] + why, 1);
 }
 
 /*
@@ -480,14 +480,14 @@ retry:
 		s->live[i] = pg_atomic_read_u32(&c5m_live[i]);
 	for (i = 0; i < s->l.ncounters; i++)
 	{
-		int			pair = (i - s->l.transitions) / C5_NRESULTS;
+		int			pair = (i - s->l.base[C5_STORE_TRANSITIONS]) / C5_NRESULTS;
 
 		/*
 		 * Of the transitions' nstatus^2 triples only the live ones can
 		 * have counted anything (counting claims the series first): skip
 		 * the stripes of the rest.
 		 */
-		if (i >= s->l.transitions && pair < s->l.nstatus * s->l.nstatus &&
+		if (i >= s->l.base[C5_STORE_TRANSITIONS] && pair < s->l.nstatus * s->l.nstatus &&
 			!s->live[s->l.live_transitions + pair])
 			s->ctr[i] = 0;
 		else

@@ -169,7 +169,7 @@ c5m_count(int idx, uint64 n)
 static inline void
 c5m_count_lost(uint64 n)
 {
-	c5m_count(c5m_shared->layout.events_lost, n);
+	c5m_count(c5m_shared->layout.base[C5_STORE_EVENTS_LOST], n);
 }
 
 /*
@@ -193,6 +193,6 @@ typedef struct C5Snapshot
 	uint64		sum_us[C5_NHISTS + 1];
 } C5Snapshot;
 
-#define C5_RENDER_HIST C5_NHISTS	/* index of the render histogram in a snapshot */
+#define C5_RENDER_HIST C5_HIST_RENDER	/* index of the render histogram in a snapshot */
 
 #endif							/* C5M_REGISTRY_H */

@@ -199,23 +199,23 @@ sales_count_success(C5Level *lv, void *p, TimestampTz now, C5Sink *sink)
 		{
 			TimestampTz start = Min(paid->at, first_consume);
 
-			c5m_sink_count(sink, l->paid_consume + C5_SUCCESS, 1);
+			c5m_sink_count(sink, l->base[C5_STORE_PAID_CONSUME] + C5_SUCCESS, 1);
 			c5m_observe(C5_HIST_CONSUME, start, now, 1);
 		}
 		else
-			c5m_sink_count(sink, l->paid_consume + C5_CONSUME_MISSING, 1);
+			c5m_sink_count(sink, l->base[C5_STORE_PAID_CONSUME] + C5_CONSUME_MISSING, 1);
 	}
 	if (st->paid_more > 0)
 	{
 		/* past the exact limit: matched with the level's consumption as a whole */
 		if (first_consume != 0)
 		{
-			c5m_sink_count(sink, l->paid_consume + C5_SUCCESS, st->paid_more);
+			c5m_sink_count(sink, l->base[C5_STORE_PAID_CONSUME] + C5_SUCCESS, st->paid_more);
 			c5m_observe(C5_HIST_CONSUME, Min(st->paid_more_at, first_consume),
 						now, st->paid_more);
 		}
 		else
-			c5m_sink_count(sink, l->paid_consume + C5_CONSUME_MISSING, st->paid_more);
+			c5m_sink_count(sink, l->base[C5_STORE_PAID_CONSUME] + C5_CONSUME_MISSING, st->paid_more);
 	}
 }
 
@@ -229,7 +229,7 @@ sales_count_rollback(C5Level *lv, void *p, const C5Outcome *o, C5Sink *sink)
 	for (i = 0; i < st->ntrans; i++)
 		c5m_sink_count_dyn(sink, st->trans[i].idx + o->res, st->trans[i].gen, o->wgen,
 						   st->trans[i].n);
-	c5m_sink_count(sink, l->paid_consume + o->res, st->npaid + st->paid_more);
+	c5m_sink_count(sink, l->base[C5_STORE_PAID_CONSUME] + o->res, st->npaid + st->paid_more);
 }
 
 static bool
@@ -302,7 +302,7 @@ status_of(const C5Trig *t, Datum d, bool isnull, bool *paid, uint32 gen)
 				break;
 		if (i == t->nallowed)
 		{
-			c5m_count(c5m_shared->layout.label_overflow + C5_DYN_TRANSITION, 1);
+			c5m_count(c5m_shared->layout.base[C5_STORE_LABEL_OVERFLOW] + C5_DYN_TRANSITION, 1);
 			return C5_STATUS_OTHER;
 		}
 	}

@@ -302,17 +302,17 @@ raw_values(const C5Snapshot *s, uint64 *good, uint64 *total,
 	 * count sales_paid_stock_consume_total, a family whose series exist
 	 * from the start.
 	 */
-	good[AV_PAID] = s->ctr[l->paid_consume + C5_SUCCESS] + s->ctr[l->paid_consume + C5_CONSUME_MISSING];
-	total[AV_PAID] = good[AV_PAID] + s->ctr[l->paid_consume + C5_FAILURE];
+	good[AV_PAID] = s->ctr[l->base[C5_STORE_PAID_CONSUME] + C5_SUCCESS] + s->ctr[l->base[C5_STORE_PAID_CONSUME] + C5_CONSUME_MISSING];
+	total[AV_PAID] = good[AV_PAID] + s->ctr[l->base[C5_STORE_PAID_CONSUME] + C5_FAILURE];
 	for (t = 0; t < C5_NREFUNDTYPES; t++)
 	{
-		int			idx = l->refunds + t * C5_NRESULTS;
+		int			idx = l->base[C5_STORE_REFUNDS] + t * C5_NRESULTS;
 
 		good[AV_REFUND] += s->ctr[idx + C5_SUCCESS];
 		total[AV_REFUND] += s->ctr[idx + C5_SUCCESS] + s->ctr[idx + C5_FAILURE];
 	}
-	good[AV_LEADS] = s->ctr[l->leads + C5_LEAD_CREATED];
-	total[AV_LEADS] = good[AV_LEADS] + s->ctr[l->leads + C5_LEAD_FAILURE];
+	good[AV_LEADS] = s->ctr[l->base[C5_STORE_LEADS] + C5_LEAD_CREATED];
+	total[AV_LEADS] = good[AV_LEADS] + s->ctr[l->base[C5_STORE_LEADS] + C5_LEAD_FAILURE];
 
 	for (h = 0; h < N_LAT; h++)
 	{

@@ -340,9 +340,9 @@ stock_count_success(C5Level *lv, void *p, TimestampTz now, C5Sink *sink)
 	const C5Layout *l = &c5m_shared->layout;
 	int			i;
 
-	c5m_sink_count(sink, l->refund_in + C5_SUCCESS, st->refund_in);
+	c5m_sink_count(sink, l->base[C5_STORE_REFUND_IN] + C5_SUCCESS, st->refund_in);
 	for (i = 0; i < C5_NMISMATCH; i++)
-		c5m_sink_count(sink, l->mismatch + i, st->mismatch[i]);
+		c5m_sink_count(sink, l->base[C5_STORE_MISMATCH] + i, st->mismatch[i]);
 }
 
 static void
@@ -350,7 +350,7 @@ stock_count_rollback(C5Level *lv, void *p, const C5Outcome *o, C5Sink *sink)
 {
 	StockState *st = p;
 
-	c5m_sink_count(sink, c5m_shared->layout.refund_in + o->res, st->refund_in);
+	c5m_sink_count(sink, c5m_shared->layout.base[C5_STORE_REFUND_IN] + o->res, st->refund_in);
 }
 
 const C5FlowKind c5m_stock_flow = {

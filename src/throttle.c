@@ -181,9 +181,9 @@ c5m_lead_throttle_check(C5Trig *t, TriggerData *td, C5Level *lv)
 		return;
 
 	/* a throttled lead is counted now, whatever becomes of the transaction */
-	c5m_count(l->leads + C5_LEAD_THROTTLED, 1);
-	c5m_count(l->throttled + blocked, 1);
-	c5m_count(l->leads_429, 1);
+	c5m_count(l->base[C5_STORE_LEADS] + C5_LEAD_THROTTLED, 1);
+	c5m_count(l->base[C5_STORE_THROTTLED] + blocked, 1);
+	c5m_count(l->base[C5_STORE_LEADS_429], 1);
 	c5m_note_flow(lv, C5_FLOW_LEADS);
 	c5m_note_guard(lv, C5M_ERRCODE_LEAD_THROTTLED);
 	ereport(ERROR,

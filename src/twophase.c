@@ -322,14 +322,14 @@ op_acceptable(const C5Op *op)
 	if (op->idx >= 0)
 	{
 		/* business series only; a dynamic one must be live */
-		if (op->idx >= l->series_overflow)
+		if (op->idx >= l->base[C5_STORE_SERIES_OVERFLOW])
 			return false;
-		if (op->idx >= l->transitions)
+		if (op->idx >= l->base[C5_STORE_TRANSITIONS])
 			return pg_atomic_read_u32(&c5m_live[l->live_transitions +
-												(op->idx - l->transitions) / C5_NRESULTS]) != 0;
-		if (op->idx >= l->exceptions)
+												(op->idx - l->base[C5_STORE_TRANSITIONS]) / C5_NRESULTS]) != 0;
+		if (op->idx >= l->base[C5_STORE_EXCEPTIONS])
 			return pg_atomic_read_u32(&c5m_live[l->live_exceptions +
-												op->idx - l->exceptions]) != 0;
+												op->idx - l->base[C5_STORE_EXCEPTIONS]]) != 0;
 		return true;
 	}
 	cell = -(op->idx + 1);

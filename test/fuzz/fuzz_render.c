@@ -291,8 +291,8 @@ build_snapshot(Input *in)
 	c5m_compute_layout(l, nstatus, nbuckets);
 	CHECK(l->nstatus == nstatus && l->nbuckets == nbuckets);
 	CHECK(l->nlive == l->live_transitions + nstatus * nstatus);
-	CHECK(l->transitions + nstatus * nstatus * C5_NRESULTS <= l->ncounters);
-	CHECK(l->http_refused + C5_NREFUSALS <= l->ncounters);
+	CHECK(l->base[C5_STORE_TRANSITIONS] + nstatus * nstatus * C5_NRESULTS <= l->ncounters);
+	CHECK(l->base[C5_STORE_HTTP_REFUSED] + C5_NREFUSALS <= l->ncounters);
 
 	snap.in_recovery = (flags & 1) != 0;
 	c5m_lead_throttle = (flags & 2) != 0;
@@ -386,12 +386,12 @@ build_snapshot(Input *in)
 
 	/* counters: every exposed one from the input, the others zero */
 	snap.ctr = calloc(l->ncounters, sizeof(uint64));
-	for (i = 0; i < l->transitions; i++)
+	for (i = 0; i < l->base[C5_STORE_TRANSITIONS]; i++)
 		snap.ctr[i] = take_value(in);
 	for (i = 0; i < live_pairs * C5_NRESULTS; i++)
-		snap.ctr[l->transitions + pairs[i / C5_NRESULTS] * C5_NRESULTS +
+		snap.ctr[l->base[C5_STORE_TRANSITIONS] + pairs[i / C5_NRESULTS] * C5_NRESULTS +
 				 i % C5_NRESULTS] = take_value(in);
-	for (i = l->transitions + nstatus * nstatus * C5_NRESULTS; i < l->ncounters; i++)
+	for (i = l->base[C5_STORE_TRANSITIONS] + nstatus * nstatus * C5_NRESULTS; i < l->ncounters; i++)
 		snap.ctr[i] = take_value(in);
 }
 
@@ -844,7 +844,7 @@ check_dynamic_sample(Checker *c, const Sample *s)
 			r = C5_FAILURE;
 		CHECK(r >= 0);
 		CHECK(int_value(s) ==
-			  snap.ctr[l->transitions + (from * l->nstatus + to) * C5_NRESULTS + r]);
+			  snap.ctr[l->base[C5_STORE_TRANSITIONS] + (from * l->nstatus + to) * C5_NRESULTS + r]);
 		c->transitions++;
 	}
 	else if (span_eq(s->name, s->namelen, "exceptions_total"))
@@ -863,7 +863,7 @@ check_dynamic_sample(Checker *c, const Sample *s)
 				flow = i;
 		CHECK(cond >= 0 && flow >= 0);
 		CHECK(snap.live[l->live_exceptions + cond * C5_NFLOWS + flow]);
-		CHECK(int_value(s) == snap.ctr[l->exceptions + cond * C5_NFLOWS + flow]);
+		CHECK(int_value(s) == snap.ctr[l->base[C5_STORE_EXCEPTIONS] + cond * C5_NFLOWS + flow]);
 		c->exceptions++;
 	}
 }

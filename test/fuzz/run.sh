@@ -88,7 +88,7 @@ sources_fuzz_render() {
 
 	layout=$(grep -l '^c5m_compute_layout(' src/*.c 2>/dev/null | grep -v '^src/registry\.c$' | head -n 1)
 	[ -n "$layout" ] || return 1
-	echo src/exposition.c src/sqlstate.c "$layout"
+	echo src/exposition.c src/catalog.c src/sqlstate.c "$layout"
 }
 
 build_fuzz_render() {

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		The metric catalog as data, and the label-value domains.
+ *
+ * The rows of C5M_FAMILIES (catalog.h) laid out as an array, for layout.c
+ * and exposition.c to walk, and the values of each fixed label domain in
+ * the order their counters are kept.  Pure: no shared memory, no catalogs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog.h"
+#include "sqlstate.h"
+
+const C5FamilyInfo c5m_families[C5_NFAMILIES] = {
+#define C5M_FAMILY_ROW(id, name, type, shape, domain, keys, store, flow, help) \
+	{name, type, shape, domain, keys, store, flow, help},
+	C5M_FAMILIES(C5M_FAMILY_ROW)
+#undef C5M_FAMILY_ROW
+};
+
+static const char *const result_names[C5_NCONSUME] = {"success", "rejected", "failure", "missing"};
+static const char *const refund_type_names[C5_NREFUNDTYPES] = {"full", "partial", "other"};
+static const char *const mismatch_names[C5_NMISMATCH] = {"over_restock", "no_refund"};
+static const char *const lead_result_names[C5_NLEADRESULTS] = {"created", "rejected", "failure", "throttled"};
+static const char *const scope_names[C5_NSCOPES] = {"ip", "email", "global"};
+static const char *const dyn_names[C5_NDYN] = {"sales_transition_total", "exceptions_total"};
+static const char *const refusal_names[C5_NREFUSALS] = {"limit", "deadline", "evicted"};
+static const char *const flow_names[C5_NFLOWS] = {"sales", "stock", "refunds", "leads"};
+
+static const struct
+{
+	const char *const *names;	/* NULL: sqlstate.c's reasons */
+	int			n;
+} domains[C5_NDOMAINS] = {
+	[C5_DOM_RESULT] = {result_names, C5_NRESULTS},
+	[C5_DOM_CONSUME] = {result_names, C5_NCONSUME},
+	[C5_DOM_REFUND_TYPE] = {refund_type_names, C5_NREFUNDTYPES},
+	[C5_DOM_MISMATCH] = {mismatch_names, C5_NMISMATCH},
+	[C5_DOM_LEAD_RESULT] = {lead_result_names, C5_NLEADRESULTS},
+	[C5_DOM_SCOPE] = {scope_names, C5_NSCOPES},
+	[C5_DOM_REASON] = {NULL, 0},
+	[C5_DOM_DYN] = {dyn_names, C5_NDYN},
+	[C5_DOM_REFUSAL] = {refusal_names, C5_NREFUSALS},
+	[C5_DOM_FLOW] = {flow_names, C5_NFLOWS},
+};
+
+int
+c5m_domain_size(C5Domain d)
+{
+	return domains[d].names != NULL ? domains[d].n : c5m_reason_count();
+}
+
+const char *
+c5m_domain_value(C5Domain d, int i)
+{
+	return domains[d].names != NULL ? domains[d].names[i] : c5m_reason_name(i);
+}
