@@ -90,7 +90,7 @@ SHOW c5metrics.http_auth_file;
 SELECT count(*) FROM pg_settings WHERE name LIKE 'c5metrics.http\_%file';
 RESET ROLE;
 -- pg_monitor includes pg_read_all_settings, which PostgreSQL lets see
--- superuser-only settings (README section 7b): the paths, never the files.
+-- superuser-only settings (docs/HTTP.md): the paths, never the files.
 SET ROLE c5_sec_monitor;
 SELECT name FROM pg_settings WHERE name LIKE 'c5metrics.http\_%file' ORDER BY 1;
 SELECT pg_read_file('postgresql.auto.conf');

@@ -261,7 +261,7 @@ $$;
 -- What a guarded case writes.  One conflict: the skip of ON CONFLICT DO
 -- NOTHING; the duplicate's unique violation, trapped by ty.attempt()'s
 -- EXCEPTION block, is never reported, so it counts as a plain rollback
--- (README, "Known limits").
+-- (docs/METRICS.md, "Known limits").
 CREATE VIEW ty.guarded(outcome) AS
 VALUES ('accepted over-refund accepted duplicate accepted over=1 conflicts=1 partial=1 full=1 lost=0');
 

@@ -12,7 +12,6 @@
 #include "postgres.h"
 
 #include "catalog.h"
-#include "sqlstate.h"
 
 const C5FamilyInfo c5m_families[C5_NFAMILIES] = {
 #define C5M_FAMILY_ROW(id, name, type, shape, domain, keys, store, flow, help) \
@@ -32,7 +31,7 @@ static const char *const flow_names[C5_NFLOWS] = {"sales", "stock", "refunds", "
 
 static const struct
 {
-	const char *const *names;	/* NULL: sqlstate.c's reasons */
+	const char *const *names;	/* NULL: sqlstate.c's reasons (layout.c) */
 	int			n;
 } domains[C5_NDOMAINS] = {
 	[C5_DOM_RESULT] = {result_names, C5_NRESULTS},
@@ -47,14 +46,10 @@ static const struct
 	[C5_DOM_FLOW] = {flow_names, C5_NFLOWS},
 };
 
-int
-c5m_domain_size(C5Domain d)
+/* The values of domain `d`, and how many; NULL for C5_DOM_REASON. */
+const char *const *
+c5m_domain_names(C5Domain d, int *n)
 {
-	return domains[d].names != NULL ? domains[d].n : c5m_reason_count();
-}
-
-const char *
-c5m_domain_value(C5Domain d, int i)
-{
-	return domains[d].names != NULL ? domains[d].names[i] : c5m_reason_name(i);
+	*n = domains[d].n;
+	return domains[d].names;
 }

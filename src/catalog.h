@@ -23,7 +23,7 @@
 #define C5M_MAX_DATABASES	64		/* per-database usage entries, the last shared */
 
 /*
- * SQLSTATEs of the opt-in guards (docs/REFERENCE.md, "Errors"), in the
+ * SQLSTATEs of the opt-in guards (docs/SQL.md, "Errors"), in the
  * classes drivers map the way applications expect: 23, integrity
  * constraint violation (Django's IntegrityError), for an over-refund; 53,
  * insufficient resources, for a throttled lead, as for too many
@@ -376,7 +376,6 @@ typedef struct C5FamilyInfo
 } C5FamilyInfo;
 
 extern const C5FamilyInfo c5m_families[C5_NFAMILIES];
-extern int	c5m_domain_size(C5Domain d);
-extern const char *c5m_domain_value(C5Domain d, int i);
+extern const char *const *c5m_domain_names(C5Domain d, int *n);
 
 #endif							/* C5M_CATALOG_H */

@@ -17,6 +17,27 @@
 #include "layout.h"
 #include "sqlstate.h"
 
+/*
+ * How many values label domain `d` has, and its value `i`: the catalog's,
+ * or for the rollback reasons sqlstate.c's.
+ */
+int
+c5m_domain_size(C5Domain d)
+{
+	int			n;
+
+	return c5m_domain_names(d, &n) != NULL ? n : c5m_reason_count();
+}
+
+const char *
+c5m_domain_value(C5Domain d, int i)
+{
+	int			n;
+	const char *const *names = c5m_domain_names(d, &n);
+
+	return names != NULL ? names[i] : c5m_reason_name(i);
+}
+
 /* How many counters family `f` takes (its series, live or not). */
 static int
 family_size(const C5FamilyInfo *f, int nstatus)

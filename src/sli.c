@@ -166,7 +166,7 @@ typedef struct C5SliFileHeader
 	double		bounds[C5M_MAX_BUCKETS];
 } C5SliFileHeader;
 
-/* The windows of DESIGN §6, then the budget window. */
+/* The windows of docs/SLO.md, then the budget window. */
 static const struct
 {
 	const char *name;

@@ -129,17 +129,23 @@ f=$(sed -n 's/^dashboards: .*, \([0-9]*\) failed$/\1/p' <<<"$dash_out")
 passed=$((passed + ${p:-0}))
 failed=$((failed + ${f:-1}))
 
-# The module map of docs/DESIGN.md: layers, no include or call circle,
-# hooks installed in one place (test/check-structure.pl, on the objects
-# c5_build_install left in the checkout).
-say ""
-say "=== structure ==="
-st_out=$(perl test/check-structure.pl .) || status=1
-say "$(grep -v '^ok ' <<<"$st_out")"
-p=$(sed -n 's/^structure: \([0-9]*\) passed.*/\1/p' <<<"$st_out")
-f=$(sed -n 's/^structure: .*, \([0-9]*\) failed$/\1/p' <<<"$st_out")
-passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-1}))
+# The project explains itself, and cannot drift: the module map of
+# docs/DESIGN.md (layers, no include or call circle, hooks installed in one
+# place; on the objects c5_build_install left in the checkout), one metric
+# catalog (src/catalog.h against test/catalog.txt and docs/METRICS.md), and
+# every relative link between the markdown files.
+for check in "structure:perl test/check-structure.pl ." "catalog:perl test/check-catalog.pl" \
+	"doc links:bash test/check-doc-links.sh"; do
+	name=${check%%:*}
+	say ""
+	say "=== $name ==="
+	out=$(${check#*:}) || status=1
+	say "$(grep -v '^ok ' <<<"$out")"
+	p=$(sed -n "s/^$name: \\([0-9]*\\) passed.*/\\1/p" <<<"$out")
+	f=$(sed -n "s/^$name: .*, \\([0-9]*\\) failed\$/\\1/p" <<<"$out")
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+done
 
 say ""
 echo "tests: $passed passed, $failed failed"

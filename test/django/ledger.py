@@ -3,8 +3,8 @@
 The workload tells the ledger what each statement it runs does to the
 tracked tables (the rows whose status it changes, the movements, refunds and
 leads it inserts) and how each transaction and savepoint ends; the ledger
-turns that into the series it must move, from the semantics in the README
-(sections 5 and 6) and without asking c5metrics anything.  After a phase,
+turns that into the series it must move, from the catalog and semantics of
+docs/METRICS.md and without asking c5metrics anything.  After a phase,
 compare() checks every series c5metrics.read_metrics() has -- every one
 that moved and every one the ledger expects -- against the deltas.
 

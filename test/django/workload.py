@@ -333,7 +333,7 @@ def orm_workload(shop):
     # An error in a nested block that the view does not catch: it rolls
     # back the savepoint (classified by its SQLSTATE) and then the whole
     # transaction, whose own work counts as a plain rollback (the error
-    # was reported in the savepoint, README section 6).
+    # was reported in the savepoint, docs/METRICS.md, "Semantics").
     g = shop.sale([(p1, 1)])
 
     def unhandled():

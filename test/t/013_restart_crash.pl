@@ -8,8 +8,9 @@
 #     forward, so Prometheus sees a counter reset; the SLI history is at
 #     most one checkpoint old, with good <= total everywhere.
 #   - A crash of the HTTP worker (SIGKILL, as a memory fault would end it)
-#     under load costs what the README says: PostgreSQL restarts every
-#     backend and runs crash recovery; the clients lose their connections.
+#     under load costs what docs/HTTP.md says ("If the worker dies"):
+#     PostgreSQL restarts every backend and runs crash recovery; the
+#     clients lose their connections.
 #     The cluster comes back with the same guarantees and the worker serves.
 #   - After a crash restart (a backend killed), /readyz is 200 at once,
 #     though the tracked-table list died with shared memory and nothing

@@ -5,7 +5,7 @@
 # anything SQL shows it: SHOW, current_setting(), pg_settings, the
 # configuration files and their views, server file functions, COPY, the
 # metrics themselves.  A pg_monitor member (which PostgreSQL gives
-# pg_read_all_settings) sees the paths, as the README says, but never the
+# pg_read_all_settings) sees the paths, as docs/HTTP.md says, but never the
 # token.  sql/security.sql checks the same surface without values.
 use strict;
 use warnings;
