@@ -28,6 +28,13 @@ static const char *const scope_names[C5_NSCOPES] = {"ip", "email", "global"};
 static const char *const dyn_names[C5_NDYN] = {"sales_transition_total", "exceptions_total"};
 static const char *const refusal_names[C5_NREFUSALS] = {"limit", "deadline", "evicted"};
 static const char *const flow_names[C5_NFLOWS] = {"sales", "stock", "refunds", "leads"};
+static const char *const http_path_names[C5_NHTTPPATHS] = {
+#define C5M_ROUTE_NAME(id, path) path,
+	C5M_HTTP_ROUTES(C5M_ROUTE_NAME)
+#undef C5M_ROUTE_NAME
+	"other"
+};
+static const char *const http_code_names[C5_NHTTPCODES] = {"200", "401", "404", "405", "500", "503"};
 
 static const struct
 {
@@ -44,6 +51,8 @@ static const struct
 	[C5_DOM_DYN] = {dyn_names, C5_NDYN},
 	[C5_DOM_REFUSAL] = {refusal_names, C5_NREFUSALS},
 	[C5_DOM_FLOW] = {flow_names, C5_NFLOWS},
+	[C5_DOM_HTTP_PATH] = {http_path_names, C5_NHTTPPATHS},
+	[C5_DOM_HTTP_CODE] = {http_code_names, C5_NHTTPCODES},
 };
 
 /* The values of domain `d`, and how many; NULL for C5_DOM_REASON. */

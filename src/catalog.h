@@ -133,13 +133,22 @@ typedef enum C5Dyn
 	C5_NDYN
 } C5Dyn;
 
-/* The HTTP worker's own requests: bounded paths and status codes. */
+/*
+ * The HTTP listener's routes, X(id, path): what it serves (http/handler.c
+ * answers each with its function), and the bounded `path` label of
+ * c5metrics_http_requests_total, where every other path is "other".
+ */
+#define C5M_HTTP_ROUTES(X) \
+	X(METRICS, "/metrics") \
+	X(HEALTHZ, "/healthz") \
+	X(READYZ, "/readyz")
+
 typedef enum C5HttpPath
 {
-	C5_HTTP_METRICS,
-	C5_HTTP_HEALTHZ,
-	C5_HTTP_READYZ,
-	C5_HTTP_OTHER,
+#define C5M_ROUTE_ENUM(id, path) C5_HTTP_##id,
+	C5M_HTTP_ROUTES(C5M_ROUTE_ENUM)
+#undef C5M_ROUTE_ENUM
+	C5_HTTP_OTHER,				/* any other path: 404 */
 	C5_NHTTPPATHS
 } C5HttpPath;
 
@@ -343,6 +352,8 @@ typedef enum C5Domain
 	C5_DOM_DYN,
 	C5_DOM_REFUSAL,
 	C5_DOM_FLOW,
+	C5_DOM_HTTP_PATH,			/* the routes, then "other" */
+	C5_DOM_HTTP_CODE,
 	C5_NDOMAINS
 } C5Domain;
 

@@ -39,9 +39,6 @@
 
 
 
-static const char *const http_path_names[C5_NHTTPPATHS] = {"/metrics", "/healthz", "/readyz", "other"};
-static const char *const http_code_names[C5_NHTTPCODES] = {"200", "401", "404", "405", "500", "503"};
-
 const char *
 c5m_flow_name(C5Flow flow)
 {
@@ -214,8 +211,8 @@ walk_family(C5Family f, C5Snapshot *s, C5Emitter *e)
 			for (i = 0; i < C5_NHTTPPATHS; i++)
 				for (j = 0; j < C5_NHTTPCODES; j++)
 				{
-					vals[0] = http_path_names[i];
-					vals[1] = http_code_names[j];
+					vals[0] = c5m_domain_value(C5_DOM_HTTP_PATH, i);
+					vals[1] = c5m_domain_value(C5_DOM_HTTP_CODE, j);
 					e->sample(e, name, "", 2, keys.k, vals,
 							  s->ctr[base + i * C5_NHTTPCODES + j], NULL);
 				}

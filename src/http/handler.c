@@ -270,6 +270,20 @@ serve_readyz(struct MHD_Connection *conn)
 				 CT_JSON, json, strlen(json), false, NULL, NULL);
 }
 
+static enum MHD_Result
+serve_healthz(struct MHD_Connection *conn)
+{
+	return reply(conn, C5_HTTP_HEALTHZ, C5_HTTP_200, CT_JSON, "{\"status\":\"healthy\"}\n",
+				 21, false, NULL, NULL);
+}
+
+/* What answers each route of the catalog (C5M_HTTP_ROUTES, catalog.h). */
+static enum MHD_Result (*const routes[C5_HTTP_OTHER]) (struct MHD_Connection *conn) = {
+	[C5_HTTP_METRICS] = serve_metrics,
+	[C5_HTTP_HEALTHZ] = serve_healthz,
+	[C5_HTTP_READYZ] = serve_readyz,
+};
+
 enum MHD_Result
 c5h_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		   const char *method, const char *version, const char *upload_data,
@@ -294,14 +308,9 @@ c5h_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 
-	if (strcmp(url, "/metrics") == 0)
-		path = C5_HTTP_METRICS;
-	else if (strcmp(url, "/healthz") == 0)
-		path = C5_HTTP_HEALTHZ;
-	else if (strcmp(url, "/readyz") == 0)
-		path = C5_HTTP_READYZ;
-	else
-		path = C5_HTTP_OTHER;
+	for (path = 0; path < C5_HTTP_OTHER; path++)
+		if (strcmp(url, c5m_domain_value(C5_DOM_HTTP_PATH, path)) == 0)
+			break;
 
 	if (path == C5_HTTP_OTHER)
 		return reply_text(conn, path, C5_HTTP_404, "not found\n");
@@ -320,13 +329,7 @@ c5h_handle(void *cls, struct MHD_Connection *conn, const char *url,
 												"c5metrics http request",
 												ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(request_context);
-	if (path == C5_HTTP_METRICS)
-		ret = serve_metrics(conn);
-	else if (path == C5_HTTP_READYZ)
-		ret = serve_readyz(conn);
-	else
-		ret = reply(conn, path, C5_HTTP_200, CT_JSON, "{\"status\":\"healthy\"}\n",
-					21, false, NULL, NULL);
+	ret = routes[path] (conn);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(request_context);
 	return ret;
