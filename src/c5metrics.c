@@ -199,7 +199,7 @@ c5m_shmem_startup(void)
 
 /*
  * After the executor has opened a statement's tables: note the sales
- * flow when a tracked sales table's status may change (triggers.c).
+ * flow when a tracked sales table's status may change (sales.c).
  */
 static pg_attribute_hot void
 c5m_ExecutorStart(QueryDesc *queryDesc, int eflags)

@@ -222,8 +222,8 @@ typedef enum C5Slo
  *	- flow: the flow it belongs to, or "global" / "self" (c5metrics' own).
  *
  * layout.c gives each stored family its counters, exposition.c walks the
- * table to expose them, test/check-catalog.pl checks test/catalog.txt and
- * the catalog table of docs/METRICS.md against it.
+ * table to expose them, test/check-dashboards.sh checks the dashboards and
+ * rules against it, and test/check-catalog.pl the table of docs/METRICS.md.
  */
 #define C5M_FAMILIES(X) \
 	X(TRANSITIONS, "sales_transition_total", "counter", C5_SHAPE_TRANSITIONS, 0, \

@@ -3,7 +3,7 @@
  * lookup.c
  *		Finding a table's rows by one column's value, without a query.
  *
- * The over-refund guard (guards.c) and the refund-in check (refund_in.c)
+ * The over-refund guard (refund_guard.c) and the refund-in check (refund_in.c)
  * read tables directly: through a valid btree index whose first key column
  * is the column looked up, else by a sequential scan, with the equality
  * PostgreSQL would use for `column = value`.  No SQL is parsed or planned,

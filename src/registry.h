@@ -53,7 +53,7 @@ typedef struct C5TrackedEntry
 typedef enum C5LockId
 {
 	C5M_LOCK_REGISTRY,			/* C5Shared.lock: see C5Shared */
-	C5M_LOCK_THROTTLE,			/* the lead throttle's buckets (guards.c) */
+	C5M_LOCK_THROTTLE,			/* the lead throttle's buckets (throttle.c) */
 	C5M_LOCK_SLI,				/* the SLI ring's one writer (sli.c) */
 	C5M_NLOCKS
 } C5LockId;

@@ -2,7 +2,7 @@
 # Check the Grafana dashboards and provisioning files of monitoring/grafana/
 # against PromQL and against the metric catalog of the extension.
 #
-#   test/check-dashboards.sh [--exposition FILE | --live] [--update-catalog]
+#   test/check-dashboards.sh [--exposition FILE | --live]
 #
 # For every dashboard (monitoring/grafana/dashboards/*.json):
 #   - valid JSON, a title and a unique uid, the ${datasource} and $instance
@@ -20,16 +20,15 @@
 # must be Grafana provisioning YAML.  Catalog metric families that no panel
 # shows are listed for information.
 #
-# The catalog is test/catalog.txt ("family type" per line), or, with
-# --exposition FILE, the families of an exposition in the Prometheus text
-# format, or, with --live, those of a throwaway cluster started with the
-# installed extension (as $C5_USER when run as root, on a Unix socket only,
-# its HTTP listener off).  With either, test/catalog.txt must list exactly
-# those families, unless --update-catalog rewrites it.  To regenerate it:
-#   test/check-dashboards.sh --live --update-catalog
-# or from any server:
+# The catalog is the extension's own, C5M_FAMILIES in src/catalog.h (read
+# through `perl test/check-catalog.pl --list`), or, with --exposition FILE,
+# the families of an exposition in the Prometheus text format, or, with
+# --live, those of a throwaway cluster started with the installed extension
+# (as $C5_USER when run as root, on a Unix socket only, its HTTP listener
+# off).  With either, the exposition must hold exactly the catalog's
+# families, with their types.  From any server:
 #   psql -Atc 'select c5metrics.exposition()' >/tmp/exposition.txt
-#   test/check-dashboards.sh --exposition /tmp/exposition.txt --update-catalog
+#   test/check-dashboards.sh --exposition /tmp/exposition.txt
 #
 # Run as root it installs what is missing (prometheus for promtool, and
 # libyaml-libyaml-perl).  The last line is "dashboards: N passed, M failed",
@@ -42,21 +41,17 @@ cd "$(dirname "$0")/.." || exit 1
 
 exposition=
 live=0
-update=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--exposition) exposition=${2:?--exposition needs a file}; shift 2 ;;
 	--exposition=*) exposition=${1#*=}; shift ;;
 	--live) live=1; shift ;;
-	--update-catalog) update=1; shift ;;
 	-h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
 done
 [ -z "$exposition" ] || [ "$live" -eq 0 ] || die "--exposition and --live exclude each other"
 [ -z "$exposition" ] || [ -r "$exposition" ] || die "cannot read $exposition"
-[ "$update" -eq 0 ] || [ -n "$exposition" ] || [ "$live" -eq 1 ] ||
-	die "--update-catalog needs --exposition FILE or --live"
 
 c5_ensure_packages prometheus libyaml-libyaml-perl
 command -v promtool >/dev/null || die "promtool not found (Debian package prometheus)"
@@ -92,7 +87,7 @@ if [ "$live" -eq 1 ]; then
 	fi
 fi
 
-C5_TMP=$tmp C5_EXPOSITION=$exposition C5_LIVE_ERROR=$live_error C5_UPDATE=$update perl - <<'PERL'
+C5_TMP=$tmp C5_EXPOSITION=$exposition C5_LIVE_ERROR=$live_error perl - <<'PERL'
 use strict;
 use warnings;
 use JSON::PP;
@@ -100,7 +95,7 @@ use YAML::XS ();
 
 my $tmp = $ENV{C5_TMP};
 my $exposition = $ENV{C5_EXPOSITION};
-my $catalog_file = 'test/catalog.txt';
+my $catalog_file = 'src/catalog.h';
 my $dash_dir = 'monitoring/grafana/dashboards';
 my $prov_dir = 'monitoring/grafana/provisioning';
 my $rules_dir = 'monitoring/prometheus';
@@ -189,7 +184,8 @@ sub parse_catalog {
 	return \%type;
 }
 
-my $catalog_text = slurp($catalog_file);
+my $catalog_text = `perl test/check-catalog.pl --list`;
+$catalog_text = undef if $? != 0;
 my $catalog;
 my @catalog_errors;
 my $live_error = $ENV{C5_LIVE_ERROR} // '';
@@ -207,25 +203,13 @@ if ($exposition) {
 		my ($a, $b) = ($catalog->{$f} // '-', $from_file->{$f} // '-');
 		push @diff, "$f: exposition $a, $catalog_file $b" if $a ne $b;
 	}
-	if ($ENV{C5_UPDATE} && %$catalog) {
-		open my $out, '>', $catalog_file or die "$catalog_file: $!";
-		print $out "# The metric families c5metrics exports, with their type: the catalog that\n",
-			"# test/check-dashboards.sh checks dashboards and rules against.  Regenerate it\n",
-			"# with test/check-dashboards.sh --live --update-catalog, or from any server:\n",
-			"#   psql -Atc 'select c5metrics.exposition()' >/tmp/exposition.txt\n",
-			"#   test/check-dashboards.sh --exposition /tmp/exposition.txt --update-catalog\n";
-		print $out "$_ $catalog->{$_}\n" for sort keys %$catalog;
-		close $out;
-		print "note $catalog_file rewritten from $source\n";
-	} elsif (@diff) {
-		push @catalog_errors, "$catalog_file differs from the exposition (regenerate it with --update-catalog):",
-			@diff;
-	}
+	push @catalog_errors, "the exposition differs from the catalog of $catalog_file:", @diff
+		if @diff;
 	item("catalog: $source", \@catalog_errors, scalar(keys %$catalog) . " families, as $catalog_file");
 } else {
 	$catalog = parse_catalog($catalog_text // '');
 	push @catalog_errors, defined $catalog_text ? "$catalog_file lists no metric family"
-		: "$catalog_file is missing" unless %$catalog;
+		: "no catalog read from $catalog_file" unless %$catalog;
 	item("catalog: $catalog_file", \@catalog_errors, scalar(keys %$catalog) . " families");
 }
 my %family_of;

@@ -132,7 +132,7 @@ failed=$((failed + ${f:-1}))
 # The project explains itself, and cannot drift: the module map of
 # docs/DESIGN.md (layers, no include or call circle, hooks installed in one
 # place; on the objects c5_build_install left in the checkout), one metric
-# catalog (src/catalog.h against test/catalog.txt and docs/METRICS.md), and
+# catalog (src/catalog.h against docs/METRICS.md), and
 # every relative link between the markdown files.
 for check in "structure:perl test/check-structure.pl ." "catalog:perl test/check-catalog.pl" \
 	"doc links:bash test/check-doc-links.sh"; do

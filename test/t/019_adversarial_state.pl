@@ -85,7 +85,7 @@ sub get_i32 { return unpack('l', substr(${ $_[0] }, $_[1], 4)); }
 sub get_i64 { return unpack('q', substr(${ $_[0] }, $_[1], 8)); }
 sub get_u64 { return unpack('Q', substr(${ $_[0] }, $_[1], 8)); }
 
-# C5Layout (c5metrics.h), 25 ints, as the registry and prepared files hold it.
+# C5Layout (src/layout.h), 25 ints, as the registry and prepared files hold it.
 my @layout_fields = qw(nstatus nbuckets paid_consume refunds over_refund
   idempotency refund_rollback refund_in mismatch leads throttled leads_429
   flow_tx exceptions transitions series_overflow label_overflow events_lost

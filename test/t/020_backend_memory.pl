@@ -1,7 +1,7 @@
 # Backend memory stays bounded when one session attaches and detaches
 # tables, or creates, attaches and drops them, thousands of times -- each
 # time writing a row, so that the triggers fire and the backend caches
-# their configuration.  The trigger cache (src/triggers.c) used to keep the
+# their configuration.  The trigger cache (src/trigcache.c) used to keep the
 # entries of dropped triggers for the life of the session (45 MB after
 # ~39k cycles).  Run as a plain login role owning its tables; the server
 # must never restart.
