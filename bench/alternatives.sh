@@ -92,13 +92,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 
 PORT=${PORT:-56490}
 HTTP_PORT=${HTTP_PORT:-}
 EXPORTER_PORT=${EXPORTER_PORT:-}
 OUT=${OUT:-$here/out/alternatives}
-PG_CONFIG=${PG_CONFIG:-pg_config}
 ROUNDS=${ROUNDS:-5}					# rate rounds per variant, flow and client count
 ROUND_SECONDS=${ROUND_SECONDS:-5}
 MIX_ROUNDS=${MIX_ROUNDS:-9}			# interleaved rounds (each runs every pair once)
@@ -147,9 +146,6 @@ declare -A EARLIER=(
 	[restock.100000]=13
 	[scrape.10000]=9 [scrape.100000]=55 [scrape.1000000]=490
 )
-
-# What Prometheus 2.x sends (scrape_protocols default), to both endpoints.
-PROM_ACCEPT='application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2'
 
 ORIG_ARGS=("$@")
 
@@ -249,9 +245,6 @@ done
 HTTP_PORT=${HTTP_PORT:-$((PORT + 1))}
 EXPORTER_PORT=${EXPORTER_PORT:-$((PORT + 2))}
 
-die() { echo "alternatives: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
-
 for v in PORT HTTP_PORT EXPORTER_PORT ROUNDS ROUND_SECONDS CG_ROWS CG_SMALL WALL_ROUNDS PLPG_MAX_ROWS SCRAPES \
 	RESTOCK_ROUNDS RESTOCK_PLPG_MAX_ROWS RESTOCK_LIMIT RCG_ROWS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
@@ -285,22 +278,7 @@ done
 # Preflight
 # ---------------------------------------------------------------------------
 
-command -v "$PG_CONFIG" >/dev/null || die "$PG_CONFIG not found (install postgresql-server-dev-15)"
-BINDIR=$("$PG_CONFIG" --bindir)
-PKGLIB=$("$PG_CONFIG" --pkglibdir)
-SHAREDIR=$("$PG_CONFIG" --sharedir)
-[[ -x $BINDIR/postgres && -x $BINDIR/initdb && -x $BINDIR/pgbench ]] ||
-	die "no PostgreSQL server or pgbench in $BINDIR"
-[[ -f $PKGLIB/c5metrics.so && -f $PKGLIB/c5metrics_http.so && -f $SHAREDIR/extension/c5metrics.control ]] ||
-	die "c5metrics is not installed: run 'make && make install' in $repo"
-for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/src/http/*.[ch] "$repo"/sql/*--*.sql; do
-	if [[ $f -nt $PKGLIB/c5metrics.so && $f -nt $PKGLIB/c5metrics_http.so ]]; then
-		note "warning: $f is newer than the installed c5metrics: run 'make && make install' to measure it"
-		break
-	fi
-done
-
-. "$here/lib.sh"
+bench_preflight --http postgres initdb pgbench
 bench_as_postgres
 # A process to keep the pid of is started in the background as a simple
 # command, "${pg_prefix[@]}" ... &, not through the function as_pg (that
@@ -316,15 +294,8 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 ((do_callgrind)) && ! { command -v valgrind && command -v callgrind_annotate; } >/dev/null && missing+=(valgrind)
 ((use_exporter)) && ! command -v "$EXPORTER" >/dev/null && missing+=(prometheus-postgres-exporter)
-if ((${#missing[@]})); then
-	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||
-		die "missing: ${missing[*]}: install them (apt-get install ${missing[*]})"
-	note "installing ${missing[*]}"
-	# the package's service must not start on its own: it would take port 9187
-	apt-get install -y "${missing[@]}" >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; } ||
-		die "could not install ${missing[*]}"
-fi
+# the package's service must not start on its own: it would take port 9187
+bench_apt_install "${missing[@]}"
 exporter_version=""
 if ((use_exporter)); then
 	exporter_version=$("$EXPORTER" --version 2>&1 | awk '!v && /version/ { v = $3 } END { print v }')
@@ -341,50 +312,17 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 rm -rf "$OUT"/template "$OUT"/run "$OUT"/data "$OUT"/log "$OUT"/callgrind "$OUT"/exporter
 rm -f "$OUT"/results.txt "$OUT"/report.md
-mkdir -p "$OUT"/log "$OUT"/log/mix "$OUT"/callgrind "$OUT"/exporter
-SOCK=$(mktemp -d /tmp/c5bench.XXXXXX)
-if [[ $EUID -eq 0 ]]; then
-	chown postgres: "$OUT" "$OUT"/log "$OUT"/log/mix "$OUT"/callgrind "$OUT"/exporter "$SOCK"
-fi
-chmod 700 "$SOCK"
-as_pg test -w "$OUT" -a -x "$OUT" ||
-	die "$OUT is not usable by user postgres (is a parent directory closed?); use --out /tmp/..."
-cd "$OUT"					# a working directory every user can enter
-
-server_dir=""				# data directory of the server we started, if running
+scratch=("$OUT"/template "$OUT"/run "$OUT"/data)
 child=""					# pid of the single-user backend under valgrind, if running
 exporter_pid=""				# the exporter we started, if running
 bg_pids=()					# pgbench / mid-round scrapes in the background
-
-cleanup()
-{
-	local rc=$? p
-
-	trap - EXIT INT TERM
-	for p in "${bg_pids[@]}" "$child" "$exporter_pid"; do
-		if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
-			kill -TERM "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
-	done
-	if [[ -n $server_dir && -f $server_dir/postmaster.pid ]]; then
-		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m immediate -w stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$SOCK"
-	if ((!keep_data)); then
-		rm -rf "$OUT"/template "$OUT"/run "$OUT"/data
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_on_exit() { bench_kill "${bg_pids[@]}" "$child" "$exporter_pid"; }
+bench_workdir log log/mix callgrind exporter
 
 # ---------------------------------------------------------------------------
 # Output: aligned text on stdout and in results.txt, markdown in report.md
 # ---------------------------------------------------------------------------
 
-out() { echo "$*" | tee -a "$OUT/results.txt"; }
 md() { echo "$*" >>"$OUT/report.md"; }
 say() { out "$*"; md "$*"; }			# a line of prose, in both
 blank() { out ""; md ""; }
@@ -720,54 +658,13 @@ restock_reload_sql()		# schema rows again(0|1)
 # Cluster helpers
 # ---------------------------------------------------------------------------
 
-psql_()						# psql on the running server, database bench
-{
-	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$dbuser" \
-		-d "${DB:-bench}" "$@"
-}
-
-start_server()				# datadir
-{
-	local i
-
-	as_pg "$BINDIR/pg_ctl" -D "$1" -l "$OUT/log/server.log" -w -t 120 \
-		-o "-p $PORT -k $SOCK" start >/dev/null ||
-		die "server did not start, see $OUT/log/server.log"
-	server_dir=$1
-	for ((i = 0; i < 100; i++)); do
-		curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$HTTP_PORT/healthz" && return 0
-		sleep 0.1
-	done
-	die "c5metrics' /healthz does not answer on 127.0.0.1:$HTTP_PORT, see $OUT/log/server.log"
-}
-
-stop_server()
-{
-	as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 120 stop >/dev/null
-	server_dir=""
-}
-
 single_opts=(-c "shared_preload_libraries=c5metrics")
-
-# First value of a one-column query, from a single-user backend.
-single_value()				# datadir sql
-{
-	echo "$2" | as_pg "$BINDIR/postgres" --single -D "$1" "${single_opts[@]}" bench 2>&1 |
-		sed -n 's/^[[:space:]]*1: [a-z_]* = "\([^"]*\)".*/\1/p' | awk 'NR == 1'	# reads all: no SIGPIPE
-}
 
 make_template()
 {
 	local dir=$OUT/template s
 
-	note "initdb $dir"
-	as_pg "$BINDIR/initdb" -D "$dir" -U "$dbuser" -A trust -E UTF8 --locale=C --no-sync \
-		>"$OUT/log/initdb.log" 2>&1 || die "initdb failed, see $OUT/log/initdb.log"
-	cat >>"$dir/postgresql.conf" <<EOF
-
-# --- bench/alternatives.sh ---
-shared_preload_libraries = 'c5metrics'
-listen_addresses = ''		# unix socket only
+	bench_initdb "$dir" "$OUT/log/initdb.log" -E UTF8 --locale=C --no-sync <<EOF
 c5metrics.listen_addresses = '127.0.0.1'
 c5metrics.port = $HTTP_PORT
 jit = off			# JIT would add large compile costs to big plans
@@ -781,7 +678,7 @@ checkpoint_timeout = 1h
 max_connections = 50
 lc_messages = 'C'
 EOF
-	start_server "$dir"
+	bench_start "$dir" "$OUT/log/server.log" "$HTTP_PORT"
 	DB=postgres psql_ -c "CREATE DATABASE bench" >/dev/null
 	setup_sql | psql_ >"$OUT/log/setup.log"
 	for s in "${schemas[@]}"; do
@@ -816,25 +713,7 @@ EOF
 	# all-visible page costs a visibility-map access that a page not yet
 	# vacuumed does not; unfrozen, schemas differ by ~1.3 % per row
 	psql_ -c "VACUUM (FREEZE, ANALYZE)" -c CHECKPOINT
-	stop_server
-}
-
-# pid of a child of our postmaster, by its process title
-backend_pid()				# title (as in "postgres: <title>")
-{
-	local pm
-
-	pm=$(head -n 1 "$server_dir/postmaster.pid")
-	ps -o pid=,args= --ppid "$pm" | awk -v t="postgres: $1" '
-		{ pid = $1; sub(/^ *[0-9]+ +/, "") }
-		!found && ($0 == t || index($0, t " ") == 1) { print pid; found = 1 }'
-}
-
-# "VmRSS VmHWM RssAnon" in kB
-proc_mem()					# pid
-{
-	awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } $1 == "RssAnon:" { a = $2 }
-		END { printf "%d %d %d\n", r, h, a }' "/proc/$1/status"
+	bench_stop
 }
 
 start_exporter()
@@ -2120,11 +1999,11 @@ mem_sample()				# moment
 	local w eb
 	w=$(backend_pid 'c5metrics http listener')
 	[[ -n $w ]] || die "no c5metrics http listener among the children of the postmaster"
-	memv[$1.worker]=$(proc_mem "$w")
+	memv[$1.worker]=$(proc_mem "$w" VmRSS VmHWM RssAnon)
 	if [[ -n $exporter_pid ]] && kill -0 "$exporter_pid" 2>/dev/null; then
-		memv[$1.exporter]=$(proc_mem "$exporter_pid")
+		memv[$1.exporter]=$(proc_mem "$exporter_pid" VmRSS VmHWM RssAnon)
 		eb=$(psql_ -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'postgres_exporter' LIMIT 1")
-		[[ -n $eb ]] && memv[$1.expbackend]=$(proc_mem "$eb")
+		[[ -n $eb ]] && memv[$1.expbackend]=$(proc_mem "$eb" VmRSS VmHWM RssAnon)
 	fi
 	shmem=$(psql_ -At -F '|' -c "SELECT string_agg(name || ' ' || allocated_size, ', ' ORDER BY name), sum(allocated_size)
 		FROM pg_shmem_allocations WHERE name LIKE 'c5metrics%'")
@@ -2295,7 +2174,7 @@ report_targets()
 
 declare -A tpsr txr
 ir_pct=""; ir_pct_d=""; scrape_x=""; counters_size=""; counted_note=""; shmem=""
-rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+rev=$(bench_rev)
 start=$SECONDS
 
 md "# c5metrics against the alternatives"
@@ -2322,7 +2201,7 @@ if ((do_callgrind)); then
 fi
 
 as_pg cp -a "$OUT/template" "$OUT/data"
-start_server "$OUT/data"
+bench_start "$OUT/data" "$OUT/log/server.log" "$HTTP_PORT"
 mem_sample start
 if ((use_exporter)); then
 	start_exporter
@@ -2341,8 +2220,9 @@ if ((do_scrape)); then
 	run_scrape
 fi
 mem_sample end
-[[ -n $exporter_pid ]] && { kill -TERM "$exporter_pid" 2>/dev/null; wait "$exporter_pid" 2>/dev/null || true; exporter_pid=""; }
-stop_server
+bench_kill "$exporter_pid"
+exporter_pid=""
+bench_stop
 
 ((do_tps)) && report_tps
 ((do_tps && MIX_ROUNDS > 0)) && report_mix

@@ -46,14 +46,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 
 ROWS=${ROWS:-20000}
 WALL_ROWS=${WALL_ROWS:-200000}
 ROUNDS=${ROUNDS:-5}
 PORT=${PORT:-56471}
 OUT=${OUT:-$here/out/capture_cost}
-PG_CONFIG=${PG_CONFIG:-pg_config}
 TARGET_PCT=1.0				# issue target: at most +1 % on the movement insert
 do_callgrind=1
 do_wall=1
@@ -106,9 +105,6 @@ while [[ $# -gt 0 ]]; do
 	shift
 done
 
-die() { echo "capture_cost: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
-
 for v in ROWS WALL_ROWS ROUNDS PORT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
 done
@@ -119,34 +115,15 @@ done
 # Preflight
 # ---------------------------------------------------------------------------
 
-command -v "$PG_CONFIG" >/dev/null || die "$PG_CONFIG not found (install postgresql-server-dev-15)"
-BINDIR=$("$PG_CONFIG" --bindir)
-PKGLIB=$("$PG_CONFIG" --pkglibdir)
-SHAREDIR=$("$PG_CONFIG" --sharedir)
-[[ -x $BINDIR/postgres && -x $BINDIR/initdb ]] || die "no PostgreSQL server in $BINDIR"
-[[ -f $PKGLIB/c5metrics.so && -f $SHAREDIR/extension/c5metrics.control ]] ||
-	die "c5metrics is not installed: run 'make && make install' in $repo"
-for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/sql/*--*.sql; do
-	if [[ $f -nt $PKGLIB/c5metrics.so ]]; then
-		note "warning: $f is newer than the installed c5metrics.so: run 'make && make install' to measure it"
-		break
-	fi
-done
+bench_preflight postgres initdb
 if ((do_noop)) && [[ ! -f $SHAREDIR/extension/lo.control ]]; then
 	note "contrib lo is not installed: skipping the near-empty C trigger reference"
 	do_noop=0
 fi
 
-. "$here/lib.sh"
 bench_as_postgres
-
 if ((do_callgrind)) && ! { command -v valgrind && command -v callgrind_annotate; } >/dev/null; then
-	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||
-		die "valgrind is missing: install it (apt-get install valgrind)"
-	note "installing valgrind"
-	apt-get install -y valgrind >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null && apt-get install -y valgrind >/dev/null; } ||
-		die "could not install valgrind"
+	bench_apt_install valgrind
 fi
 
 # ---------------------------------------------------------------------------
@@ -159,42 +136,10 @@ if ((!report_only)); then
 	rm -rf "$OUT"/template "$OUT"/template-untracked "$OUT"/run "$OUT"/wall "$OUT"/callgrind "$OUT"/log
 fi
 rm -f "$OUT"/results.txt
-mkdir -p "$OUT"/callgrind "$OUT"/log
-SOCK=$(mktemp -d /tmp/c5bench.XXXXXX)
-if [[ $EUID -eq 0 ]]; then
-	chown postgres: "$OUT" "$OUT"/callgrind "$OUT"/log "$SOCK"
-fi
-chmod 700 "$SOCK"
-as_pg test -w "$OUT" -a -x "$OUT" ||
-	die "$OUT is not usable by user postgres (is a parent directory closed?); use --out /tmp/..."
-cd "$OUT"					# a working directory every user can enter
-
-server_dir=""				# data directory of the server we started, if running
+scratch=("$OUT"/template "$OUT"/template-untracked "$OUT"/run "$OUT"/wall)
 child=""					# pid of the single-user backend under valgrind, if running
-
-cleanup()
-{
-	local rc=$?
-
-	trap - EXIT INT TERM
-	if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
-		kill -TERM "$child" 2>/dev/null || true
-		wait "$child" 2>/dev/null || true
-	fi
-	if [[ -n $server_dir && -f $server_dir/postmaster.pid ]]; then
-		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m immediate -w stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$SOCK"
-	if ((!keep_data)); then
-		rm -rf "$OUT"/template "$OUT"/template-untracked "$OUT"/run "$OUT"/wall
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-out() { echo "$*" | tee -a "$OUT/results.txt"; }
+bench_on_exit() { bench_kill "$child"; }
+bench_workdir callgrind log
 
 # ---------------------------------------------------------------------------
 # SQL
@@ -284,51 +229,17 @@ EOF
 # Cluster helpers
 # ---------------------------------------------------------------------------
 
-psql_()						# psql on the running server, database bench
-{
-	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$dbuser" \
-		-d "${DB:-bench}" "$@"
-}
-
-start_server()				# datadir
-{
-	as_pg "$BINDIR/pg_ctl" -D "$1" -l "$OUT/log/server.log" -w -t 120 \
-		-o "-p $PORT -k $SOCK" start >/dev/null ||
-		die "server did not start, see $OUT/log/server.log"
-	server_dir=$1
-}
-
-stop_server()
-{
-	as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 120 stop >/dev/null
-	server_dir=""
-}
-
 # Preloading lo as well keeps its dlopen() out of the first trigger call;
 # it is loaded in every case alike.
 preload=c5metrics
 ((do_noop)) && preload+=,lo
 single_opts=(-c "shared_preload_libraries=$preload")
 
-# First value of a one-column query, from a single-user backend.
-single_value()				# datadir sql
-{
-	echo "$2" | as_pg "$BINDIR/postgres" --single -D "$1" "${single_opts[@]}" bench 2>&1 |
-		sed -n 's/^[[:space:]]*1: [a-z_]* = "\([^"]*\)".*/\1/p' | head -n 1
-}
-
 make_template()
 {
 	local dir=$OUT/template s
 
-	note "initdb $dir"
-	as_pg "$BINDIR/initdb" -D "$dir" -U "$dbuser" -A trust -E UTF8 --locale=C --no-sync \
-		>"$OUT/log/initdb.log" 2>&1 || die "initdb failed, see $OUT/log/initdb.log"
-	cat >>"$dir/postgresql.conf" <<EOF
-
-# --- bench/capture_cost.sh ---
-shared_preload_libraries = 'c5metrics'
-listen_addresses = ''		# unix socket only
+	bench_initdb "$dir" "$OUT/log/initdb.log" -E UTF8 --locale=C --no-sync <<EOF
 jit = off			# JIT would add large compile costs to 20k-row plans
 autovacuum = off		# no background work between and during runs
 fsync = off			# throwaway cluster
@@ -338,14 +249,14 @@ max_wal_size = 8GB		# no checkpoint inside a measured statement
 checkpoint_timeout = 1h
 lc_messages = 'C'
 EOF
-	start_server "$dir"
+	bench_start "$dir" "$OUT/log/server.log"
 	DB=postgres psql_ -c "CREATE DATABASE bench" >/dev/null
 	setup_sql | psql_ >/dev/null
 	for s in "${schemas[@]}"; do
 		seed_sql "$s" "$ROWS" | psql_ >/dev/null
 	done
 	psql_ -c CHECKPOINT
-	stop_server
+	bench_stop
 
 	# The same cluster with c5metrics detached from the measured tables.
 	as_pg cp -a "$dir" "$OUT/template-untracked"
@@ -629,7 +540,7 @@ run_wall()
 
 	rm -rf "$OUT/wall"
 	as_pg cp -a "$OUT/template" "$OUT/wall"
-	start_server "$OUT/wall"
+	bench_start "$OUT/wall" "$OUT/log/server.log"
 	for ((r = 0; r <= ROUNDS; r++)); do
 		if ((r % 2)); then order=(bare shop); else order=(shop bare); fi
 		note "wall time round $r/$ROUNDS$( ((r == 0)) && echo ' (warm-up, not counted)')"
@@ -642,7 +553,7 @@ run_wall()
 			done
 		done
 	done
-	stop_server
+	bench_stop
 
 	out ""
 	out "Wall time: $WALL_ROWS rows per statement via psql, bare and c5metrics alternating,"
@@ -681,7 +592,7 @@ stats()						# "ms ms ..." -> "median min max" in ns per row
 # Main
 # ---------------------------------------------------------------------------
 
-rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+rev=$(bench_rev)
 out "c5metrics capture cost -- $(date -u '+%Y-%m-%d %H:%M UTC'), c5metrics $rev,"
 out "$("$BINDIR/postgres" --version)$( ((do_callgrind)) && echo ", $(valgrind --version)"), $(nproc) CPUs"
 

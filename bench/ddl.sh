@@ -6,46 +6,38 @@
 #   make && make install      # measures the installed c5metrics
 #   sudo bench/ddl.sh         # about 1 minute
 #
-# One throwaway cluster (unix socket in /tmp, port 56612, as the OS user
-# postgres), two databases with the reference shop: `withext` has
-# c5metrics attached to it, `noext` has no extension.  Each statement runs
-# 300 times in one pgbench session in each database, on a table no
-# c5metrics trigger concerns (shop.products) and on one that is tracked
-# and read by another trigger (shop.refunds).  Prints the mean latency of
-# each, and the difference.
+# One throwaway cluster (a private unix socket directory in /tmp, port
+# 56612, as the OS user postgres), two databases with the reference shop:
+# `withext` has c5metrics attached to it, `noext` has no extension.  Each
+# statement runs 300 times in one pgbench session in each database, on a
+# table no c5metrics trigger concerns (shop.products) and on one that is
+# tracked and read by another trigger (shop.refunds).  Prints the mean
+# latency of each, and the difference.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. bench/lib.sh
-bench_as_postgres
+. "$(dirname "$0")/lib.sh"
 PORT=${PORT:-56612}
-BIN=$(pg_config --bindir)
+bench_preflight postgres initdb pgbench
+bench_as_postgres
 OUT=$(mktemp -d /tmp/c5ddl.XXXXXX)
-chmod 755 "$OUT"
-chown "${dbuser}" "$OUT" 2>/dev/null || true
+scratch=("$OUT")
+bench_workdir
 D=$OUT/data
 
-as_pg "$BIN/initdb" -D "$D" -A trust -U "$dbuser" >/dev/null
-cat >>"$D/postgresql.conf" <<CONF
-shared_preload_libraries = 'c5metrics'
+bench_initdb "$D" "$OUT/initdb.log" <<CONF
 c5metrics.listen_addresses = ''
-listen_addresses = ''
-unix_socket_directories = '/tmp'
-port = $PORT
 CONF
-as_pg "$BIN/pg_ctl" -D "$D" -l "$OUT/server.log" -w start >/dev/null
-trap 'as_pg "$BIN/pg_ctl" -D "$D" -m fast -w stop >/dev/null; rm -rf "$OUT"' EXIT
-sql() { as_pg "$BIN/psql" -h /tmp -p "$PORT" -U "$dbuser" -X -q -v ON_ERROR_STOP=1 "$@"; }
+bench_start "$D" "$OUT/server.log"
 
-sql -d postgres -c 'CREATE DATABASE withext' -c 'CREATE DATABASE noext'
-sql -d withext -c 'CREATE EXTENSION c5metrics' -c "SELECT c5metrics.create_reference_schema('shop')" >/dev/null
+DB=postgres psql_ -c 'CREATE DATABASE withext' -c 'CREATE DATABASE noext'
+DB=withext psql_ -c 'CREATE EXTENSION c5metrics' -c "SELECT c5metrics.create_reference_schema('shop')" >/dev/null
 # the same tables, then no extension at all
-sql -d noext -c 'CREATE EXTENSION c5metrics' \
+DB=noext psql_ -c 'CREATE EXTENSION c5metrics' \
 	-c "SELECT c5metrics.create_reference_schema('shop', track => false)" \
 	-c 'DROP EXTENSION c5metrics' >/dev/null
 
 latency() {
 	printf '%s\n' "$2" >"$OUT/stmt.sql"
-	as_pg "$BIN/pgbench" -h /tmp -p "$PORT" -U "$dbuser" -n -f "$OUT/stmt.sql" -t 300 "$1" 2>&1 |
+	as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -f "$OUT/stmt.sql" -t 300 "$1" 2>&1 |
 		sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'
 }
 

@@ -5,8 +5,8 @@
 #   make && make install      # measures the installed c5metrics
 #   sudo bench/restock.sh     # about 1 minute
 #
-# One throwaway cluster (unix socket in /tmp, port 56611, as the OS user
-# postgres) holds create_reference_schema('shop') and, untracked,
+# One throwaway cluster (a private unix socket directory in /tmp, port
+# 56611, as the OS user postgres) holds create_reference_schema('shop') and, untracked,
 # create_reference_schema('bare', track => false), each with 1000 products
 # and lots and 20,000 paid sales of one item.  A transaction is
 # <schema>.refund_sale(random sale, 0.01, 'partial', random key, true): the
@@ -16,32 +16,24 @@
 # with itself.  Prints latency bare / latency c5metrics per round (the rate
 # c5metrics keeps beside bare when the CPUs are the limit).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-die() { echo "restock.sh: $*" >&2; exit 1; }
-. bench/lib.sh
-bench_as_postgres
+. "$(dirname "$0")/lib.sh"
 PORT=${PORT:-56611}
-BIN=$(pg_config --bindir)
+bench_preflight postgres initdb pgbench
+bench_as_postgres
 OUT=$(mktemp -d /tmp/c5restock.XXXXXX)
-chmod 755 "$OUT"
-chown "${dbuser}" "$OUT" 2>/dev/null || true
+scratch=("$OUT")
+bench_workdir
+bench_db=postgres
 D=$OUT/data
 
-as_pg "$BIN/initdb" -D "$D" -A trust -U "$dbuser" >/dev/null
-cat >>"$D/postgresql.conf" <<CONF
-shared_preload_libraries = 'c5metrics'
+bench_initdb "$D" "$OUT/initdb.log" <<CONF
 c5metrics.listen_addresses = ''
-listen_addresses = ''
-unix_socket_directories = '/tmp'
-port = $PORT
 synchronous_commit = off
 autovacuum = off
 CONF
-as_pg "$BIN/pg_ctl" -D "$D" -l "$OUT/server.log" -w start >/dev/null
-trap 'as_pg "$BIN/pg_ctl" -D "$D" -m fast -w stop >/dev/null; rm -rf "$OUT"' EXIT
-sql() { as_pg "$BIN/psql" -h /tmp -p "$PORT" -U "$dbuser" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
+bench_start "$D" "$OUT/server.log"
 
-sql <<'SQL'
+psql_ <<'SQL'
 CREATE EXTENSION c5metrics;
 SELECT c5metrics.create_reference_schema('shop');
 SELECT c5metrics.create_reference_schema('bare', track => false);
@@ -71,7 +63,7 @@ chmod 644 "$OUT"/*.sql
 
 # mix A B: one 8 s run of both scripts 1:1; prints "latency-A latency-B" (ms)
 mix() {
-	as_pg "$BIN/pgbench" -h /tmp -p "$PORT" -U "$dbuser" -n -c 4 -j 2 -T 8 \
+	as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c 4 -j 2 -T 8 \
 		-f "$OUT/$1.sql@1" -f "$OUT/$2.sql@1" postgres 2>&1 |
 		grep -A8 '^SQL script' | grep 'latency average' |
 		sed 's/.*= \([0-9.]*\) ms.*/\1/' | paste -sd' '
@@ -83,5 +75,5 @@ for r in 1 2 3 4 5; do
 done
 read -r a b <<<"$(mix bare bare)"
 echo "control: bare / bare $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", a / b}')"
-sql -Atc "SELECT 'refund-in movements counted: ' || value FROM c5metrics.metrics
+psql_ -Atc "SELECT 'refund-in movements counted: ' || value FROM c5metrics.metrics
            WHERE metric = 'stock_refund_in_total' AND labels ->> 'result' = 'success'"

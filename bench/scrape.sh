@@ -47,12 +47,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 
 PORT=${PORT:-56480}
 HTTP_PORT=${HTTP_PORT:-}
 OUT=${OUT:-$here/out/scrape}
-PG_CONFIG=${PG_CONFIG:-pg_config}
 LAT_SECONDS=${LAT_SECONDS:-8}		# per latency / throughput run
 ROUNDS=${ROUNDS:-16}				# tps rounds with and without scraping, each
 ROUND_SECONDS=${ROUND_SECONDS:-3}	# short rounds: outside load changes hit both sides of a pair alike
@@ -65,9 +64,6 @@ PRODUCTS=1000
 TARGET_MEDIAN_MS=1.0				# issue target: median scrape <= 1 ms at the default catalog
 TARGET_TPS_PCT=1.0					# issue target: <= 1 % effect on the transaction rate
 keep_data=0
-
-# What Prometheus 2.x sends (scrape_protocols default).
-PROM_ACCEPT='application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2'
 
 usage()
 {
@@ -111,9 +107,6 @@ while [[ $# -gt 0 ]]; do
 done
 HTTP_PORT=${HTTP_PORT:-$((PORT + 1))}
 
-die() { echo "scrape: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
-
 for v in PORT HTTP_PORT LAT_SECONDS ROUNDS ROUND_SECONDS CLIENTS CAP_SERIES; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
 done
@@ -128,35 +121,12 @@ done
 # Preflight
 # ---------------------------------------------------------------------------
 
-command -v "$PG_CONFIG" >/dev/null || die "$PG_CONFIG not found (install postgresql-server-dev-15)"
-BINDIR=$("$PG_CONFIG" --bindir)
-PKGLIB=$("$PG_CONFIG" --pkglibdir)
-SHAREDIR=$("$PG_CONFIG" --sharedir)
-[[ -x $BINDIR/postgres && -x $BINDIR/initdb && -x $BINDIR/pgbench ]] ||
-	die "no PostgreSQL server or pgbench in $BINDIR"
-[[ -f $PKGLIB/c5metrics.so && -f $PKGLIB/c5metrics_http.so && -f $SHAREDIR/extension/c5metrics.control ]] ||
-	die "c5metrics is not installed: run 'make && make install' in $repo"
-for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/src/http/*.[ch] "$repo"/sql/*--*.sql; do
-	if [[ $f -nt $PKGLIB/c5metrics.so && $f -nt $PKGLIB/c5metrics_http.so ]]; then
-		note "warning: $f is newer than the installed c5metrics: run 'make && make install' to measure it"
-		break
-	fi
-done
-
-. "$here/lib.sh"
+bench_preflight --http postgres initdb pgbench
 bench_as_postgres
-
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
-if ((${#missing[@]})); then
-	[[ $EUID -eq 0 ]] && command -v apt-get >/dev/null ||
-		die "missing: ${missing[*]}: install them (apt-get install ${missing[*]})"
-	note "installing ${missing[*]}"
-	apt-get install -y "${missing[@]}" >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; } ||
-		die "could not install ${missing[*]}"
-fi
+bench_apt_install "${missing[@]}"
 
 # ---------------------------------------------------------------------------
 # Work directories and cleanup
@@ -166,44 +136,10 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 rm -rf "$OUT"/data-default "$OUT"/data-cap "$OUT"/log "$OUT"/lua
 rm -f "$OUT"/results.txt
-mkdir -p "$OUT"/log "$OUT"/lua
-SOCK=$(mktemp -d /tmp/c5bench.XXXXXX)
-if [[ $EUID -eq 0 ]]; then
-	chown postgres: "$OUT" "$OUT"/log "$SOCK"
-fi
-chmod 700 "$SOCK"
-as_pg test -w "$OUT" -a -x "$OUT" ||
-	die "$OUT is not usable by user postgres (is a parent directory closed?); use --out /tmp/..."
-cd "$OUT"					# a working directory every user can enter
-
-server_dir=""				# data directory of the server we started, if running
+scratch=("$OUT"/data-default "$OUT"/data-cap)
 bg_pids=()					# wrk / pgbench running in the background
-
-cleanup()
-{
-	local rc=$? p
-
-	trap - EXIT INT TERM
-	for p in "${bg_pids[@]}"; do
-		if kill -0 "$p" 2>/dev/null; then
-			kill -TERM "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
-	done
-	if [[ -n $server_dir && -f $server_dir/postmaster.pid ]]; then
-		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m immediate -w stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$SOCK"
-	if ((!keep_data)); then
-		rm -rf "$OUT"/data-default "$OUT"/data-cap
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-out() { echo "$*" | tee -a "$OUT/results.txt"; }
+bench_on_exit() { bench_kill "${bg_pids[@]}"; }
+bench_workdir log lua
 
 # ---------------------------------------------------------------------------
 # wrk scripts
@@ -293,26 +229,13 @@ render_stats()
 # Cluster helpers
 # ---------------------------------------------------------------------------
 
-psql_()						# psql on the running server, database bench
-{
-	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$dbuser" \
-		-d "${DB:-bench}" "$@"
-}
-
 make_cluster()				# datadir extra-settings...
 {
-	local dir=$1 s
+	local dir=$1
 
 	shift
-	note "initdb $dir"
-	as_pg "$BINDIR/initdb" -D "$dir" -U "$dbuser" -A trust -E UTF8 --locale=C --no-sync \
-		>"$OUT/log/initdb.$(basename "$dir").log" 2>&1 ||
-		die "initdb failed, see $OUT/log/initdb.$(basename "$dir").log"
-	cat >>"$dir/postgresql.conf" <<EOF
-
-# --- bench/scrape.sh ---
-shared_preload_libraries = 'c5metrics'
-listen_addresses = ''		# unix socket only
+	{
+		cat <<EOF
 c5metrics.listen_addresses = '127.0.0.1'
 c5metrics.port = $HTTP_PORT
 jit = off
@@ -324,53 +247,14 @@ max_wal_size = 8GB		# no checkpoint inside a round
 checkpoint_timeout = 1h
 lc_messages = 'C'
 EOF
-	for s in "$@"; do
-		echo "$s" >>"$dir/postgresql.conf"
-	done
+		if (($#)); then printf '%s\n' "$@"; fi
+	} | bench_initdb "$dir" "$OUT/log/initdb.$(basename "$dir").log" -E UTF8 --locale=C --no-sync
 }
 
 start_server()				# datadir
 {
-	local i
-
-	as_pg "$BINDIR/pg_ctl" -D "$1" -l "$OUT/log/server.$(basename "$1").log" -w -t 120 \
-		-o "-p $PORT -k $SOCK" start >/dev/null ||
-		die "server did not start, see $OUT/log/server.$(basename "$1").log"
-	server_dir=$1
-	for ((i = 0; i < 100; i++)); do
-		curl -sf -o /dev/null --max-time 1 "$(http_url /healthz)" && return 0
-		sleep 0.1
-	done
-	die "/healthz does not answer on 127.0.0.1:$HTTP_PORT, see $OUT/log/server.$(basename "$1").log"
+	bench_start "$1" "$OUT/log/server.$(basename "$1").log" "$HTTP_PORT"
 }
-
-stop_server()
-{
-	as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 120 stop >/dev/null
-	server_dir=""
-}
-
-# Pid of a child of our postmaster, by its process title.  The HTTP worker
-# does not connect to a database, so it is not in pg_stat_activity.
-backend_pid()				# title (as in "postgres: <title>")
-{
-	local pm
-
-	pm=$(head -n 1 "$server_dir/postmaster.pid")
-	ps -o pid=,args= --ppid "$pm" | awk -v t="postgres: $1" '
-		{ pid = $1; sub(/^ *[0-9]+ +/, "") }
-		$0 == t || index($0, t " ") == 1 { print pid; exit }'
-}
-
-# "VmRSS VmHWM RssAnon" in kB
-proc_mem()					# pid
-{
-	awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } $1 == "RssAnon:" { a = $2 }
-		END { printf "%d %d %d\n", r, h, a }' "/proc/$1/status"
-}
-
-# CPU time of a process so far, in ns (scheduler statistics: exact, unlike ticks)
-cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
 
 declare -A mem				# [catalog.moment.process] = "VmRSS VmHWM RssAnon"
 mem_moments=()
@@ -382,8 +266,8 @@ mem_sample()				# catalog moment
 	w=$(backend_pid 'c5metrics http listener')
 	l=$(backend_pid 'logical replication launcher')
 	[[ -n $w ]] || die "no c5metrics http listener among the children of the postmaster"
-	mem[$1.$2.worker]=$(proc_mem "$w")
-	[[ -n $l ]] && mem[$1.$2.launcher]=$(proc_mem "$l")
+	mem[$1.$2.worker]=$(proc_mem "$w" VmRSS VmHWM RssAnon)
+	[[ -n $l ]] && mem[$1.$2.launcher]=$(proc_mem "$l" VmRSS VmHWM RssAnon)
 	mem_moments+=("$1.$2")
 }
 
@@ -800,7 +684,7 @@ verdict()					# text ok(0|1|2) figures
 # Main
 # ---------------------------------------------------------------------------
 
-rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+rev=$(bench_rev)
 out "c5metrics scrape cost -- $(date -u '+%Y-%m-%d %H:%M UTC'), c5metrics $rev,"
 out "$("$BINDIR/postgres" --version), $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2), $(nproc) CPUs"
 
@@ -821,7 +705,7 @@ mem_sample default scraped
 measure_tps
 mem_sample default end
 paid_total=$(check_counted)
-stop_server
+bench_stop
 
 # 2. The series cap.
 make_cluster "$OUT/data-cap" "c5metrics.max_series = $CAP_SERIES" "c5metrics.max_label_values = $CAP_LABELS"
@@ -833,7 +717,7 @@ fill_cap
 mem_sample cap filled
 measure_scrapes cap
 mem_sample cap scraped
-stop_server
+bench_stop
 
 report
 out ""

@@ -28,6 +28,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 PORT=56530
 OUT=$here/out/sli
 SECONDS_CPU=60
@@ -43,33 +44,19 @@ while (($#)); do
 	esac
 done
 
-BINDIR=$(pg_config --bindir)
-SOCK=$(mktemp -d /tmp/c5sli.XXXXXX)
-as_pg() { if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi; }
-if ((EUID == 0)); then chown postgres "$SOCK"; fi
+bench_preflight --http postgres initdb pgbench
+bench_as_postgres
 rm -rf "$OUT"; mkdir -p "$OUT"
-if ((EUID == 0)); then chown postgres "$OUT"; fi
+OUT=$(cd "$OUT" && pwd)
+bench_workdir
+bench_db=postgres
 DATA=$OUT/data
 
-cleanup()
-{
-	as_pg "$BINDIR/pg_ctl" -D "$DATA" stop -m immediate >/dev/null 2>&1 || true
-	rm -rf "$SOCK"
-}
-trap cleanup EXIT INT TERM
-
-psql_() { as_pg "$BINDIR/psql" -h "$SOCK" -p "$PORT" -X -q -v ON_ERROR_STOP=1 "$@" postgres; }
-
-as_pg "$BINDIR/initdb" -D "$DATA" -A trust >/dev/null
-cat >>"$DATA/postgresql.conf" <<EOF
-shared_preload_libraries = 'c5metrics'
-listen_addresses = ''
-unix_socket_directories = '$SOCK'
-port = $PORT
+bench_initdb "$DATA" "$OUT/initdb.log" <<EOF
 c5metrics.listen_addresses = ''
 jit = off
 EOF
-as_pg "$BINDIR/pg_ctl" -D "$DATA" -l "$OUT/server.log" -w start >/dev/null
+bench_start "$DATA" "$OUT/server.log"
 psql_ -c "CREATE EXTENSION c5metrics" -c "SELECT c5metrics.create_reference_schema()" >/dev/null
 
 echo "# c5metrics SLI history benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
@@ -109,8 +96,7 @@ echo "   target: c5metrics.sli under 5 ms: $([[ $verdict == 1 ]] && echo met || 
 echo
 
 # 2. the worker's sampling cost
-worker_pid() { pgrep -P "$(head -1 "$DATA/postmaster.pid")" -f 'c5metrics http listener' | head -1; }
-cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }	# time on CPU, ns
+worker_pid() { backend_pid 'c5metrics http listener'; }
 measure()	# label
 {
 	local pid a b

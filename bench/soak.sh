@@ -51,11 +51,11 @@ set -euo pipefail
 orig_args="$*"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 
 PORT=${PORT:-56600}
 HTTP_PORT=${HTTP_PORT:-}
 OUT=${OUT:-$here/out/soak}
-PG_CONFIG=${PG_CONFIG:-pg_config}
 SECONDS_RUN=600
 CLIENTS=4
 HZ=10
@@ -64,8 +64,7 @@ SEED=1
 FLAT_KB=256					# RssAnon may grow by this much, first to last sample
 keep_data=0
 C5LOAD=$repo/test/c5load/c5load
-
-PROM_ACCEPT='application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2'
+bench_db=soak
 
 usage()
 {
@@ -108,7 +107,6 @@ while [[ $# -gt 0 ]]; do
 done
 HTTP_PORT=${HTTP_PORT:-$((PORT + 1))}
 
-die() { echo "soak: $*" >&2; exit 1; }
 note() { echo "# $(date -u +%H:%M:%S) $*" >&2; }
 
 for v in SECONDS_RUN CLIENTS HZ SAMPLE SEED FLAT_KB PORT HTTP_PORT; do
@@ -124,24 +122,10 @@ done
 # Preflight
 # ---------------------------------------------------------------------------
 
-command -v "$PG_CONFIG" >/dev/null || die "$PG_CONFIG not found (install postgresql-server-dev-15)"
-BINDIR=$("$PG_CONFIG" --bindir)
-PKGLIB=$("$PG_CONFIG" --pkglibdir)
-SHAREDIR=$("$PG_CONFIG" --sharedir)
-[[ -x $BINDIR/postgres && -x $BINDIR/initdb && -x $BINDIR/psql ]] || die "no PostgreSQL server in $BINDIR"
-[[ -f $PKGLIB/c5metrics.so && -f $PKGLIB/c5metrics_http.so && -f $SHAREDIR/extension/c5metrics.control ]] ||
-	die "c5metrics is not installed: run 'make && make install' in $repo"
+bench_preflight --http postgres initdb psql
 [[ -x $C5LOAD ]] || die "$C5LOAD is not built: run 'make' in $repo"
-for f in "$repo"/src/*.c "$repo"/src/*.h "$repo"/src/http/*.[ch] "$repo"/sql/*--*.sql; do
-	if [[ $f -nt $PKGLIB/c5metrics.so && $f -nt $PKGLIB/c5metrics_http.so ]]; then
-		note "warning: $f is newer than the installed c5metrics: run 'make && make install' to measure it"
-		break
-	fi
-done
 command -v curl >/dev/null || die "curl is missing (apt-get install curl)"
 command -v perl >/dev/null || die "perl is missing"
-
-. "$here/lib.sh"
 bench_as_postgres
 
 # ---------------------------------------------------------------------------
@@ -152,63 +136,31 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 rm -rf "$OUT"/data "$OUT"/log
 rm -f "$OUT"/report.md
-mkdir -p "$OUT"/log
-SOCK=$(mktemp -d /tmp/c5soak.XXXXXX)
-if [[ $EUID -eq 0 ]]; then
-	chown postgres: "$OUT" "$OUT"/log "$SOCK"
-fi
-chmod 700 "$SOCK"
-as_pg test -w "$OUT" -a -x "$OUT" ||
-	die "$OUT is not usable by user postgres (is a parent directory closed?); use --out /tmp/..."
-cd "$OUT"
-
-server_dir=""
+scratch=("$OUT"/data)
 load_pid=""
 scraper_pid=""
 STOP=$OUT/log/scraper.stop
 
-cleanup()
+# The scraper stops by itself when STOP exists; the server gets a clean
+# shutdown first (bench_cleanup stops it at once if that fails).
+bench_on_exit()
 {
-	local rc=$?
-
-	trap - EXIT INT TERM
 	touch "$STOP" 2>/dev/null || true
-	if [[ -n $load_pid ]] && kill -0 "$load_pid" 2>/dev/null; then
-		kill -TERM "$load_pid" 2>/dev/null || true
-		wait "$load_pid" 2>/dev/null || true
-	fi
+	bench_kill "$load_pid"
 	if [[ -n $scraper_pid ]] && kill -0 "$scraper_pid" 2>/dev/null; then
 		wait "$scraper_pid" 2>/dev/null || true
 	fi
 	if [[ -n $server_dir && -f $server_dir/postmaster.pid ]]; then
-		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 60 stop >/dev/null 2>&1 ||
-			as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m immediate -w stop >/dev/null 2>&1 || true
+		as_pg "$BINDIR/pg_ctl" -D "$server_dir" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 	fi
-	rm -rf "$SOCK"
-	((keep_data)) || rm -rf "$OUT"/data
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-psql_()
-{
-	as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$dbuser" -d "${DB:-soak}" "$@"
-}
+bench_workdir log
 
 # ---------------------------------------------------------------------------
 # The cluster
 # ---------------------------------------------------------------------------
 
-note "initdb $OUT/data"
-as_pg "$BINDIR/initdb" -D "$OUT/data" -U "$dbuser" -A trust -E UTF8 --locale=C --no-sync \
-	>"$OUT/log/initdb.log" 2>&1 || die "initdb failed, see $OUT/log/initdb.log"
-cat >>"$OUT/data/postgresql.conf" <<EOF
-
-# --- bench/soak.sh ---
-shared_preload_libraries = 'c5metrics'
-listen_addresses = ''		# unix socket only
+bench_initdb "$OUT/data" "$OUT/log/initdb.log" -E UTF8 --locale=C --no-sync <<EOF
 c5metrics.listen_addresses = '127.0.0.1'
 c5metrics.port = $HTTP_PORT
 max_connections = 40
@@ -219,24 +171,11 @@ jit = off
 lc_messages = 'C'
 log_lock_waits = on		# deadlock_timeout (1 s) and longer waits go to the log too
 EOF
-as_pg "$BINDIR/pg_ctl" -D "$OUT/data" -l "$OUT/log/server.log" -w -t 120 \
-	-o "-p $PORT -k $SOCK" start >/dev/null || die "server did not start, see $OUT/log/server.log"
-server_dir=$OUT/data
-for ((i = 0; i < 100; i++)); do
-	curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$HTTP_PORT/healthz" && break
-	sleep 0.1
-done
-((i < 100)) || die "/healthz does not answer on 127.0.0.1:$HTTP_PORT, see $OUT/log/server.log"
+bench_start "$OUT/data" "$OUT/log/server.log" "$HTTP_PORT"
 
-# The worker: the child of this run's postmaster titled "c5metrics http
-# listener" (it connects to no database, so it is not in pg_stat_activity).
-worker_pid()
-{
-	local pm
-
-	pm=$(head -n 1 "$server_dir/postmaster.pid")
-	ps -o pid=,args= --ppid "$pm" | awk '/postgres: .*c5metrics http listener/ { print $1; exit }'
-}
+# The worker: the child of this run's postmaster (found through
+# postmaster.pid, not by name: other clusters run on the machine).
+worker_pid() { backend_pid 'c5metrics http listener'; }
 
 DB=postgres psql_ -c "CREATE DATABASE soak" >/dev/null
 psql_ -c "CREATE EXTENSION c5metrics" >/dev/null
@@ -277,13 +216,6 @@ scraper()
 # ---------------------------------------------------------------------------
 # Samples
 # ---------------------------------------------------------------------------
-
-# "VmRSS RssAnon VmHWM RssShmem" in kB
-proc_mem()
-{
-	awk '$1 == "VmRSS:" { r = $2 } $1 == "RssAnon:" { a = $2 } $1 == "VmHWM:" { h = $2 }
-		$1 == "RssShmem:" { s = $2 } END { printf "%d %d %d %d\n", r, a, h, s }' "/proc/$1/status"
-}
 
 # One row per session waiting on a heavyweight lock, tab-separated:
 # class, lock type, relation, waiter operation, blocker operations, waiter query, blocker queries
@@ -338,7 +270,7 @@ EOF
 # The run
 # ---------------------------------------------------------------------------
 
-rev=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+rev=$(bench_rev)
 note "soak: c5load $CLIENTS clients for $SECONDS_RUN s, scrapes at $HZ Hz, samples every $SAMPLE s"
 rm -f "$STOP"
 scraper >"$OUT/log/scrapes.log" 2>/dev/null &
@@ -361,7 +293,7 @@ sample()
 	t=$(( (${EPOCHREALTIME/./} - t0) / 1000000 ))
 	w=$(worker_pid)
 	if [[ -n $w ]]; then
-		echo -e "$t\t$w\t$(proc_mem "$w" | tr ' ' '\t')\t$(ps -o etimes= -p "$w" | tr -d ' ')" >>"$OUT/log/memory.tsv"
+		echo -e "$t\t$w\t$(proc_mem "$w" VmRSS RssAnon VmHWM RssShmem | tr ' ' '\t')\t$(ps -o etimes= -p "$w" | tr -d ' ')" >>"$OUT/log/memory.tsv"
 	else
 		echo -e "$t\t-\t0\t0\t0\t0\t0" >>"$OUT/log/memory.tsv"
 	fi

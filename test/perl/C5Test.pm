@@ -10,6 +10,7 @@ C5Test - helpers shared by the c5metrics TAP tests (test/t/*.pl)
   use lib "$FindBin::Bin/../perl";
   use C5Test;
 
+  my $node = C5Test::node('name', http_port => $port, schema => 'shop');
   ok(eventually(sub { (http_get("$base/healthz"))[0] == 200 }), 'the worker serves');
   my ($code, $headers, $body) = http_get("$base/metrics", '-H', 'Accept: text/plain');
   my $pid = worker_pid($node);
@@ -34,6 +35,7 @@ use warnings;
 use Exporter 'import';
 use IPC::Run;
 use JSON::PP qw(encode_json decode_json);
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep time);
 
@@ -45,6 +47,72 @@ our @EXPORT = qw(eventually worker_pid http_get truth_of mismatches
 =head1 FUNCTIONS
 
 =over
+
+=item node($name, %opt)
+
+A new PostgreSQL::Test::Cluster node C<$name> with c5metrics preloaded:
+initialized, its postgresql.conf given C<shared_preload_libraries =
+'c5metrics'> and the HTTP worker's address, started, and C<CREATE
+EXTENSION c5metrics> run in database postgres.  Called as
+C<C5Test::node>, not exported (C<$node> is every test's variable).
+Options:
+
+=over
+
+=item C<< http_port => $port >>
+
+The worker listens on 127.0.0.1 port C<$port>.  Without it,
+C<c5metrics.listen_addresses = ''>: the worker does not listen.
+
+=item C<< conf => $lines >>
+
+More postgresql.conf lines, appended after those.
+
+=item C<< allows_streaming => 1 >>
+
+Passed to C<init>: a primary that a standby can be made from.
+
+=item C<< schema => $name >>
+
+After the extension, C<c5metrics.create_reference_schema($name)> too.
+
+=item C<< extension => 0 >>
+
+Started, but no C<CREATE EXTENSION> (the test creates it later, elsewhere,
+or c5load C<--init> does).
+
+=item C<< start => 0 >>
+
+Initialized and configured only: not started, no extension.
+
+=back
+
+=cut
+
+sub node
+{
+	my ($name, %opt) = @_;
+	my @unknown = grep { !/^(http_port|conf|allows_streaming|schema|extension|start)$/ } keys %opt;
+	die "C5Test::node: unknown option @unknown" if @unknown;
+
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => $opt{allows_streaming} // 0);
+	$node->append_conf('postgresql.conf',
+		"shared_preload_libraries = 'c5metrics'\n"
+		  . (defined $opt{http_port}
+			? "c5metrics.listen_addresses = '127.0.0.1'\nc5metrics.port = $opt{http_port}\n"
+			: "c5metrics.listen_addresses = ''\n")
+		  . ($opt{conf} // ''));
+	return $node unless $opt{start} // 1;
+	$node->start;
+	return $node unless $opt{extension} // 1;
+	$node->safe_psql('postgres',
+		'CREATE EXTENSION c5metrics'
+		  . (defined $opt{schema} ? ";\nSELECT c5metrics.create_reference_schema('$opt{schema}')" : ''));
+	return $node;
+}
+
+=pod
 
 =item eventually($cond, $secs, $poll_us, final_try => 1)
 

@@ -6,17 +6,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
-my $node = PostgreSQL::Test::Cluster->new('persist');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = ''\n");
-$node->start;
+my $node = C5Test::node('persist', schema => 'shop');
 
 my $file = $node->data_dir . '/pg_stat/c5metrics.stat';
 
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION c5metrics;
-	SELECT c5metrics.create_reference_schema();
 	INSERT INTO shop.sales (id, total) VALUES (1, 100), (2, 100), (3, 100);
 	UPDATE shop.sales SET status = 'paid' WHERE id = 1;
 	INSERT INTO shop.refunds (sale_id, amount, refund_type, idempotency_key) VALUES (1, 10, 'partial', 'k1');

@@ -7,18 +7,16 @@ use File::Basename;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my ($promtool) = grep { -x $_ } map { "$_/promtool" } split /:/, $ENV{PATH};
 ok(defined $promtool, 'promtool is installed') or BAIL_OUT('install the prometheus package');
 my $checker = dirname(__FILE__) . '/../check-exposition.pl';
 
-my $node = PostgreSQL::Test::Cluster->new('expo');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\nmax_prepared_transactions = 2\nc5metrics.listen_addresses = ''\n");
-$node->start;
+my $node = C5Test::node('expo', conf => "max_prepared_transactions = 2\n", schema => 'shop');
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION c5metrics;
-	SELECT c5metrics.create_reference_schema();
 	INSERT INTO shop.products (sku, name, price) VALUES ('P1', 'Cream', 10);
 	INSERT INTO shop.stock_lots (product_id, expires_on, quantity_on_hand) VALUES (1, current_date + 30, 15);
 	INSERT INTO shop.sales (total) SELECT 100 FROM generate_series(1, 7);

@@ -23,11 +23,7 @@ sub without_self_metrics
 }
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('http');
-$node->init(allows_streaming => 1);
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = '127.0.0.1'\nc5metrics.port = $port\n");
-$node->start;
+my $node = C5Test::node('http', http_port => $port, allows_streaming => 1, extension => 0);
 my $base = "http://127.0.0.1:$port";
 
 ok(eventually(sub { (http_get("$base/healthz"))[0] == 200 }), 'the worker serves after start');

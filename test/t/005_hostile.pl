@@ -30,13 +30,8 @@ my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $v6 = IO::Socket::IP->new(LocalHost => '::1', LocalPort => $port, Type => SOCK_STREAM, Listen => 1);
 close $v6 if $v6;
 
-my $node = PostgreSQL::Test::Cluster->new('hostile');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = '127.0.0.1'\nc5metrics.port = $port\n");
-$node->append_conf('postgresql.conf', "c5metrics.listen_addresses = '127.0.0.1, ::1'\n") if $v6;
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION c5metrics');
+my $node = C5Test::node('hostile', http_port => $port,
+	conf => $v6 ? "c5metrics.listen_addresses = '127.0.0.1, ::1'\n" : '');
 
 # ---- helpers ----
 

@@ -26,11 +26,7 @@ use C5Test;
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 ok(-x $c5load, 'c5load is built') or BAIL_OUT('run make first');
 
-my $node = PostgreSQL::Test::Cluster->new('exact');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = ''\nmax_connections = 40\n");
-$node->start;
+my $node = C5Test::node('exact', conf => "max_connections = 40\n", extension => 0);
 my $conninfo = $node->connstr('postgres');
 
 # Bad options: a usage message and exit code 2, never a crash.

@@ -58,16 +58,7 @@ my @poll = (250_000, final_try => 1);
 # ---- the cluster ----
 
 my $pg_http = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('drill');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = '127.0.0.1'\n"
-	  . "c5metrics.port = $pg_http\nmax_connections = 40\n");
-$node->start;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION c5metrics;
-	SELECT c5metrics.create_reference_schema('shop');
-});
+my $node = C5Test::node('drill', http_port => $pg_http, conf => "max_connections = 40\n", schema => 'shop');
 my $conninfo = $node->connstr('postgres');
 # c5load with only the operations named in --mix (the others weigh 0), and
 # a new seed each time, so idempotency keys never repeat between runs.

@@ -8,21 +8,17 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
-my $node = PostgreSQL::Test::Cluster->new('sli');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = ''
+my $node = C5Test::node('sli', schema => 'shop', conf => q{
 c5metrics.sli_sample_interval = 1
 c5metrics.sli_checkpoint_interval = 1
 });
-$node->start;
 my $file = $node->data_dir . '/pg_stat/c5metrics_sli.stat';
 
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION c5metrics;
-	SELECT c5metrics.create_reference_schema();
 	INSERT INTO shop.sales (id, total, status) SELECT g, 100, 'paid' FROM generate_series(1, 1000) g;
 });
 

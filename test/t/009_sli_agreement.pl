@@ -18,16 +18,10 @@ use C5Test;
 
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('agree');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
+my $node = C5Test::node('agree', http_port => $port, extension => 0, conf => q{
 c5metrics.sli_sample_interval = 1
 max_connections = 40
 });
-$node->start;
 my $conninfo = $node->connstr('postgres');
 
 my ($out, $err) = ('', '');

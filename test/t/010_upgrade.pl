@@ -6,11 +6,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = ''\n");
-$node->start;
+my $node = C5Test::node('upgrade', extension => 0);
 
 sub value
 {

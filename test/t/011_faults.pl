@@ -66,20 +66,9 @@ sub metric
 		"SELECT coalesce(sum(value), 0) FROM c5metrics.metrics WHERE metric = '$name'$where");
 }
 
-sub new_node
-{
-	my ($name, $conf) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-max_connections = 40
-log_line_prefix = '%m [%p] %a %e '
-$conf
-});
-	return $node;
-}
+# Both nodes: room for c5load's sessions, and log lines that name each
+# session's application and SQLSTATE (client_errors).
+my $node_conf = "max_connections = 40\nlog_line_prefix = '%m [%p] %a %e '\n";
 
 # The c5load sessions' errors in the log since $offset, by SQLSTATE.
 sub client_errors
@@ -168,9 +157,7 @@ sub no_crash
 # A. Every c5metrics integer and real setting at its minimum.
 # ======================================================================
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = new_node('faults', "c5metrics.port = $port\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION c5metrics');
+my $node = C5Test::node('faults', http_port => $port, conf => $node_conf);
 my @ranges = map { [ split /\|/ ] } split /\n/, $node->safe_psql('postgres', q{
 	SELECT name, min_val, max_val FROM pg_settings
 	 WHERE name LIKE 'c5metrics.%' AND vartype IN ('integer', 'real') ORDER BY name});
@@ -335,8 +322,8 @@ $node->stop;
 # D. The HTTP worker killed (SIGTERM) in the middle of the load.
 # ======================================================================
 $port = PostgreSQL::Test::Cluster::get_free_port();
-$node = new_node('faults_files', "c5metrics.port = $port\nc5metrics.sli_sample_interval = 1\nc5metrics.sli_checkpoint_interval = 1\n");
-$node->start;
+$node = C5Test::node('faults_files', http_port => $port, extension => 0,
+	conf => $node_conf . "c5metrics.sli_sample_interval = 1\nc5metrics.sli_checkpoint_interval = 1\n");
 IPC::Run::run([ $c5load, '-d', $node->connstr('postgres'), '--init', '-t', '0', '-q' ], '>', \$out, '2>', \$err)
   or diag($err);
 ok(eventually(sub { (http_get("http://127.0.0.1:$port/healthz", '--max-time', '5'))[0] == 200 }), 'D: the listener serves');

@@ -25,14 +25,7 @@ my $checker = dirname(__FILE__) . '/../check-exposition.pl';
 ok(-x $c5load, 'c5load is built') or BAIL_OUT('run make first');
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('worker_death');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
-});
-$node->start;
+my $node = C5Test::node('worker_death', http_port => $port, extension => 0);
 my $url = "http://127.0.0.1:$port/metrics";
 
 # The exposition without the worker's own request counters, which count

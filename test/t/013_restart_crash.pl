@@ -32,18 +32,12 @@ my $checker = dirname(__FILE__) . '/../check-exposition.pl';
 ok(-x $c5load, 'c5load is built') or BAIL_OUT('run make first');
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
+my $node = C5Test::node('crash', http_port => $port, extension => 0, conf => q{
 c5metrics.sli_sample_interval = 1
 c5metrics.sli_checkpoint_interval = 1
 max_connections = 40
 restart_after_crash = on
 });
-$node->start;
 my $url = "http://127.0.0.1:$port/metrics";
 my $json = JSON::PP->new->canonical;
 

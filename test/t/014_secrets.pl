@@ -14,10 +14,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('secrets');
-$node->init;
+my $node = C5Test::node('secrets', http_port => $port, start => 0);
 
 my $token = 'tok-' . join('', map { ('a' .. 'z', 0 .. 9)[ rand 36 ] } 1 .. 24);
 my $dir = $node->basedir . '/hidden-c5-secrets';
@@ -33,9 +35,6 @@ chmod 0600, "$dir/key.pem";
 my ($key_line) = grep { !/^-----/ } split /\n/, slurp_file("$dir/key.pem");
 
 $node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
 c5metrics.http_auth = 'bearer'
 c5metrics.http_auth_file = '$dir/token'
 c5metrics.http_tls_cert_file = '$dir/cert.pem'

@@ -69,16 +69,8 @@ sub business
 # port is overridden in postgresql.auto.conf, which is read last.
 my $pport = PostgreSQL::Test::Cluster::get_free_port();
 my $sport = PostgreSQL::Test::Cluster::get_free_port();
-my $primary = PostgreSQL::Test::Cluster->new('repl_primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $pport
-c5metrics.sli_sample_interval = 1
-max_connections = 40
-});
-$primary->start;
+my $primary = C5Test::node('repl_primary', http_port => $pport, allows_streaming => 1, extension => 0,
+	conf => "c5metrics.sli_sample_interval = 1\nmax_connections = 40\n");
 $primary->backup('b1');
 my $standby = PostgreSQL::Test::Cluster->new('repl_standby');
 $standby->init_from_backup($primary, 'b1', has_streaming => 1);

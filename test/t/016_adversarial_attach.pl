@@ -26,23 +26,15 @@ use C5Test;
 
 my $secret = '987654.32';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('adversarial');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
+my $node = C5Test::node('adversarial', http_port => $port, schema => 'shop', conf => q{
 # The attacks below were written when a guard that could not run stood
 # aside, counted as a lost event; that is still what `count` does.  The
 # default, `refuse`, is checked at the end (section 6).
 c5metrics.guard_unavailable = count
 });
-$node->start;
 my $pm_start = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 
 $node->safe_psql('postgres', qq{
-CREATE EXTENSION c5metrics;
-SELECT c5metrics.create_reference_schema('shop');
 INSERT INTO shop.sales (id, status, total) VALUES (1, 'paid', 100), (2, 'paid', $secret);
 CREATE ROLE c5_nobody LOGIN;
 CREATE ROLE c5_owner1 LOGIN;

@@ -28,15 +28,7 @@ use lib "$FindBin::Bin/../perl";
 use C5Test;
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('registry');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
-max_prepared_transactions = 2
-});
-$node->start;
+my $node = C5Test::node('registry', http_port => $port, extension => 0, conf => "max_prepared_transactions = 2\n");
 my $base = "http://127.0.0.1:$port";
 
 sub metric

@@ -62,17 +62,10 @@ foreach my $a (@flood_from, $scraper)
 	close $s;
 }
 
-my $node = PostgreSQL::Test::Cluster->new('listener');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
+my $node = C5Test::node('listener', http_port => $port, conf => qq{
 c5metrics.http_max_connections = 32
 c5metrics.http_max_connections_per_address = $per_address
 });
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION c5metrics');
 my $base = "http://127.0.0.1:$port";
 
 # ---- helpers ----

@@ -27,16 +27,11 @@ use FindBin;
 use lib "$FindBin::Bin/../perl";
 use C5Test;
 
-my $node = PostgreSQL::Test::Cluster->new('state');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = ''
+my $node = C5Test::node('state', extension => 0, conf => q{
 c5metrics.sli_sample_interval = 1
 c5metrics.sli_checkpoint_interval = 1
 max_prepared_transactions = 4
 });
-$node->start;
 
 my $pgstat = $node->data_dir . '/pg_stat';
 my $reg_file = "$pgstat/c5metrics.stat";

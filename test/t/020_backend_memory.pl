@@ -14,18 +14,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
-my $node = PostgreSQL::Test::Cluster->new('memory');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = ''
-});
-$node->start;
+my $node = C5Test::node('memory');
 my $pm_start = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 
 $node->safe_psql('postgres', q{
-	CREATE EXTENSION c5metrics;
 	CREATE ROLE c5_mem LOGIN;
 	CREATE SCHEMA m AUTHORIZATION c5_mem;
 	-- the measuring instrument, superuser-only by default

@@ -17,6 +17,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
+use lib "$FindBin::Bin/../perl";
+use C5Test;
 
 # Debian's Python, not another one on the PATH: the packages are its.
 my $python = '/usr/bin/python3';
@@ -27,14 +29,7 @@ ok(IPC::Run::run([ $python, '-c', 'import django, psycopg2; print(django.get_ver
   or BAIL_OUT('install python3-django and python3-psycopg2');
 note("Django $out");
 
-my $node = PostgreSQL::Test::Cluster->new('django');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = ''
-c5metrics.lead_throttle = on
-});
-$node->start;
+my $node = C5Test::node('django', extension => 0, conf => "c5metrics.lead_throttle = on\n");
 $node->safe_psql('postgres', 'CREATE DATABASE djshop');
 $node->safe_psql('djshop', 'CREATE EXTENSION c5metrics');
 

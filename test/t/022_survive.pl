@@ -27,11 +27,7 @@ use C5Test;
 my $c5load = dirname(__FILE__) . '/../c5load/c5load';
 ok(-x $c5load, 'c5load is built') or BAIL_OUT('run make first');
 
-my $conf = "shared_preload_libraries = 'c5metrics'\nc5metrics.listen_addresses = ''\n";
-my $node = PostgreSQL::Test::Cluster->new('survive');
-$node->init;
-$node->append_conf('postgresql.conf', $conf);
-$node->start;
+my $node = C5Test::node('survive', extension => 0);
 
 # The reference shop's names, as c5load's mapping file spells them.
 my %reference = (
@@ -181,10 +177,7 @@ ok( IPC::Run::run(
 check_phase($node, 'plain_db', 'b. plain pg_dump | psql');
 
 # c. Custom format, restored into another cluster.
-my $other = PostgreSQL::Test::Cluster->new('survive_other');
-$other->init;
-$other->append_conf('postgresql.conf', $conf);
-$other->start;
+my $other = C5Test::node('survive_other', extension => 0);
 $other->safe_psql('postgres', 'CREATE DATABASE shop_db');
 $other->command_ok([ 'pg_restore', '-d', $other->connstr('shop_db'), $dump ],
 	'pg_restore into another cluster');

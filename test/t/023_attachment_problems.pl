@@ -13,14 +13,7 @@ use lib "$FindBin::RealBin/../perl";
 use C5Test;
 
 my $port = PostgreSQL::Test::Cluster::get_free_port();
-my $node = PostgreSQL::Test::Cluster->new('problems');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'c5metrics'
-c5metrics.listen_addresses = '127.0.0.1'
-c5metrics.port = $port
-});
-$node->start;
+my $node = C5Test::node('problems', http_port => $port, extension => 0);
 my $readyz = "http://127.0.0.1:$port/readyz";
 
 # A gauge, summed over flows, as the HTTP worker serves it.
