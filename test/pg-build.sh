@@ -173,7 +173,7 @@ debian_source() {
 	fi
 	# The upstream tree, without Debian's patches (see the top of this file).
 	say "Unpacking $dsc (Debian patches not applied)"
-	(cd "$cache/src" && dpkg-source --skip-patches -x "$dsc" "$build" >>"$log" 2>&1) ||
+	(cd "$cache/src" && dpkg-source --skip-patches --no-copy -x "$dsc" "$build" >>"$log" 2>&1) ||
 		die "dpkg-source -x $dsc failed (log: $log)"
 	origin="Debian source package $pkg $version ($suites), upstream tarball, Debian patches not applied"
 }
