@@ -4,13 +4,16 @@
 #
 #   bash test/pg-build.sh 18        # as root; prints the pg_config path last
 #   PG_CONFIG=$(bash test/pg-build.sh 18 | tail -n 1)
+#   rm -rf /var/cache/c5metrics/pg-18 && bash test/pg-build.sh 18   # rebuild
 #
 # MAJOR is 17 (Debian trixie's postgresql-17) or 18 (sid's postgresql-18).
-# 16 is refused: no suite of Debian's archive carries postgresql-16.
+# No suite of Debian's archive carries postgresql-16: 16 builds only from
+# C5_PG_SOURCE (below).
 # The result is /var/cache/c5metrics/pg-MAJOR (C5_PG_CACHE moves the
 # cache): upstream PostgreSQL from the source package's tarball, Debian's
-# patches NOT applied (they move sockets to /var/run/postgresql and
-# directories to per-major paths; they change no extension API), built with
+# patches NOT applied (they move the socket directory to /var/run/postgresql
+# and the installation to per-major paths, and carry packaging changes and
+# a few backported fixes; no server API changes), built with
 #   ./configure --prefix=/var/cache/c5metrics/pg-MAJOR --enable-tap-tests
 #       --with-openssl --with-libxml --with-icu
 # and installed with contrib (citext, lo), pg_isolation_regress and the
@@ -32,22 +35,25 @@
 #     it into place, so that a pg_config in the prefix means a complete
 #     installation.  The build directory is removed afterwards; the
 #     downloaded source package stays, so a rebuild needs no network.
+#     A new Debian version is not picked up by itself: remove the prefix.
 # Two runs for the same MAJOR wait for each other (flock).
 #
 # C5_PG_SOURCE=/path/postgresql-17.N.tar.bz2 (or an unpacked source tree)
-# builds from that instead of the Debian source package, for a machine
-# whose mirror does not serve the package; the prefix's SOURCE file says
-# what it was built from.
+# builds from that instead of the Debian source package, for a mirror that
+# lists the package but does not serve its files; the prefix's SOURCE file
+# says what it was built from.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-usage() { die "usage: bash test/pg-build.sh MAJOR   (MAJOR: 17 or 18)"; }
+usage() { die "usage: bash test/pg-build.sh MAJOR   (MAJOR: 17 or 18; 16 with C5_PG_SOURCE)"; }
 [ $# -eq 1 ] || usage
 major=$1
 case "$major" in
 17) suites="trixie trixie-security" ;;
 18) suites="sid" ;;
-16) die "PostgreSQL 16: no suite of Debian's archive carries postgresql-16 (bookworm has 15, trixie 17, sid 18)" ;;
+16) suites=""
+	[ -n "${C5_PG_SOURCE:-}" ] ||
+	die "PostgreSQL 16: no suite of Debian's archive carries postgresql-16 (bookworm has 15, trixie 17, sid 18); set C5_PG_SOURCE" ;;
 *) usage ;;
 esac
 
