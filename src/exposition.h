@@ -31,7 +31,7 @@ struct C5Emitter
 
 extern const char *c5m_flow_name(C5Flow flow);
 extern void c5m_walk(C5Snapshot *snap, C5Emitter *e);
-extern void c5m_render_text(C5Snapshot *snap, StringInfo out);
-extern void c5m_render_openmetrics(C5Snapshot *snap, StringInfo out);
+extern PGDLLEXPORT void c5m_render_text(C5Snapshot *snap, StringInfo out);
+extern PGDLLEXPORT void c5m_render_openmetrics(C5Snapshot *snap, StringInfo out);
 
 #endif							/* C5M_EXPOSITION_H */

@@ -49,6 +49,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "labels.h"
 #include "registry.h"
 #include "settings.h"
@@ -211,9 +212,9 @@ c5m_dyn_begin(void)
 {
 	uint32		g = c5m_label_gen();
 
-	if (MyProc == NULL || MyProc->pgprocno >= ngen_slots)
+	if (MyProc == NULL || C5M_MY_PROCNO() >= ngen_slots)
 		return 0;
-	(void) pg_atomic_exchange_u32(&gen_slots[MyProc->pgprocno].gen, g);
+	(void) pg_atomic_exchange_u32(&gen_slots[C5M_MY_PROCNO()].gen, g);
 	if (!C5M_GEN_VALID(g) || c5m_label_gen() != g)
 		return 0;
 	return g;
@@ -222,10 +223,10 @@ c5m_dyn_begin(void)
 pg_attribute_hot void
 c5m_dyn_end(void)
 {
-	if (MyProc == NULL || MyProc->pgprocno >= ngen_slots)
+	if (MyProc == NULL || C5M_MY_PROCNO() >= ngen_slots)
 		return;
 	pg_write_barrier();
-	pg_atomic_write_u32(&gen_slots[MyProc->pgprocno].gen, 0);
+	pg_atomic_write_u32(&gen_slots[C5M_MY_PROCNO()].gen, 0);
 }
 
 /*

@@ -32,7 +32,7 @@ typedef struct C5Layout
 extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
 extern bool c5m_live_fixed(const C5Layout *l, int i);
 extern int	c5m_domain_size(C5Domain d);
-extern const char *c5m_domain_value(C5Domain d, int i);
+extern PGDLLEXPORT const char *c5m_domain_value(C5Domain d, int i);
 extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);
 
 #endif							/* C5M_LAYOUT_H */

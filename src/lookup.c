@@ -37,6 +37,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "lookup.h"
 
 /*
@@ -150,7 +151,7 @@ c5m_lookup_begin(C5Scan *s, Relation rel, C5Lookup *lk, Datum value, TupleTableS
 		s->index = index_open(lk->indexid, lockmode);
 		ScanKeyEntryInitialize(&s->key, 0, 1, BTEqualStrategyNumber, lk->subtype,
 							   lk->collation, lk->eqproc, value);
-		s->iscan = index_beginscan(rel, s->index, snapshot, 1, 0);
+		s->iscan = c5m_index_beginscan(rel, s->index, snapshot, 1, 0);
 		index_rescan(s->iscan, &s->key, 1, NULL, 0);
 	}
 	else
@@ -210,6 +211,6 @@ c5m_held_or_share(Oid indexid)
 	if (!OidIsValid(indexid))
 		return NoLock;			/* a sequential scan: the table is held */
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, indexid);
-	return LockHeldByMe(&tag, RowExclusiveLock) ? NoLock : AccessShareLock;
+	return c5m_lock_held_by_me(&tag, RowExclusiveLock) ? NoLock : AccessShareLock;
 }
 

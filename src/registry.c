@@ -47,6 +47,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "layout.h"
 #include "registry.h"
 #include "settings.h"
@@ -208,7 +209,7 @@ c5m_lock(C5LockId id)
 void
 c5m_registry_pick_stripe(void)
 {
-	int			k = MyProc != NULL ? MyProc->pgprocno % C5M_STRIPES : 0;
+	int			k = MyProc != NULL ? C5M_MY_PROCNO() % C5M_STRIPES : 0;
 
 	c5m_counters = all_counters + (Size) k * stride;
 	my_hists = c5m_shared->stripes[k].hist;

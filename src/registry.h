@@ -125,7 +125,7 @@ typedef struct C5Shared
 	 */
 } C5Shared;
 
-extern C5Shared *c5m_shared;
+extern PGDLLEXPORT C5Shared *c5m_shared;
 extern pg_atomic_uint64 *c5m_counters;	/* this process's stripe */
 extern pg_atomic_uint32 *c5m_live;
 extern char (*c5m_status_names)[C5M_LABEL_LEN];
@@ -134,22 +134,22 @@ extern Size c5m_registry_shmem_size(void);
 extern bool c5m_registry_shmem_init(void);
 extern void c5m_registry_loaded(void);
 extern LWLock *c5m_lock(C5LockId id);
-extern bool c5m_registry_ready(void);
+extern PGDLLEXPORT bool c5m_registry_ready(void);
 extern int	c5m_hist_bucket(double seconds);
 extern void c5m_hist_add(int hist, const uint64 *buckets, int lo, int hi, uint64 sum_us);
 extern const double c5m_render_bounds[C5M_RENDER_BUCKETS];
-extern void c5m_render_observe(double seconds);
-extern void c5m_http_count(C5HttpPath path, C5HttpCode code);
-extern void c5m_http_refused(C5HttpRefusal why);
+extern PGDLLEXPORT void c5m_render_observe(double seconds);
+extern PGDLLEXPORT void c5m_http_count(C5HttpPath path, C5HttpCode code);
+extern PGDLLEXPORT void c5m_http_refused(C5HttpRefusal why);
 extern void c5m_registry_reset(void);
-extern void c5m_registry_pick_stripe(void);
+extern PGDLLEXPORT void c5m_registry_pick_stripe(void);
 extern uint64 c5m_counter_read(int idx);
 extern void c5m_counter_zero(int idx);
 extern void c5m_hist_read(int hist, uint64 *buckets, uint64 *sum_us);
 extern void c5m_tracked_sync(Oid dboid, int n, const Oid *relids, const int *flows,
 							 const bool *problems);
 extern void c5m_tracked_note(Oid dboid, Oid relid, int flow, bool problem);
-extern struct C5Snapshot *c5m_snapshot_take(void);
+extern PGDLLEXPORT struct C5Snapshot *c5m_snapshot_take(void);
 
 /* The status dictionary's generation: read before looking statuses up. */
 static inline uint32

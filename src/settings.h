@@ -24,7 +24,7 @@
 #define C5M_GUARD_REFUSE	0
 #define C5M_GUARD_COUNT		1
 
-extern int	c5m_max_series;
+extern PGDLLEXPORT int	c5m_max_series;
 extern int	c5m_max_label_values;
 extern int	c5m_max_series_per_db;
 extern int	c5m_max_label_values_per_db;
@@ -37,16 +37,16 @@ extern double c5m_lead_rate_ip;
 extern double c5m_lead_rate_email;
 extern double c5m_lead_rate_global;
 extern bool c5m_save;
-extern char *c5m_listen_addresses;
-extern int	c5m_port;
-extern int	c5m_http_max_connections;
-extern int	c5m_http_max_per_address;
-extern int	c5m_http_idle_timeout;
-extern int	c5m_http_request_timeout;
-extern int	c5m_http_auth;
-extern char *c5m_http_auth_file;
-extern char *c5m_http_tls_cert_file;
-extern char *c5m_http_tls_key_file;
+extern PGDLLEXPORT char *c5m_listen_addresses;
+extern PGDLLEXPORT int	c5m_port;
+extern PGDLLEXPORT int	c5m_http_max_connections;
+extern PGDLLEXPORT int	c5m_http_max_per_address;
+extern PGDLLEXPORT int	c5m_http_idle_timeout;
+extern PGDLLEXPORT int	c5m_http_request_timeout;
+extern PGDLLEXPORT int	c5m_http_auth;
+extern PGDLLEXPORT char *c5m_http_auth_file;
+extern PGDLLEXPORT char *c5m_http_tls_cert_file;
+extern PGDLLEXPORT char *c5m_http_tls_key_file;
 extern double c5m_objective[C5_NSLOS];
 extern int	c5m_budget_days;
 extern int	c5m_sli_sample_interval;

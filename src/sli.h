@@ -14,8 +14,8 @@
 
 extern Size c5m_sli_shmem_size(void);
 extern void c5m_sli_shmem_init(void);
-extern void c5m_sli_tick(void);
-extern long c5m_sli_next_tick_ms(void);
+extern PGDLLEXPORT void c5m_sli_tick(void);
+extern PGDLLEXPORT long c5m_sli_next_tick_ms(void);
 extern void c5m_sli_save(void);
 extern void c5m_sli_load(void);
 extern void c5m_sli_save_at_exit(int code, Datum arg);

@@ -22,7 +22,7 @@ chdir $dir or die "cannot enter $dir: $!\n";
 # The layers, lowest first (docs/DESIGN.md, "Module map").  A file may use
 # its own layer and those below it.
 my @layers = (
-	[ 'vocabulary', qw(catalog settings layout sqlstate statefile) ],
+	[ 'vocabulary', qw(catalog compat settings layout sqlstate statefile) ],
 	[ 'registry',   qw(registry labels persist) ],
 	[ 'capture',    qw(capture columns trigcache readable lookup) ],
 	[ 'flows',      qw(sales stock refund_in refunds refund_guard leads throttle twophase ddl) ],

@@ -3,7 +3,19 @@
 # PostgreSQL as (it refuses to run as root).
 
 C5_USER=${C5_USER:-c5test}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+# The PostgreSQL installation to build against and test with: PG_CONFIG,
+# by default Debian's PostgreSQL 15 (test/pg-build.sh prints the pg_config
+# of a 17 or 18 built from Debian's source package).  Exported, so that
+# every make below uses it.
+if [ -n "${PG_CONFIG:-}" ]; then
+	[ -x "$PG_CONFIG" ] || { printf 'error: PG_CONFIG=%s is not an executable pg_config\n' "$PG_CONFIG" >&2; exit 1; }
+	PGBIN=$("$PG_CONFIG" --bindir)
+else
+	PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+fi
+export PG_CONFIG
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -43,12 +55,17 @@ c5_as_user() {
 }
 
 c5_build_install() {
-	make -s -j2 >/dev/null || die "build failed"
-	if [ -w "$(pg_config --pkglibdir)" ]; then
-		make -s install >/dev/null || die "install failed"
+	make -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null || die "build failed"
+	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
+		make -s install PG_CONFIG="$PG_CONFIG" >/dev/null || die "install failed"
 	else
-		sudo make -s install >/dev/null || die "install failed"
+		sudo make -s install PG_CONFIG="$PG_CONFIG" >/dev/null || die "install failed"
 	fi
+}
+
+# The major version of the PostgreSQL installation in use.
+c5_pg_major() {
+	"$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'
 }
 
 # A private copy of the PostgreSQL installation under $1 (its binaries find

@@ -63,6 +63,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "compat.h"
 #include "http.h"
 
 PG_MODULE_MAGIC;
@@ -102,6 +103,7 @@ static Conn conns[MAX_CONNS];
 static int	nconns = 0;
 
 PGDLLEXPORT void c5m_http_main(Datum arg);
+static void mhd_log(void *cls, const char *fmt, va_list ap) pg_attribute_printf(2, 0);
 
 /* ---- libmicrohttpd callbacks ---- */
 
@@ -634,7 +636,7 @@ apply_settings(bool first)
 static WaitEventSet *
 build_wait_set(void)
 {
-	WaitEventSet *set = CreateWaitEventSet(TopMemoryContext, 2 + ndaemons);
+	WaitEventSet *set = c5m_create_wait_event_set(2 + ndaemons);
 	int			i;
 
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
