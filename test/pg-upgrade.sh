@@ -362,11 +362,13 @@ moved_by() {	# moved_by NAME LABELS-JSON: how far the second run moved the match
 }
 paid2=$(moved_by sales_paid_stock_consume_total '{"result": "success"}')
 refunds2=$(moved_by sale_refunds_total '{"result": "success"}')
+tracked_gauge2=$(metric new c5metrics_tracked_tables)
 status=1
 [ "$c5load_rc" -eq 0 ] && [ "${key_series:-0}" -gt 0 ] && [ "${key_events:-0}" -gt 0 ] &&
-	[ "${key_wrong:-1}" = 0 ] && status=0
+	[ "${key_wrong:-1}" = 0 ] && [ "$tracked_gauge2" = "$(wc -l <"$work/tracked-new.txt")" ] && status=0
 detail=("c5load exit $c5load_rc; ${key_series:-?} series of the three metrics, ${key_events:-?} events in the ground truth," \
-	"${key_wrong:-?} moved otherwise; e.g. paid with consumption +$paid2, refunds committed +$refunds2")
+	"${key_wrong:-?} moved otherwise; e.g. paid with consumption +$paid2, refunds committed +$refunds2;" \
+	"c5metrics_tracked_tables now $tracked_gauge2 (the firing triggers noted their tables)")
 while IFS= read -r l; do detail+=("$l"); done <<<"$wrong"
 [ "$c5load_rc" -eq 0 ] || while IFS= read -r l; do detail+=("$l"); done < <(tail -n 5 "$work/c5load-2.log")
 result $status "the triggers fire and count on $new_major: a second c5load run moves $key exactly as its ground truth says" "${detail[@]}"
