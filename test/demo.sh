@@ -6,6 +6,7 @@
 #
 #   bash test/demo.sh           # everything, then stops the cluster
 #   bash test/demo.sh --keep    # leaves the cluster running, says how to stop it
+#   PG_CONFIG=$(bash test/pg-build.sh 18) bash test/demo.sh   # on another major
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . test/lib.sh

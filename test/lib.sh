@@ -55,6 +55,9 @@ c5_as_user() {
 }
 
 c5_build_install() {
+	# from clean: objects left by a build against another major's headers
+	# (PG_CONFIG) must never be linked into this one
+	make -s clean PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
 	make -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null || die "build failed"
 	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
 		make -s install PG_CONFIG="$PG_CONFIG" >/dev/null || die "install failed"

@@ -78,8 +78,9 @@ suite() {
 		f=$(grep -cE '^\[[0-9:.]+\]\([0-9.]+s\) not ok ' "$work"/tmp_check/log/regress_log_* 2>/dev/null | awk -F: '{s+=$2} END {print s+0}')
 		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	else
-		p=$(grep -cE '^(test| ) ?[a-z_]+ +\.\.\. ok' "$log")
-		f=$(grep -cE '\.\.\. FAILED' "$log")
+		# "test x ... ok" up to 15, "ok 1 - x" (TAP style) since 16
+		p=$(grep -cE '^(test| ) ?[a-z_]+ +\.\.\. ok|^ok [0-9]+ +[-+] [a-z_]+' "$log")
+		f=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$log")
 		[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	fi
 	if [ "$rc" -ne 0 ]; then
