@@ -117,7 +117,9 @@ _PG_init(void)
 	CacheRegisterRelcacheCallback(c5m_trigcache_invalidate, (Datum) 0);
 	CacheRegisterRelcacheCallback(c5m_refund_in_invalidate, (Datum) 0);
 
-	c5m_register_worker();
+	/* pg_upgrade's own server starts serve nothing (see c5m_shmem_startup) */
+	if (!IsBinaryUpgrade)
+		c5m_register_worker();
 }
 
 /*
@@ -167,7 +169,11 @@ c5m_shmem_request(void)
  * Only the postmaster loads what a clean shutdown saved, and only it saves
  * it then, at exit: the registry, the SLI ring and the outcomes parked for
  * prepared transactions (on_shmem_exit runs its callbacks in reverse
- * order, so they are saved the other way round).
+ * order, so they are saved the other way round).  Not under pg_upgrade
+ * (binary-upgrade mode): its starts of the old and the new cluster neither
+ * load nor save, so the old cluster keeps its files untouched and the new
+ * one starts with none -- pg_upgrade does not carry pg_stat/ -- and says
+ * so at its first real start (c5m_persist_load).
  */
 static void
 c5m_shmem_startup(void)
@@ -183,7 +189,7 @@ c5m_shmem_startup(void)
 	c5m_sli_shmem_init();
 	c5m_twophase_shmem_init();
 
-	if (!IsUnderPostmaster && created)
+	if (!IsUnderPostmaster && created && !IsBinaryUpgrade)
 	{
 		c5m_persist_load();
 		on_shmem_exit(c5m_persist_save, (Datum) 0);

@@ -375,6 +375,11 @@ c5m_persist_load(void)
 	{
 		if (problem != NULL)
 			ignore_file(problem);
+		else
+			ereport(LOG,
+					(errmsg("c5metrics has no saved registry: counting starts from zero"),
+					 errdetail("There is no \"%s\": a first start, a start after a crash or an immediate shutdown, or the first start of a cluster made by pg_upgrade, which does not carry pg_stat/.",
+							   C5M_FILE)));
 		return;
 	}
 	INIT_CRC32C(cf.crc);
