@@ -35,7 +35,19 @@ const double c5m_render_bounds[C5M_RENDER_BUCKETS] = {
 	1e-06, 2.5e-05, 0.0001, 0.00025, 0.001, 0.0125, 0.1, 1, 100, 1000000
 };
 
-/* A failed Assert() in the renderer is a finding: crash so libFuzzer saves it. */
+/*
+ * A failed Assert() in the renderer is a finding: crash so libFuzzer saves
+ * it.  (PostgreSQL 16 dropped the error type from the signature.)
+ */
+#if PG_VERSION_NUM >= 160000
+void
+ExceptionalCondition(const char *conditionName, const char *fileName, int lineNumber)
+{
+	fprintf(stderr, "TRAP: failed Assert(\"%s\"), File: \"%s\", Line: %d\n",
+			conditionName, fileName, lineNumber);
+	abort();
+}
+#else
 void
 ExceptionalCondition(const char *conditionName, const char *errorType,
 					 const char *fileName, int lineNumber)
@@ -44,3 +56,4 @@ ExceptionalCondition(const char *conditionName, const char *errorType,
 			errorType, conditionName, fileName, lineNumber);
 	abort();
 }
+#endif

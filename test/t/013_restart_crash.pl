@@ -252,7 +252,8 @@ $offset = -s $node->logfile;
 kill 'KILL', $backend;
 ok(eventually(sub { $node->log_contains(qr/all server processes terminated; reinitializing/, $offset) }, 30),
 	'SIGKILL of a backend makes the postmaster reinitialize');
-ok($node->log_contains(qr/server process \(PID $backend\) was terminated by signal 9/, $offset),
+# "server process" up to 16, "client backend" since 17
+ok($node->log_contains(qr/(server process|client backend) \(PID $backend\) was terminated by signal 9/, $offset),
 	'naming the backend');
 eval { $session->quit };
 ok($node->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'crash recovery completes');
