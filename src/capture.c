@@ -228,7 +228,8 @@ free_level(C5Level *lv)
 	int			i;
 
 	for (i = 0; i < nkinds; i++)
-		kinds[i]->release(c5m_flow_state(lv, kinds[i]->flow));
+		if (kinds[i]->release != NULL)
+			kinds[i]->release(c5m_flow_state(lv, kinds[i]->flow));
 	if (lv != top_level)
 		pfree(lv);
 }

@@ -67,7 +67,7 @@ typedef struct C5FlowKind
 	void		(*init) (void *st);
 	/* subtransaction commit: add st into parent; st is released after */
 	void		(*merge) (void *st, void *parent);
-	/* give back what st allocated (pfree only) */
+	/* give back what st allocated (pfree only); NULL when it allocates nothing */
 	void		(*release) (void *st);
 	/* before the top level commits or prepares; may be NULL */
 	void		(*pre_commit) (C5Level *lv, void *st);

@@ -37,11 +37,6 @@ leads_merge(void *p, void *parent)
 }
 
 static void
-leads_release(void *p)
-{
-}
-
-static void
 leads_count_success(C5Level *lv, void *p, TimestampTz now, C5Sink *sink)
 {
 	c5m_sink_count(sink, c5m_shared->layout.base[C5_STORE_LEADS] + C5_LEAD_CREATED,
@@ -61,7 +56,6 @@ const C5FlowKind c5m_leads_flow = {
 	.state_size = sizeof(LeadsState),
 	.clear_size = sizeof(LeadsState),
 	.merge = leads_merge,
-	.release = leads_release,
 	.count_success = leads_count_success,
 	.count_rollback = leads_count_rollback,
 };

@@ -60,11 +60,6 @@ refunds_merge(void *p, void *parent)
 	}
 }
 
-static void
-refunds_release(void *p)
-{
-}
-
 /* ---- counting ---- */
 
 static pg_attribute_hot void
@@ -125,7 +120,6 @@ const C5FlowKind c5m_refunds_flow = {
 	.state_size = sizeof(RefundsState),
 	.clear_size = sizeof(RefundsState),
 	.merge = refunds_merge,
-	.release = refunds_release,
 	.count_success = refunds_count_success,
 	.count_rollback = refunds_count_rollback,
 	.names_error = refunds_names_error,
