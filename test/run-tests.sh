@@ -8,7 +8,9 @@
 #     and a standby, the hostile-client suite, and the adversarial suite
 #     (016-019: plain login roles against attach, registry, listener and
 #     state files; docs/SECURITY.md), and Django's ORM and migrations
-#     against a Django-modelled shop (021, Debian's python3-django);
+#     against a Django-modelled shop (021, Debian's python3-django), and
+#     the status page at "/" in Debian's headless Chromium (024, through
+#     chromium-driver and python3-selenium);
 #   - a short fuzzing pass (test/fuzz/) under ASan and UBSan;
 #   - the monitoring pack (monitoring/): promtool checks and unit tests of
 #     the rules, amtool checks of the Alertmanager configuration and its
@@ -43,7 +45,8 @@ esac
 . test/lib.sh
 
 c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 libmicrohttpd-dev zlib1g-dev curl openssl \
-	libipc-run-perl prometheus prometheus-alertmanager python3-django python3-psycopg2
+	libipc-run-perl prometheus prometheus-alertmanager python3-django python3-psycopg2 \
+	chromium chromium-driver python3-selenium python3-pil
 c5_ensure_user
 export PATH="$PGBIN:$PATH"
 major=$(c5_pg_major)
