@@ -204,7 +204,7 @@ def start_browser(a, profile):
     opts = webdriver.ChromeOptions()
     opts.binary_location = a.chromium
     args = ["--headless", "--window-size=%d,%d" % a.size, "--force-device-scale-factor=1",
-            "--hide-scrollbars", "--user-data-dir=" + profile, "--disable-gpu",
+            "--hide-scrollbars", "--user-data-dir=" + os.path.join(profile, "chromium"), "--disable-gpu",
             "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--disable-domain-reliability", "--no-pings", "--no-proxy-server",
@@ -219,7 +219,10 @@ def start_browser(a, profile):
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     opts.set_capability("unhandledPromptBehavior", "ignore")
     service_args = ["--log-path=" + a.log] if a.log else []
-    service = Service(executable_path=a.chromedriver, service_args=service_args)
+    # whatever Chromium writes (profile, caches, fontconfig) goes to the temporary directory
+    env = dict(os.environ, HOME=profile, XDG_CONFIG_HOME=os.path.join(profile, "config"),
+               XDG_CACHE_HOME=os.path.join(profile, "cache"))
+    service = Service(executable_path=a.chromedriver, service_args=service_args, env=env)
     return webdriver.Chrome(service=service, options=opts)
 
 
