@@ -582,7 +582,7 @@ static const char page_css[] =
 "main{padding:8px 24px 24px}h2{font-size:16px;margin:20px 0 8px}"
 "table{border-collapse:collapse;background:#fff;border:1px solid #d0d7de}"
 "th,td{padding:5px 10px;border-bottom:1px solid #eaeef2;text-align:right;white-space:nowrap}"
-"th{background:#f6f8fa;font-weight:600}th[scope=row],td.l{text-align:left}"
+"th{background:#f6f8fa;font-weight:600}th[scope],th.l,td.l{text-align:left}"
 "tr.a-page th[scope=row]{border-left:6px solid #cf222e}tr.a-ticket th[scope=row]{border-left:6px solid #bf8700}"
 "tr.a-none th[scope=row]{border-left:6px solid #1a7f37}tr.a-nodata th[scope=row]{border-left:6px solid #8c959f}"
 ".alert-page{color:#fff;background:#cf222e;font-weight:600}.alert-ticket{background:#fff8c5;color:#7d4e00;font-weight:600}"
@@ -645,7 +645,7 @@ static void
 html_spark(StringInfo out, const char *key, const char *what, const C5SliPoint *p,
 		   int n, int slo, double objective)
 {
-	const int	width = 150,
+	const int	width = 120,
 				height = 30;
 	double		lo = objective - 2 * (1 - objective);
 	int			k,
@@ -735,7 +735,9 @@ html_slos(StringInfo out, StatusModel *m)
 		snprintf(text, sizeof(text), "%.2f&#215;", f->burn[W_1H]);
 		html_cell(out, "burn-1h", m->r.w[W_1H].total[slo] > 0 ? f->burn[W_1H] : NAN, text,
 				  f->burn[W_1H] > 1 ? "bad" : NULL);
-		html_pct_cell(out, "budget-remaining", budget ? 1 - f->burn[W_BUDGET] : NAN, 1, NAN);
+		/* an overspent budget is negative, and shown red */
+		html_pct_cell(out, "budget-remaining", budget ? 1 - f->burn[W_BUDGET] : NAN, 1,
+					  budget && f->burn[W_BUDGET] > 1 ? INFINITY : NAN);
 		if (m->r.as_of == 0)
 			appendStringInfo(out, "<td data-k=\"alert\" data-v=\"%s\" class=\"nodata\">no data</td>",
 							 f->alerting);
