@@ -254,7 +254,12 @@ top_rows(StatusModel *m)
 				r,
 				n;
 
-	m->transitions = palloc(sizeof(TopRow) * (l->nstatus * l->nstatus * C5_NRESULTS + 1));
+	/* only live series can have counted: room for those */
+	n = 1;
+	for (i = 0; i < l->nstatus * l->nstatus; i++)
+		if (s->live[l->live_transitions + i])
+			n += C5_NRESULTS;
+	m->transitions = palloc(sizeof(TopRow) * n);
 	n = 0;
 	for (i = 0; i < l->nstatus; i++)
 		for (j = 0; j < l->nstatus; j++)
