@@ -122,9 +122,10 @@ bench_apt_install "${missing[@]}"
 curl_ver=$(curl --version | awk 'NR == 1 { print $2 }')
 printf '%s\n7.84.0\n' "$curl_ver" | sort -V -C -r ||
 	die "curl $curl_ver is too old: -w %header{} needs curl 7.84 or later"
-# Before issue 19 the worker answers / and /slo.json with 404: say so now,
-# not after the setup (the probe below checks the answers themselves).
-grep -aq 'slo\.json' "$PKGLIB/c5metrics_http.so" ||
+# Before issue 19 the worker answers / and /slo.json with 404, and sends no
+# Server-Timing header: say so now, not after the setup (the probe below
+# checks the answers themselves).
+grep -aq 'Server-Timing' "$PKGLIB/c5metrics_http.so" ||
 	die "the installed c5metrics_http.so ($PKGLIB) serves no status page (/ and /slo.json, issue 19): install a c5metrics that has it"
 
 # ---------------------------------------------------------------------------
