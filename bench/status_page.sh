@@ -394,9 +394,13 @@ spark_points=$(perl -MJSON::PP -e '
 			for my $p (@{$s->{$k}{points}}) { $n++; $null++ unless defined $p->[1] }
 		}
 	}
-	printf "%d %d %d %d %d\n", $slos, $n, $null, scalar @{$j->{transitions} || []}, scalar @{$j->{exceptions} || []};
+	printf "%d %d %d %d %d %s\n", $slos, $n, $null, scalar @{$j->{transitions} || []},
+		scalar @{$j->{exceptions} || []}, $j->{as_of} // "null";
 ' <"$OUT/log/body.json.id") || die "/slo.json is not the JSON of the contract, see $OUT/log/body.json.id"
-read -r json_slos json_points json_nulls json_transitions json_exceptions <<<"$spark_points"
+read -r json_slos json_points json_nulls json_transitions json_exceptions json_as_of <<<"$spark_points"
+page_as_of=$(perl -0777 -ne 'print $1 if /<p id="as-of">.*?<time[^>]* data-v="([^"]*)"/s' "$OUT/log/body.page.id")
+[[ $page_as_of == "$fed_as_of" && $json_as_of == "$fed_as_of" ]] ||
+	die "the page is as of '$page_as_of' and /slo.json as of '$json_as_of', the last sample fed is $fed_as_of"
 
 declare -A nreq cpu			# [kind] = requests made, worker CPU ns
 note "warming up: 20 requests of each kind"
@@ -484,8 +488,9 @@ out "SLI ring: $fed_samples samples fed in $fill_ms ms, the latest at $fed_as_of
 out "  slots holding one: fine $slots_fine/800, medium $slots_medium/2200, coarse $slots_coarse/2960."
 out "  c5metrics.sli coverage by window (smallest over the SLOs): $coverage"
 out "  alerts (c5metrics.error_budget): $alerts"
-out "Page: $page_rows SLO rows, $page_svgs sparklines; /slo.json: $json_slos SLOs, $json_points spark points"
-out "  of which $json_nulls without data, $json_transitions transitions, $json_exceptions exceptions."
+out "Page: as of $page_as_of, $page_rows SLO rows, $page_svgs sparklines; /slo.json: as of $json_as_of,"
+out "  $json_slos SLOs, $json_points spark points of which $json_nulls without data, $json_transitions transitions,"
+out "  $json_exceptions exceptions."
 
 
 declare -A st				# [kind.field]: bytes conns enc cmed cp99 rmed r90 r99 rmax cpu
