@@ -317,9 +317,16 @@ def check_dom(d, a, f):
             elif "no data" in t:
                 f.fail('%s %s: data-v %s, but the text says "no data"' % (slo, k, v))
         if "alert" in r["cells"]:
-            v = r["cells"]["alert"]["v"]
-            if r["alert"] != (v or "nodata"):
-                f.fail("%s: data-alert %r, but the alert cell says %r" % (slo, r["alert"], v))
+            # with no history at all the row is "nodata" and its alert cell
+            # says "no data", its data-v the view's word (or empty)
+            c = r["cells"]["alert"]
+            if r["alert"] == "nodata":
+                if "no data" not in (c["text"] or ""):
+                    f.fail('%s: data-alert "nodata", but the alert cell says %r' % (slo, c["text"]))
+            elif r["alert"] != c["v"]:
+                f.fail("%s: data-alert %r, but the alert cell's data-v is %r" % (slo, r["alert"], c["v"]))
+            elif c["text"] != c["v"]:
+                f.fail("%s: the alert cell's data-v is %r, but its text %r" % (slo, c["v"], c["text"]))
         sparks = sorted(s["spark"] or "" for s in r["sparks"])
         if sparks != ["24h", "30d"]:
             f.fail("%s: sparklines %s, one svg[data-spark] each of 24h and 30d expected" % (slo, sparks))
