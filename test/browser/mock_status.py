@@ -18,6 +18,7 @@ listener sends, under one path per variant:
     /missing-row         the refund_latency row left out
     /bad-value           a data-v that is not a number
     /blank               everything hidden: a blank screenshot
+    /wide                a table wider than the window
     /status-500          the correct page, with status 500
 
 test/t/024_status_page.pl runs test/browser/status_page.py against each:
@@ -46,6 +47,11 @@ tr[data-alert=none]{background:#d8f0d8}tr[data-alert=nodata]{background:#eee}
 svg{width:160px;height:28px}polyline{fill:none;stroke:#36c;stroke-width:1.5}
 """
 STYLE_BLANK = STYLE + "body{visibility:hidden}\n"
+STYLE_WIDE = STYLE + "#slos{min-width:1500px}\n"
+
+
+def style_of(variant):
+    return {"blank": STYLE_BLANK, "wide": STYLE_WIDE}.get(variant, STYLE)
 
 
 def csp(style):
@@ -56,7 +62,7 @@ def csp(style):
 
 def page(variant):
     nodata = variant == "nodata"
-    style = STYLE_BLANK if variant == "blank" else STYLE
+    style = style_of(variant)
     rows = []
     for i, slo in enumerate(SLOS):
         if variant == "missing-row" and slo == "refund_latency":
@@ -131,7 +137,7 @@ def page(variant):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     VARIANTS = ("", "nodata", "xss", "xss-nocsp", "csp", "console-error", "missing-row",
-                "bad-value", "blank", "status-500")
+                "bad-value", "blank", "wide", "status-500")
 
     def do_GET(self):
         name = self.path.lstrip("/").split("?")[0]
@@ -147,8 +153,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Referrer-Policy", "no-referrer")
         if variant not in ("xss-nocsp", "console-error"):
-            self.send_header("Content-Security-Policy",
-                             csp(STYLE_BLANK if variant == "blank" else STYLE))
+            self.send_header("Content-Security-Policy", csp(style_of(variant)))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -7,6 +7,7 @@ Loads URL (the listener's "/") in Debian's headless Chromium through
 chromedriver (python3-selenium), in a window of a fixed size, and checks:
 
   - the page answered 200 as text/html, with a Content-Security-Policy;
+  - the page fits the window's width (no sideways scrolling);
   - the screenshot (PNG, the viewport, or the whole page with --full-page)
     has the expected size and is not blank (many distinct colours, not one
     colour nearly everywhere);
@@ -420,10 +421,11 @@ def check_page(driver, a, url, screenshot):
 
         if d["dpr"] != 1:
             f.fail("devicePixelRatio is %s, not 1" % d["dpr"])
+        width, height = d["scroll"]
+        if width > d["viewport"][0]:
+            f.fail("the page is %d px wide, wider than the %d px window: it scrolls sideways"
+                   % (width, d["viewport"][0]))
         if a.full_page:
-            width, height = d["scroll"]
-            if width > a.size[0]:
-                f.fail("the page is %d px wide, wider than the %d px window" % (width, a.size[0]))
             expected = (a.size[0], max(height, d["viewport"][1]))
             shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
                 "format": "png", "captureBeyondViewport": True,
@@ -462,6 +464,7 @@ SELF_TEST = [
     ("missing-row", [r"SLO row refund_latency: 0 rows"]),
     ("bad-value", [r"refund_availability sli-1h: data-v '0,9975' is not a finite number"]),
     ("blank", [r"the screenshot looks blank"]),
+    ("wide", [r"wider than the \d+ px window"]),
     ("status-500", [r"the page answered HTTP 500"]),
 ]
 
