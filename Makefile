@@ -28,7 +28,8 @@ OBJS = \
 	src/exposition.o \
 	src/sqlfuncs.o \
 	src/persist.o \
-	src/sli.o
+	src/sli.o \
+	src/status.o
 
 EXTENSION = c5metrics
 DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.2.sql \

@@ -35,6 +35,11 @@ static const char *const http_path_names[C5_NHTTPPATHS] = {
 	"other"
 };
 static const char *const http_code_names[C5_NHTTPCODES] = {"200", "401", "404", "405", "500", "503"};
+static const char *const slo_names[C5_NSLOS] = {
+#define C5M_SLO_NAME(id, name, objective, threshold, descr) name,
+	C5M_SLOS(C5M_SLO_NAME)
+#undef C5M_SLO_NAME
+};
 
 static const struct
 {
@@ -53,6 +58,7 @@ static const struct
 	[C5_DOM_FLOW] = {flow_names, C5_NFLOWS},
 	[C5_DOM_HTTP_PATH] = {http_path_names, C5_NHTTPPATHS},
 	[C5_DOM_HTTP_CODE] = {http_code_names, C5_NHTTPCODES},
+	[C5_DOM_SLO] = {slo_names, C5_NSLOS},
 };
 
 /* The values of domain `d`, and how many; NULL for C5_DOM_REASON. */

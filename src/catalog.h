@@ -136,12 +136,16 @@ typedef enum C5Dyn
 /*
  * The HTTP listener's routes, X(id, path): what it serves (http/handler.c
  * answers each with its function), and the bounded `path` label of
- * c5metrics_http_requests_total, where every other path is "other".
+ * c5metrics_http_requests_total, where every other path is "other".  A new
+ * route goes at the end: a registry saved with fewer routes is loaded by
+ * keeping each old path's counters (layout.c, c5m_layout_migrate).
  */
 #define C5M_HTTP_ROUTES(X) \
 	X(METRICS, "/metrics") \
 	X(HEALTHZ, "/healthz") \
-	X(READYZ, "/readyz")
+	X(READYZ, "/readyz") \
+	X(STATUS, "/") \
+	X(SLO_JSON, "/slo.json")
 
 typedef enum C5HttpPath
 {
@@ -318,7 +322,13 @@ typedef enum C5Slo
 	  "Time the HTTP worker took to render /metrics, compression included.") \
 	X(REFUND_GUARD_ENABLED, "c5metrics_refund_guard_enabled", "gauge", C5_SHAPE_GAUGE, 0, \
 	  "", -1, "self", \
-	  "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).")
+	  "1 when c5metrics.refund_guard blocks over-refunds, as the reader's session sees it (0: only counts them).") \
+	X(SLO_OBJECTIVE, "c5metrics_slo_objective", "gauge", C5_SHAPE_GAUGE_BY, C5_DOM_SLO, \
+	  "slo", -1, "self", \
+	  "Objective of each SLO as a ratio (c5metrics.objective_<slo>), as the reader's session sees it; the burn-rate rules divide by 1 - it.") \
+	X(LEAD_THROTTLE_LIMIT, "c5metrics_lead_throttle_limit_per_minute", "gauge", C5_SHAPE_GAUGE_BY, C5_DOM_SCOPE, \
+	  "scope", -1, "self", \
+	  "Leads a minute the throttle allows per client address, per email and in all (c5metrics.lead_*_per_minute), whether or not it is on.")
 
 /* The counter families' places in the counter array: 0 .. C5M_NSTORED - 1. */
 #define C5M_NSTORED 18
@@ -336,7 +346,8 @@ typedef enum C5Shape
 	C5_SHAPE_HISTOGRAM_BY_FLOW, /* one per flow, from histogram `domain` on */
 	C5_SHAPE_BUILD_INFO,
 	C5_SHAPE_GAUGE,				/* one value, of the reader's moment */
-	C5_SHAPE_GAUGE_BY_FLOW		/* one value per flow */
+	C5_SHAPE_GAUGE_BY_FLOW,		/* one value per flow */
+	C5_SHAPE_GAUGE_BY			/* one value per value of its domain */
 } C5Shape;
 
 /* The label-value domains of one-label families. */
@@ -354,6 +365,7 @@ typedef enum C5Domain
 	C5_DOM_FLOW,
 	C5_DOM_HTTP_PATH,			/* the routes, then "other" */
 	C5_DOM_HTTP_CODE,
+	C5_DOM_SLO,					/* the SLOs' names (C5M_SLOS) */
 	C5_NDOMAINS
 } C5Domain;
 

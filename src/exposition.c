@@ -138,6 +138,25 @@ gauge_value(C5Family f, const C5Snapshot *s, char *buf, size_t len)
 	}
 }
 
+/* The value of gauge family `f` for value `i` of its domain, as text. */
+static const char *
+gauge_by_value(C5Family f, int i, char *buf)
+{
+	switch (f)
+	{
+		case C5_FAM_SLO_OBJECTIVE:
+			double_to_shortest_decimal_buf(c5m_objective_ratio(i), buf);
+			return buf;
+		case C5_FAM_LEAD_THROTTLE_LIMIT:
+			double_to_shortest_decimal_buf(c5m_lead_rate(i), buf);
+			return buf;
+		default:
+			/* a C5_SHAPE_GAUGE_BY row of the catalog without its values here */
+			Assert(false);
+			return "NaN";
+	}
+}
+
 /* The series of family `f`, whose family line is out. */
 static void
 walk_family(C5Family f, C5Snapshot *s, C5Emitter *e)
@@ -242,6 +261,13 @@ walk_family(C5Family f, C5Snapshot *s, C5Emitter *e)
 				e->sample(e, name, "", 1, keys.k, vals,
 						  f == C5_FAM_TRACKED_TABLES ? s->tracked[i] : s->problems[i],
 						  NULL);
+			}
+			break;
+		case C5_SHAPE_GAUGE_BY:
+			for (i = 0; i < c5m_domain_size(fam->domain); i++)
+			{
+				vals[0] = c5m_domain_value(fam->domain, i);
+				e->sample(e, name, "", 1, keys.k, vals, 0, gauge_by_value(f, i, buf));
 			}
 			break;
 	}

@@ -108,6 +108,81 @@ c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets)
 	l->fixed_series += C5_NFLOWS + C5_NRESULTS + C5_NHISTS * (nbuckets + 3);
 }
 
+/* How many counters stored family `store` takes in layout `l`. */
+static int
+stored_size(const C5Layout *l, int store)
+{
+	return (store + 1 < C5M_NSTORED ? l->base[store + 1] : l->ncounters) - l->base[store];
+}
+
+/*
+ * Can counters saved under layout `old` -- read from a file, so checked
+ * here, not trusted -- be loaded into layout `l`?  When they are the
+ * same, and when they differ only in the listener's routes: a newer
+ * version added routes (C5M_HTTP_ROUTES grows at its end, before
+ * "other"), and c5m_layout_migrate moves each old path's counters.
+ */
+bool
+c5m_layout_loadable(const C5Layout *old, const C5Layout *l)
+{
+	int			i,
+				paths;
+
+	if (memcmp(old, l, sizeof(C5Layout)) == 0)
+		return true;
+	if (old->nstatus != l->nstatus || old->nbuckets != l->nbuckets ||
+		old->nlive != l->nlive || old->live_exceptions != l->live_exceptions ||
+		old->live_transitions != l->live_transitions ||
+		old->fixed_series != l->fixed_series || old->base[0] != 0)
+		return false;
+	for (i = 0; i < C5M_NSTORED; i++)
+	{
+		int			size = stored_size(old, i);
+
+		if (i != C5_STORE_HTTP_REQUESTS)
+		{
+			if (size != stored_size(l, i))
+				return false;
+			continue;
+		}
+		paths = size / C5_NHTTPCODES;
+		/* at least /metrics and "other"; never more routes than now */
+		if (size % C5_NHTTPCODES != 0 || paths < 2 || paths > C5_NHTTPPATHS)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Move counters saved under `old` into `to`, laid out as `l`; the two
+ * passed c5m_layout_loadable.  A route the old version did not have
+ * starts at zero.
+ */
+void
+c5m_layout_migrate(const C5Layout *old, const uint64 *from, const C5Layout *l, uint64 *to)
+{
+	int			i,
+				p;
+
+	memset(to, 0, l->ncounters * sizeof(uint64));
+	for (i = 0; i < C5M_NSTORED; i++)
+	{
+		int			size = stored_size(old, i);
+		int			paths = size / C5_NHTTPCODES;
+
+		if (i != C5_STORE_HTTP_REQUESTS || size == stored_size(l, i))
+		{
+			memcpy(to + l->base[i], from + old->base[i], size * sizeof(uint64));
+			continue;
+		}
+		/* the old routes keep their place; "other" is last in both */
+		for (p = 0; p < paths; p++)
+			memcpy(to + l->base[i] + (p < paths - 1 ? p : C5_NHTTPPATHS - 1) * C5_NHTTPCODES,
+				   from + old->base[i] + p * C5_NHTTPCODES,
+				   C5_NHTTPCODES * sizeof(uint64));
+	}
+}
+
 /*
  * Parse c5metrics.duration_buckets.  Returns the number of bounds, or -1
  * with *errmsg set.

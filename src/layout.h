@@ -31,6 +31,9 @@ typedef struct C5Layout
 
 extern void c5m_compute_layout(C5Layout *l, int nstatus, int nbuckets);
 extern bool c5m_live_fixed(const C5Layout *l, int i);
+extern bool c5m_layout_loadable(const C5Layout *old, const C5Layout *l);
+extern void c5m_layout_migrate(const C5Layout *old, const uint64 *from,
+							   const C5Layout *l, uint64 *to);
 extern int	c5m_domain_size(C5Domain d);
 extern PGDLLEXPORT const char *c5m_domain_value(C5Domain d, int i);
 extern int	c5m_parse_buckets(const char *value, double *bounds, char **errmsg);

@@ -390,7 +390,7 @@ c5m_persist_load(void)
 		problem = "it is not a c5metrics file of this version";
 	else if (hdr.pg_major != PG_VERSION_NUM / 100)
 		problem = "it was written by another PostgreSQL major version";
-	else if (memcmp(&hdr.layout, l, sizeof(C5Layout)) != 0 ||
+	else if (!c5m_layout_loadable(&hdr.layout, l) ||
 			 memcmp(hdr.bounds, c5m_shared->bounds, sizeof(hdr.bounds)) != 0)
 		problem = "c5metrics.max_label_values or c5metrics.duration_buckets changed since it was written";
 	else if (hdr.nstatus_used < 2 || hdr.nstatus_used > l->nstatus ||
@@ -399,11 +399,12 @@ c5m_persist_load(void)
 		problem = "its header is corrupt";
 	else
 	{
-		ctr = palloc(l->ncounters * sizeof(uint64));
+		/* the file's counters, in its layout (c5m_layout_loadable) */
+		ctr = palloc(hdr.layout.ncounters * sizeof(uint64));
 		live = palloc(l->nlive * sizeof(uint32));
 		names = palloc((Size) l->nstatus * C5M_LABEL_LEN);
 		owners = palloc(l->nstatus * sizeof(Oid));
-		if (!get(&cf, ctr, l->ncounters * sizeof(uint64)) ||
+		if (!get(&cf, ctr, hdr.layout.ncounters * sizeof(uint64)) ||
 			!get(&cf, live, l->nlive * sizeof(uint32)) ||
 			!get(&cf, names, (size_t) l->nstatus * C5M_LABEL_LEN) ||
 			!get(&cf, owners, (size_t) l->nstatus * sizeof(Oid)) ||
@@ -433,6 +434,16 @@ c5m_persist_load(void)
 		return;
 	}
 	c5m_state_remove(C5M_FILE);
+
+	/* saved by a version with fewer routes: each old path keeps its counts */
+	if (memcmp(&hdr.layout, l, sizeof(C5Layout)) != 0)
+	{
+		uint64	   *moved = palloc(l->ncounters * sizeof(uint64));
+
+		c5m_layout_migrate(&hdr.layout, ctr, l, moved);
+		pfree(ctr);
+		ctr = moved;
+	}
 
 	/* into stripe 0: the postmaster has not picked another */
 	for (i = 0; i < l->ncounters; i++)

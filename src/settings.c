@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "utils/guc.h"
 
 #include "layout.h"
@@ -325,4 +327,30 @@ check_duration_buckets(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * An SLO's objective as a ratio, rounded as set (99.9 -> 0.999, not
+ * 0.9990000000000001): what c5metrics.sli, c5metrics_slo_objective and the
+ * status page show.
+ */
+double
+c5m_objective_ratio(int slo)
+{
+	return rint(c5m_objective[slo] * 10000.0) / 1000000.0;
+}
+
+/* The lead throttle's rate a minute for one scope. */
+double
+c5m_lead_rate(C5Scope scope)
+{
+	switch (scope)
+	{
+		case C5_SCOPE_IP:
+			return c5m_lead_rate_ip;
+		case C5_SCOPE_EMAIL:
+			return c5m_lead_rate_email;
+		default:
+			return c5m_lead_rate_global;
+	}
 }

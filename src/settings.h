@@ -57,5 +57,7 @@ extern const char *const c5m_slo_names[C5_NSLOS];
 extern const double c5m_slo_threshold[C5_NSLOS];	/* seconds; 0: availability */
 
 extern void c5m_define_settings(void);
+extern double c5m_objective_ratio(int slo);
+extern double c5m_lead_rate(C5Scope scope);
 
 #endif							/* C5M_SETTINGS_H */

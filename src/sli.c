@@ -166,7 +166,7 @@ typedef struct C5SliFileHeader
 	double		bounds[C5M_MAX_BUCKETS];
 } C5SliFileHeader;
 
-/* The windows of docs/SLO.md, then the budget window. */
+/* The windows of docs/SLO.md; the budget window follows them in reports. */
 static const struct
 {
 	const char *name;
@@ -175,6 +175,8 @@ static const struct
 	{"5m", 300}, {"30m", 1800}, {"1h", 3600}, {"2h", 7200}, {"6h", 21600},
 	{"1d", 86400}, {"3d", 259200}, {"30d", 2592000},
 };
+
+StaticAssertDecl(lengthof(windows) + 1 == C5M_SLI_NWINDOWS, "the report's windows");
 
 static C5SliRing *ring = NULL;
 
@@ -704,22 +706,36 @@ window_start(TimestampTz end, TimestampTz start, C5SliData *d)
 	return false;
 }
 
-typedef struct WindowFigures
+/* The SLO's cumulative good and total events in sample `d`. */
+static void
+slo_counts(const C5SliData *d, int slo, int nb, uint64 *good, uint64 *total)
 {
-	double		good[C5_NSLOS];
-	double		total[C5_NSLOS];
-	double		covered;		/* seconds */
-	bool		any;
-} WindowFigures;
+	int			av = slo_series[slo].av,
+				h = slo_series[slo].lat,
+				b;
+
+	if (av >= 0)
+	{
+		*good = d->good[av];
+		*total = d->total[av];
+		return;
+	}
+	b = threshold_bucket(c5m_slo_threshold[slo]);
+	*total = d->cum[h][nb];
+	*good = b < 0 ? 0 : d->cum[h][b];
+}
 
 static void
-window_figures(const C5SliData *end, int seconds, WindowFigures *w)
+window_figures(const C5SliData *end, int seconds, C5SliWindow *w)
 {
 	C5SliData	first;
 	int			slo,
 				nb = c5m_shared->layout.nbuckets;
 
-	memset(w, 0, sizeof(*w));
+	w->any = false;
+	w->covered = 0;
+	memset(w->good, 0, sizeof(w->good));
+	memset(w->total, 0, sizeof(w->total));
 	if (end->epoch == 0 ||
 		!window_start(end->at, end->at - (int64) seconds * USECS_PER_SEC, &first))
 		return;
@@ -727,19 +743,94 @@ window_figures(const C5SliData *end, int seconds, WindowFigures *w)
 	w->covered = (end->at - first.at) / 1000000.0;
 	for (slo = 0; slo < C5_NSLOS; slo++)
 	{
-		int			av = slo_series[slo].av,
-					h = slo_series[slo].lat,
-					b;
+		uint64		g0,
+					t0,
+					g1,
+					t1;
 
-		if (av >= 0)
+		slo_counts(&first, slo, nb, &g0, &t0);
+		slo_counts(end, slo, nb, &g1, &t1);
+		w->good[slo] = g1 - g0;
+		w->total[slo] = t1 - t0;
+	}
+}
+
+/*
+ * Every SLO's good and total events over the windows of c5metrics.sli and
+ * the budget window (c5metrics.budget_window), from one reading of the
+ * latest sample: what the views and the status page (status.c) show.
+ */
+void
+c5m_sli_report(C5SliReport *r)
+{
+	C5SliData	end;
+	int			w;
+
+	if (!read_slot(&ring->head, &end))
+		memset(&end, 0, sizeof(end));
+	r->as_of = end.epoch == 0 ? 0 : end.at;
+	for (w = 0; w < C5M_SLI_NWINDOWS; w++)
+	{
+		C5SliWindow *win = &r->w[w];
+
+		win->name = w < lengthof(windows) ? windows[w].name : "budget";
+		win->seconds = w < lengthof(windows) ? windows[w].seconds : c5m_budget_days * 86400;
+		window_figures(&end, win->seconds, win);
+	}
+}
+
+/*
+ * A history for sparklines: `npoints` intervals of `step` seconds each,
+ * the last ending at the report's latest sample.  Interval k holds each
+ * SLO's good and total events between the first samples at or after its
+ * two ends; it is a gap (have[k] false) when no sample falls inside it.
+ */
+void
+c5m_sli_series(const C5SliReport *r, int step, int npoints, C5SliPoint *points)
+{
+	C5SliData	prev,
+				cur;
+	bool		have_prev = false;
+	int			k,
+				slo,
+				nb = c5m_shared->layout.nbuckets;
+
+	for (k = 0; k <= npoints; k++)
+	{
+		TimestampTz t = r->as_of - (int64) (npoints - k) * step * USECS_PER_SEC;
+		TimestampTz next = t + (int64) step * USECS_PER_SEC;
+		bool		have;
+
+		if (k < npoints)
+			points[k].at = next;
+		if (r->as_of == 0)
 		{
-			w->good[slo] = end->good[av] - first.good[av];
-			w->total[slo] = end->total[av] - first.total[av];
+			if (k < npoints)
+				points[k].have = false;
 			continue;
 		}
-		b = threshold_bucket(c5m_slo_threshold[slo]);
-		w->total[slo] = end->cum[h][nb] - first.cum[h][nb];
-		w->good[slo] = b < 0 ? 0 : end->cum[h][b] - first.cum[h][b];
+		have = k == npoints ? read_slot(&ring->head, &cur) && cur.at == r->as_of
+			: window_start(r->as_of, t, &cur) && cur.at < next;
+		if (k > 0)
+		{
+			C5SliPoint *p = &points[k - 1];
+
+			p->have = have_prev && have && cur.at > prev.at;
+			for (slo = 0; slo < C5_NSLOS && p->have; slo++)
+			{
+				uint64		g0,
+							t0,
+							g1,
+							t1;
+
+				slo_counts(&prev, slo, nb, &g0, &t0);
+				slo_counts(&cur, slo, nb, &g1, &t1);
+				p->good[slo] = g1 - g0;
+				p->total[slo] = t1 - t0;
+			}
+		}
+		prev = cur;
+		have_prev = have;
 	}
 }
 
@@ -752,7 +843,7 @@ Datum
 c5metrics_sli_windows(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	C5SliData	end;
+	C5SliReport r;
 	int			w,
 				slo;
 
@@ -761,33 +852,25 @@ c5metrics_sli_windows(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("c5metrics must be loaded via \"shared_preload_libraries\"")));
 	InitMaterializedSRF(fcinfo, 0);
-	if (!read_slot(&ring->head, &end))
-		memset(&end, 0, sizeof(end));
+	c5m_sli_report(&r);
 
-	for (w = 0; w <= lengthof(windows); w++)
-	{
-		WindowFigures f;
-		int			seconds = w < lengthof(windows) ? windows[w].seconds : c5m_budget_days * 86400;
-
-		window_figures(&end, seconds, &f);
+	for (w = 0; w < C5M_SLI_NWINDOWS; w++)
 		for (slo = 0; slo < C5_NSLOS; slo++)
 		{
 			Datum		values[8];
 			bool		nulls[8] = {false};
 
 			values[0] = CStringGetTextDatum(c5m_slo_names[slo]);
-			values[1] = CStringGetTextDatum(w < lengthof(windows) ? windows[w].name : "budget");
-			values[2] = Int32GetDatum(seconds);
-			values[3] = Int64GetDatum((int64) f.good[slo]);
-			values[4] = Int64GetDatum((int64) f.total[slo]);
-			/* 99.9 -> 0.999, not 0.9990000000000001 */
-			values[5] = Float8GetDatum(rint(c5m_objective[slo] * 10000.0) / 1000000.0);
-			values[6] = Float8GetDatum(f.covered);
-			values[7] = TimestampTzGetDatum(end.at);
-			nulls[7] = end.epoch == 0;
+			values[1] = CStringGetTextDatum(r.w[w].name);
+			values[2] = Int32GetDatum(r.w[w].seconds);
+			values[3] = Int64GetDatum((int64) r.w[w].good[slo]);
+			values[4] = Int64GetDatum((int64) r.w[w].total[slo]);
+			values[5] = Float8GetDatum(c5m_objective_ratio(slo));
+			values[6] = Float8GetDatum(r.w[w].covered);
+			values[7] = TimestampTzGetDatum(r.as_of);
+			nulls[7] = r.as_of == 0;
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
-	}
 	return (Datum) 0;
 }
 

@@ -26,7 +26,7 @@ my @layers = (
 	[ 'registry',   qw(registry labels persist) ],
 	[ 'capture',    qw(capture columns trigcache readable lookup) ],
 	[ 'flows',      qw(sales stock refund_in refunds refund_guard leads throttle twophase ddl) ],
-	[ 'surfaces',   qw(sqlfuncs sli exposition http/worker http/handler http/negotiate http/http) ],
+	[ 'surfaces',   qw(sqlfuncs sli exposition status http/worker http/handler http/negotiate http/http) ],
 	[ 'wiring',     qw(c5metrics) ],
 );
 my %layer;

@@ -13,7 +13,8 @@
 # valgrind: every process it forks, the worker among them, runs under
 # memcheck, with one log per process.  The worker then answers:
 #   /metrics as Prometheus text, as OpenMetrics, gzipped, HEAD; /healthz;
-#   /readyz; 404; 405 (POST, DELETE, with a body); malformed requests
+#   /readyz; the status page / and /slo.json (gzipped, HEAD); 404; 405
+#   (POST, DELETE, with a body); malformed requests
 #   (garbage, a bad version, a header without a colon, a NUL, an oversized
 #   header, a request cut in the middle, a request left unfinished until
 #   the request timeout); hostile Accept and Accept-Encoding values; a
@@ -245,6 +246,13 @@ expect "HEAD /metrics" 200 "${auth[@]}" -I "$base/metrics"
 expect "GET /healthz" 200 "${auth[@]}" "$base/healthz"
 expect "GET /readyz" 200 "${auth[@]}" "$base/readyz"
 check "  /readyz is ready, role primary" grep -q '"role":"primary"' "$work/body"
+expect "GET / (the status page)" 200 "${auth[@]}" "$base/"
+check "  the page has its SLO table" grep -q 'id="slos"' "$work/body"
+expect "GET / gzipped" 200 "${auth[@]}" -H 'Accept-Encoding: gzip' "$base/"
+expect "HEAD /" 200 "${auth[@]}" -I "$base/"
+expect "GET /slo.json" 200 "${auth[@]}" "$base/slo.json"
+check "  /slo.json has the SLOs" grep -q '"slos":\[{"slo":"sale_paid_availability"' "$work/body"
+expect "POST /" 405 "${auth[@]}" -X POST "$base/"
 expect "GET /nope" 404 "${auth[@]}" "$base/nope"
 expect "POST /metrics" 405 "${auth[@]}" -X POST "$base/metrics"
 check "  405 names the allowed methods" grep -qi '^allow: GET, HEAD' "$work/headers"

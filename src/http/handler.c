@@ -10,6 +10,9 @@
  *	GET/HEAD /healthz  200 {"status":"healthy"}
  *	GET/HEAD /readyz   200 {"status":"ready","checks":{...}}, or 503
  *					   naming the failing check
+ *	GET/HEAD /		   the status page (status.c): HTML, no script, its
+ *					   style allowed by a per-response CSP nonce
+ *	GET/HEAD /slo.json the status page's data
  *	anything else	   404; another method 405 with Allow
  *
  * Libmicrohttpd calls the handler twice per request: once when the headers
@@ -42,12 +45,23 @@ static const unsigned int code_number[C5_NHTTPCODES] = {200, 401, 404, 405, 500,
 #define CT_TEXT		"text/plain; version=0.0.4; charset=utf-8"
 #define CT_OM		"application/openmetrics-text; version=1.0.0; charset=utf-8"
 #define CT_JSON		"application/json"
+#define CT_HTML		"text/html; charset=utf-8"
 
-/* Queue a response from a buffer libmicrohttpd copies (or frees, if malloced). */
+/* A response header beyond those every response carries. */
+typedef struct Header
+{
+	const char *name;
+	const char *value;
+} Header;
+
+/*
+ * Queue a response from a buffer libmicrohttpd copies (or frees, if
+ * malloced), with `extra` headers (a NULL name ends them; NULL: none).
+ */
 static enum MHD_Result
-reply(struct MHD_Connection *conn, C5HttpPath path, C5HttpCode code,
-	  const char *content_type, const char *body, size_t len, bool malloced,
-	  const char *extra_name, const char *extra_value)
+reply_with(struct MHD_Connection *conn, C5HttpPath path, C5HttpCode code,
+		   const char *content_type, const char *body, size_t len, bool malloced,
+		   const Header *extra)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -63,12 +77,23 @@ reply(struct MHD_Connection *conn, C5HttpPath path, C5HttpCode code,
 	}
 	MHD_add_response_header(resp, "Content-Type", content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (extra_name != NULL)
-		MHD_add_response_header(resp, extra_name, extra_value);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (; extra != NULL && extra->name != NULL; extra++)
+		MHD_add_response_header(resp, extra->name, extra->value);
 	ret = MHD_queue_response(conn, code_number[code], resp);
 	MHD_destroy_response(resp);
 	c5m_http_count(path, code);
 	return ret;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, C5HttpPath path, C5HttpCode code,
+	  const char *content_type, const char *body, size_t len, bool malloced,
+	  const char *extra_name, const char *extra_value)
+{
+	Header		extra[2] = {{extra_name, extra_value}, {NULL, NULL}};
+
+	return reply_with(conn, path, code, content_type, body, len, malloced, extra);
 }
 
 static enum MHD_Result
@@ -98,44 +123,65 @@ authorized(struct MHD_Connection *conn)
 	return false;
 }
 
+/*
+ * The worker's one deflate stream, reset for each response: its state
+ * (about 270 kB) is allocated once, not grown and trimmed off the heap
+ * per request, which cost more than compressing.  Set up on first use.
+ */
+static z_stream gz;
+static bool gz_ready = false;
+
 /* gzip `in` into a malloced buffer; NULL when zlib fails. */
 static char *
 gzip_body(const char *in, size_t inlen, size_t *outlen)
 {
-	z_stream	zs;
-	size_t		cap = deflateBound(NULL, inlen) + 32;
-	char	   *out = malloc(cap);
+	size_t		cap;
+	char	   *out;
 
+	if (!gz_ready)
+	{
+		memset(&gz, 0, sizeof(gz));
+		/* 15 + 16: a gzip wrapper; level 1: a scrape is latency-bound */
+		if (deflateInit2(&gz, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return NULL;
+		gz_ready = true;
+	}
+	else if (deflateReset(&gz) != Z_OK)
+		return NULL;
+
+	cap = deflateBound(&gz, inlen) + 32;
+	out = malloc(cap);
 	if (out == NULL)
 		return NULL;
-	memset(&zs, 0, sizeof(zs));
-	/* 15 + 16: a gzip wrapper; level 1: a scrape is latency-bound */
-	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	gz.next_in = (Bytef *) in;
+	gz.avail_in = inlen;
+	gz.next_out = (Bytef *) out;
+	gz.avail_out = cap;
+	if (deflate(&gz, Z_FINISH) != Z_STREAM_END)
 	{
 		free(out);
 		return NULL;
 	}
-	zs.next_in = (Bytef *) in;
-	zs.avail_in = inlen;
-	zs.next_out = (Bytef *) out;
-	zs.avail_out = cap;
-	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
-	{
-		deflateEnd(&zs);
-		free(out);
-		return NULL;
-	}
-	*outlen = zs.total_out;
-	deflateEnd(&zs);
+	*outlen = gz.total_out;
 	return out;
 }
 
+/* What render() makes of a snapshot. */
+typedef enum C5Render
+{
+	C5_RENDER_TEXT,
+	C5_RENDER_OPENMETRICS,
+	C5_RENDER_STATUS_HTML,
+	C5_RENDER_STATUS_JSON
+} C5Render;
+
 /*
  * Render the registry into body; false after an error, which is reported
- * to the server log (never to the client) and dropped.
+ * to the server log (never to the client) and dropped.  `nonce` is the
+ * status page's.
  */
 static bool
-render(C5Format format, StringInfo body)
+render(C5Render what, const char *nonce, StringInfo body)
 {
 	volatile bool ok = true;
 
@@ -144,10 +190,21 @@ render(C5Format format, StringInfo body)
 		C5Snapshot *snap = c5m_snapshot_take();
 
 		initStringInfo(body);
-		if (format == C5_FORMAT_OPENMETRICS)
-			c5m_render_openmetrics(snap, body);
-		else
-			c5m_render_text(snap, body);
+		switch (what)
+		{
+			case C5_RENDER_TEXT:
+				c5m_render_text(snap, body);
+				break;
+			case C5_RENDER_OPENMETRICS:
+				c5m_render_openmetrics(snap, body);
+				break;
+			case C5_RENDER_STATUS_HTML:
+				c5m_render_status_html(snap, nonce, body);
+				break;
+			case C5_RENDER_STATUS_JSON:
+				c5m_render_status_json(snap, body);
+				break;
+		}
 	}
 	PG_CATCH();
 	{
@@ -185,7 +242,8 @@ serve_metrics(struct MHD_Connection *conn)
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding"));
 
 	INSTR_TIME_SET_CURRENT(start);
-	if (!render(format, &body))
+	if (!render(format == C5_FORMAT_OPENMETRICS ? C5_RENDER_OPENMETRICS : C5_RENDER_TEXT,
+				NULL, &body))
 		return reply_text(conn, C5_HTTP_METRICS, C5_HTTP_500, "internal error\n");
 
 	if (gzip)
@@ -277,11 +335,83 @@ serve_healthz(struct MHD_Connection *conn)
 				 21, false, NULL, NULL);
 }
 
+/*
+ * The status page and its data: rendered from a snapshot like /metrics,
+ * with gzip when allowed, and the render time in Server-Timing.
+ */
+static enum MHD_Result
+serve_status(struct MHD_Connection *conn, C5HttpPath path)
+{
+	StringInfoData body;
+	char		nonce[33] = "";
+	uint8		random[16];
+	char		csp[256];
+	char		timing[64];
+	instr_time	start,
+				elapsed;
+	char	   *zbody = NULL;
+	size_t		zlen = 0;
+	bool		html = path == C5_HTTP_STATUS;
+	Header		headers[7];
+	int			nh = 0;
+	int			i;
+
+	/* a fresh nonce per response: the page's style sheet, and only it */
+	if (html && !pg_strong_random(random, sizeof(random)))
+		return reply_text(conn, path, C5_HTTP_500, "internal error\n");
+	for (i = 0; html && i < (int) sizeof(random); i++)
+		snprintf(nonce + 2 * i, 3, "%02x", random[i]);
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (!render(html ? C5_RENDER_STATUS_HTML : C5_RENDER_STATUS_JSON, nonce, &body))
+		return reply_text(conn, path, C5_HTTP_500, "internal error\n");
+	if (c5h_accepts_gzip(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding")))
+		zbody = gzip_body(body.data, body.len, &zlen);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
+	snprintf(timing, sizeof(timing), "render;dur=%.3f", INSTR_TIME_GET_MILLISEC(elapsed));
+	headers[nh++] = (Header) {"Server-Timing", timing};
+	if (html)
+	{
+		snprintf(csp, sizeof(csp),
+				 "default-src 'none'; style-src 'nonce-%s'; img-src 'none'; "
+				 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'", nonce);
+		headers[nh++] = (Header) {"Content-Security-Policy", csp};
+		headers[nh++] = (Header) {"X-Frame-Options", "DENY"};
+		headers[nh++] = (Header) {"Referrer-Policy", "no-referrer"};
+	}
+	if (zbody != NULL)
+		headers[nh++] = (Header) {"Content-Encoding", "gzip"};
+	headers[nh++] = (Header) {"Vary", "Accept-Encoding"};
+	headers[nh] = (Header) {NULL, NULL};
+
+	if (zbody != NULL)
+		return reply_with(conn, path, C5_HTTP_200,
+						  html ? CT_HTML : CT_JSON, zbody, zlen, true, headers);
+	return reply_with(conn, path, C5_HTTP_200, html ? CT_HTML : CT_JSON,
+					  body.data, body.len, false, headers);
+}
+
+static enum MHD_Result
+serve_status_page(struct MHD_Connection *conn)
+{
+	return serve_status(conn, C5_HTTP_STATUS);
+}
+
+static enum MHD_Result
+serve_slo_json(struct MHD_Connection *conn)
+{
+	return serve_status(conn, C5_HTTP_SLO_JSON);
+}
+
 /* What answers each route of the catalog (C5M_HTTP_ROUTES, catalog.h). */
 static enum MHD_Result (*const routes[C5_HTTP_OTHER]) (struct MHD_Connection *conn) = {
 	[C5_HTTP_METRICS] = serve_metrics,
 	[C5_HTTP_HEALTHZ] = serve_healthz,
 	[C5_HTTP_READYZ] = serve_readyz,
+	[C5_HTTP_STATUS] = serve_status_page,
+	[C5_HTTP_SLO_JSON] = serve_slo_json,
 };
 
 enum MHD_Result

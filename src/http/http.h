@@ -22,6 +22,7 @@
 #include "registry.h"
 #include "settings.h"
 #include "sli.h"
+#include "status.h"
 #include "negotiate.h"
 
 #define C5H_MAX_SECRET 4096		/* bytes of a secret file, and of credentials */

@@ -713,6 +713,7 @@ c5m_http_main(Datum arg)
 			MHD_run(daemons[i]);
 		oldcontext = MemoryContextSwitchTo(tick_context);
 		c5m_sli_tick();
+		c5m_status_tick();
 		MemoryContextSwitchTo(oldcontext);
 		MemoryContextReset(tick_context);
 	}

@@ -168,6 +168,50 @@ ok($node->log_contains(qr/c5metrics loaded its saved registry/, $offset), 'contr
 like($node->safe_psql('postgres', $served_sql), qr/^[1-9]\d*\|[1-9]\d*$/, 'control: and served');
 $node->stop;
 
+# A registry saved by a version whose listener had fewer routes (1.4:
+# /metrics, /healthz, /readyz, then "other"): loaded, each of its paths
+# keeping its counts, the routes added since starting at zero.
+{
+	my $codes = 6;
+	my $paths = ($l->{http_refused} - $l->{http_requests}) / $codes;
+	my $cut = ($paths - 4) * $codes;
+	cmp_ok($cut, '>', 0, 'the listener has more routes than 1.4 had');
+	my $off = $l->{off_ctr} + 8 * $l->{http_requests};
+	# 1.4's rows: /metrics 200 = 111, /readyz 503 = 7, other 404 = 222
+	my @old = (0) x (4 * $codes);
+	$old[0 * $codes + 0] = 111;
+	$old[2 * $codes + 5] = 7;
+	$old[3 * $codes + 2] = 222;
+	my $body = $good;
+	substr($body, $off, 8 * $paths * $codes) = pack('Q*', @old);
+	# the family after them, c5metrics_http_refused_connections_total{limit}
+	put_u64(\$body, $off + 8 * 4 * $codes, 5);
+	my $idx = sub { my $n = shift; (grep { $layout_fields[$_] eq $n } 0 .. $#layout_fields)[0] };
+	for my $field (qw(http_refused ncounters))
+	{
+		put_i32(\$body, 12 + 4 * $idx->($field), $l->{$field} - $cut);
+	}
+	write_with_crc($reg_file, $body);
+	my $offset = -s $node->logfile;
+	$node->start;
+	ok($node->log_contains(qr/c5metrics loaded its saved registry/, $offset),
+		'a registry saved with fewer routes is loaded');
+	like($node->safe_psql('postgres', $served_sql), qr/^[1-9]\d*\|[1-9]\d*$/,
+		'fewer routes: its business counts are served');
+	is($node->safe_psql('postgres', q{
+		SELECT string_agg(labels->>'path' || ' ' || (labels->>'code') || ' ' || value, ', '
+		                  ORDER BY labels->>'path', labels->>'code')
+		  FROM c5metrics.metrics
+		 WHERE metric = 'c5metrics_http_requests_total' AND value <> 0}),
+		'/metrics 200 111, /readyz 503 7, other 404 222',
+		'fewer routes: each old path keeps its counts, the new routes start at zero');
+	is($node->safe_psql('postgres', q{
+		SELECT value FROM c5metrics.metrics WHERE metric = 'c5metrics_http_refused_connections_total'
+		   AND labels->>'reason' = 'limit'}),
+		'5', 'fewer routes: the family after the routes keeps its counts');
+	$node->stop;
+}
+
 sub refused_registry
 {
 	my ($what, $change, $problem) = @_;
