@@ -6,12 +6,19 @@
 #                                   1h, 2h, 6h, 1d, 3d, 30d) and the multi-window,
 #                                   multi-burn-rate alerts
 #   tests/slo-<slo>-page.test.yml   1-minute data over 12 hours: the page alerts
-#                                   (14.4x over 1h and 5m, 6x over 6h and 30m)
-#                                   and the short windows
+#                                   (14.4x over 1h and 5m, 6x over 6h and 30m),
+#                                   the short windows, and objectives changed
+#                                   in PostgreSQL moving the page alerts
 #   tests/slo-<slo>-ticket.test.yml 10-minute data over six days: the ticket
 #                                   alerts (3x over 1d and 2h, 1x over 3d and
 #                                   6h), the long windows and the error budget
-#   tests/slo-fleet.test.yml        several nodes and a standby: sums, not means
+#   tests/slo-fleet.test.yml        several nodes and a standby: sums, not means,
+#                                   and the objective of the primaries
+#
+# The objectives are not in the rules: they read them from the exporter,
+# c5metrics_slo_objective{slo} (the settings c5metrics.objective_<slo>), so a
+# DBA who changes one and reloads PostgreSQL moves the burn rates, the error
+# budget and the alerts at the next scrape, with no rule to regenerate.
 #
 # One rule file per SLO keeps each test file's evaluation to that SLO's rules.
 #
@@ -20,9 +27,9 @@
 #
 # The expected alerts and values of the tests come from a model of the rules
 # written here in plain arithmetic (counter increments per minute, windows,
-# thresholds, "for" durations), not from Prometheus: promtool then checks
-# that Prometheus agrees with it.  The model refuses a scenario that would
-# sit exactly on a threshold, where float rounding could go either way.
+# objectives, thresholds, "for" durations), not from Prometheus: promtool then
+# checks that Prometheus agrees with it.  The model refuses a scenario that
+# would sit exactly on a threshold, where float rounding could go either way.
 # test/check-monitoring.sh regenerates into a temporary directory and fails
 # when the shipped files differ from what this script writes.
 use strict;
@@ -36,6 +43,14 @@ my $RUNBOOKS = 'https://github.com/c5metrics/c5metrics/blob/main/docs/RUNBOOKS.m
 
 # ---- the SLOs ----
 #
+# This table holds only what no metric says: the SLOs' names, the alert names
+# and flows, and the PromQL of their good and total events (which fixes the
+# le bucket of the latency SLOs, 0.5 s and 0.8 s).  The windows and burn-rate
+# conditions are below.  The objective comes from c5metrics_slo_objective at
+# evaluation time; default_objective is the extension's default for
+# c5metrics.objective_<slo> (docs/SETTINGS.md), used here only as test data:
+# the value the tests feed through that gauge, and their traffic's size.
+#
 # good and total are PromQL with %s for the window.  The test series say how
 # a scenario's good and bad events per minute turn into counters:
 # [series, coefficient of good, coefficient of bad, constant per minute].
@@ -46,7 +61,7 @@ my @SLOS = (
 		slo => 'sale_paid_availability',
 		alert => 'SalePaidSLO',
 		flow => 'sales',
-		objective => '0.999',
+		default_objective => '0.999',
 		title => 'sale to paid availability',
 		good => 'sum without (instance, result) (increase(sales_paid_stock_consume_total{result=~"success|missing"}[%s]))',
 		total => 'sum without (instance, result) (increase(sales_paid_stock_consume_total{result=~"success|missing|failure"}[%s]))',
@@ -61,7 +76,7 @@ my @SLOS = (
 		slo => 'stock_consume_latency',
 		alert => 'StockConsumeLatencySLO',
 		flow => 'stock',
-		objective => '0.95',
+		default_objective => '0.95',
 		title => 'stock consume latency (0.5 s)',
 		good => 'sum without (instance, le) (increase(sales_paid_stock_consume_duration_seconds_bucket{le="0.5"}[%s]))',
 		total => 'sum without (instance) (increase(sales_paid_stock_consume_duration_seconds_count[%s]))',
@@ -77,7 +92,7 @@ my @SLOS = (
 		slo => 'refund_availability',
 		alert => 'RefundSLO',
 		flow => 'refunds',
-		objective => '0.995',
+		default_objective => '0.995',
 		title => 'refund availability',
 		good => 'sum without (instance, type, result) (increase(sale_refunds_total{result="success"}[%s]))',
 		total => 'sum without (instance, type, result) (increase(sale_refunds_total{result=~"success|failure"}[%s]))',
@@ -92,7 +107,7 @@ my @SLOS = (
 		slo => 'refund_latency',
 		alert => 'RefundLatencySLO',
 		flow => 'refunds',
-		objective => '0.95',
+		default_objective => '0.95',
 		title => 'refund latency (0.8 s)',
 		good => 'sum without (instance, le) (increase(sale_refund_duration_seconds_bucket{le="0.8"}[%s]))',
 		total => 'sum without (instance) (increase(sale_refund_duration_seconds_count[%s]))',
@@ -108,7 +123,7 @@ my @SLOS = (
 		slo => 'leads_availability',
 		alert => 'PublicLeadsSLO',
 		flow => 'leads',
-		objective => '0.99',
+		default_objective => '0.99',
 		title => 'public leads availability',
 		good => 'sum without (instance, result) (increase(public_leads_requests_total{result="created"}[%s]))',
 		total => 'sum without (instance, result) (increase(public_leads_requests_total{result=~"created|failure"}[%s]))',
@@ -146,25 +161,32 @@ sub alertname
 	return $s->{alert} . ($b->{kind} eq 'page' ? 'FastBurn' : 'SlowBurn');
 }
 
+# An objective as the alerts' descriptions print it: a percentage rounded to
+# 0.0001 (the settings' precision), as the template's
+# round(100 * slo:objective:ratio, 0.0001) | printf "%g" gives it.
 sub pct
 {
 	my ($objective) = @_;
-	my $p = sprintf('%.2f', $objective * 100);
-	$p =~ s/0+$//;
-	$p =~ s/\.$//;
-	return "$p%";
+	my $inv = 1 / 0.0001;
+	return num(floor(100 * $objective * $inv + 0.5) / $inv) . '%';
 }
 
+# The objective in force for the alert's job and SLO, read by the template
+# when it is expanded (the objective is not a label of the alert).
+my $OBJECTIVE_TEMPLATE = '{{ with printf "round(100 * slo:objective:ratio{job=%q,slo=%q}, 0.0001)" $labels.job $labels.slo | query }}'
+  . '{{ . | first | value | printf "%g" }}%{{ else }}unknown{{ end }}';
+
 # The annotations of a burn-rate alert, for a value (the long window's burn
-# rate) or, with no value, as the rule's template.
+# rate) and an objective or, with neither, as the rule's template.
 sub annotations
 {
-	my ($s, $b, $value) = @_;
+	my ($s, $b, $value, $objective) = @_;
 	my $v1 = defined $value ? sprintf('%.1f', $value) : '{{ printf "%.1f" $value }}';
 	my $v2 = defined $value ? sprintf('%.2f', $value) : '{{ printf "%.2f" $value }}';
+	my $o = defined $objective ? pct($objective) : $OBJECTIVE_TEMPLATE;
 	return {
 		summary => "$s->{slo}: error budget burning at ${v1}x over $b->{long} ($b->{kind}: above $b->{factor}x over $b->{long} and $b->{short})",
-		description => "The $s->{title} SLO (objective " . pct($s->{objective})
+		description => "The $s->{title} SLO (objective $o"
 		  . " over 30 days) spent its error budget ${v2} times faster than sustainable over the last $b->{long},"
 		  . " and is still above $b->{factor}x over the last $b->{short}. At $b->{factor}x, $b->{budget} of the"
 		  . " 30-day budget is gone in $b->{long}.",
@@ -193,15 +215,22 @@ sub rules_yaml
 	my ($s) = @_;
 	my ($record_group, $alert_group) = group_names($s);
 	my $sel = "{slo=\"$s->{slo}\"}";
+	my $gauge = "c5metrics_slo_objective$sel";
 	my $y = "# Generated by monitoring/prometheus/generate-slo-rules.pl: edit that script, not this file.\n"
 	  . "#\n"
-	  . "# The $s->{title} SLO (docs/SLO.md): objective $s->{objective},\n"
-	  . "# recording rules for every window and its multi-window, multi-burn-rate alerts.\n"
+	  . "# The $s->{title} SLO (docs/SLO.md): recording rules for every window and its\n"
+	  . "# multi-window, multi-burn-rate alerts.\n"
 	  . "#   good:  " . sprintf($s->{good}, 'w') . "\n"
 	  . "#   total: " . sprintf($s->{total}, 'w') . "\n"
+	  . "#   objective: $gauge, which c5metrics exports from the\n"
+	  . "#     setting c5metrics.objective_$s->{slo}: change it in PostgreSQL and reload, and\n"
+	  . "#     these rules follow at the next scrape.  Several nodes: the strictest objective of\n"
+	  . "#     the primaries (c5metrics_in_recovery 0), else of the nodes that export one.  A job\n"
+	  . "#     whose nodes do not export it (an older c5metrics) has no objective, hence no burn\n"
+	  . "#     rate for a window with events, no error budget and no burn-rate alert.\n"
 	  . "# Every series is summed across instances (sum without (instance)): a standby adds\n"
 	  . "# zeros to the good and total counts alike, and no ratio is ever averaged.\n"
-	  . "#   slo:objective:ratio           the objective\n"
+	  . "#   slo:objective:ratio           the objective, per job\n"
 	  . "#   slo:sli_good:increase<w>      good events in the window\n"
 	  . "#   slo:sli_total:increase<w>     events that count (good + bad)\n"
 	  . "#   slo:sli_error:ratio_rate<w>   bad / total; absent when the window saw no event\n"
@@ -210,7 +239,8 @@ sub rules_yaml
 	  . "groups:\n";
 	$y .= "  - name: $record_group\n    rules:\n"
 	  . "      - record: slo:objective:ratio\n"
-	  . "        expr: vector($s->{objective})\n"
+	  . "        expr: max without (instance) ($gauge and on (job, instance) c5metrics_in_recovery == 0)"
+	  . " or max without (instance) ($gauge)\n"
 	  . "        labels:\n          slo: $s->{slo}\n";
 	foreach my $w (@SHORT, @LONG)
 	{
@@ -224,7 +254,7 @@ sub rules_yaml
 		  . "        expr: (slo:sli_total:increase$w$sel - slo:sli_good:increase$w$sel) / (slo:sli_total:increase$w$sel > 0)\n"
 		  . "        labels:\n          slo: $s->{slo}\n"
 		  . "      - record: slo:burn_rate:$w\n"
-		  . "        expr: slo:sli_error:ratio_rate$w$sel / on (slo) group_left () (1 - slo:objective:ratio$sel) or slo:sli_total:increase$w$sel * 0\n"
+		  . "        expr: slo:sli_error:ratio_rate$w$sel / (1 - slo:objective:ratio$sel) or slo:sli_total:increase$w$sel == 0\n"
 		  . "        labels:\n          slo: $s->{slo}\n";
 	}
 	$y .= "      - record: slo:error_budget_consumed:ratio30d\n"
@@ -261,7 +291,22 @@ sub rules_yaml
 # A scenario gives, for every minute m >= 1, the good and bad events of that
 # minute (the counters rise between m-1 and m).  The counters start at 0 at
 # time 0, so no increase() is ever extrapolated, and the windows' increases
-# are exact differences of cumulative sums.
+# are exact differences of cumulative sums.  Its objectives are the values of
+# c5metrics_slo_objective: [[from minute, value], ...], the SLO's default from
+# minute 0 unless it says otherwise, none at all with no_objective.
+
+# The objective at time t (undef: the gauge is absent).
+sub objective_at
+{
+	my ($sc, $t) = @_;
+	return undef if $sc->{no_objective};
+	my $o;
+	foreach my $c (@{ $sc->{objectives} })
+	{
+		$o = $c->[1] if $c->[0] <= $t;
+	}
+	return $o;
+}
 
 sub cumulate
 {
@@ -289,15 +334,17 @@ sub window
 	return ($good, $good + $bad);
 }
 
-# The burn rate exactly as the recording rules compute it in float64.
+# The burn rate exactly as the recording rules compute it in float64: 0 for
+# a window without events, undef (absent) with events and no objective.
 sub burn
 {
-	my ($s, $good, $total) = @_;
+	my ($objective, $good, $total) = @_;
 	return 0 if $total <= 0;
-	return (($total - $good) / $total) / (1 - $s->{objective});
+	return undef unless defined $objective;
+	return (($total - $good) / $total) / (1 - $objective);
 }
 
-# Alerts firing at each evaluation: {time => [[burn index, value], ...]}.
+# Alerts firing at each evaluation: {time => [[burn index, value, objective], ...]}.
 sub simulate
 {
 	my ($s, $sc, $cg, $cb, $horizon, $step) = @_;
@@ -312,10 +359,11 @@ sub simulate
 			my @sh = window($cg, $cb, $t, $MINUTES{ $b->{short} }, $step);
 			my $cond = 0;
 			my $lv;
-			if (@l && @sh)
+			my $o = objective_at($sc, $t);
+			if (@l && @sh && defined $o)
 			{
-				$lv = burn($s, @l);
-				my $sv = burn($s, @sh);
+				$lv = burn($o, @l);
+				my $sv = burn($o, @sh);
 				foreach my $v ($lv, $sv)
 				{
 					die "$s->{slo}/$sc->{job}: burn $v sits on $b->{factor} at $t min: move the scenario\n"
@@ -329,7 +377,7 @@ sub simulate
 				next;
 			}
 			$active[$i] //= $t;
-			push @{ $firing{$t} }, [ $i, $lv ] if $t - $active[$i] >= $b->{for};
+			push @{ $firing{$t} }, [ $i, $lv, $o ] if $t - $active[$i] >= $b->{for};
 		}
 	}
 	return \%firing;
@@ -387,6 +435,19 @@ sub counter_values
 	return join(' ', @parts);
 }
 
+# A gauge's values in promtool's expanding notation, one per sample.
+sub gauge_values
+{
+	my ($values) = @_;
+	my @runs;
+	foreach my $v (@$values)
+	{
+		if (@runs && $runs[-1][0] eq $v) { $runs[-1][1]++ }
+		else { push @runs, [ $v, 1 ] }
+	}
+	return join(' ', map { $_->[1] > 1 ? "$_->[0]x" . ($_->[1] - 1) : $_->[0] } @runs);
+}
+
 sub labels_of
 {
 	my ($series, $instance, $job) = @_;
@@ -417,6 +478,16 @@ sub input_series
 		$y .= "      - series: '" . labels_of($series, $instance // 'db1', $sc->{job}) . "'\n"
 		  . "        values: '" . counter_values(\@incs) . "'\n";
 	}
+	if (!$sc->{no_objective})
+	{
+		my @values;
+		for (my $t = 0; $t <= $horizon; $t += $step)
+		{
+			push @values, objective_at($sc, $t);
+		}
+		$y .= "      - series: '" . labels_of("c5metrics_slo_objective{slo=\"$s->{slo}\"}", $instance // 'db1', $sc->{job}) . "'\n"
+		  . "        values: '" . gauge_values(\@values) . "'\n";
+	}
 	return $y;
 }
 
@@ -432,7 +503,7 @@ sub alert_yaml
 	foreach my $a (sort { $a->{job} cmp $b->{job} || $a->{i} <=> $b->{i} } @$list)
 	{
 		my $b = $BURNS[ $a->{i} ];
-		my $ann = annotations($s, $b, $a->{value});
+		my $ann = annotations($s, $b, $a->{value}, $a->{objective});
 		$y .= "          - exp_labels:\n"
 		  . "              job: $a->{job}\n"
 		  . "              slo: $s->{slo}\n"
@@ -461,6 +532,8 @@ sub records_yaml
 		$y .= "          - labels: '$labels'\n            value: " . num($value) . "\n" if defined $value;
 		$y =~ s/exp_samples:\n\z/exp_samples: []\n/ unless defined $value;
 	};
+	my $o = objective_at($sc, $t);
+	$exp->("slo:objective:ratio$sel", "slo:objective:ratio\{$lab}", $o);
 	foreach my $w (@$windows)
 	{
 		my ($good, $total) = window($cg, $cb, $t, $MINUTES{$w}, $step);
@@ -469,12 +542,12 @@ sub records_yaml
 		$exp->("slo:sli_total:increase$w$sel", "slo:sli_total:increase$w\{$lab}", $total);
 		$exp->("slo:sli_error:ratio_rate$w$sel", "slo:sli_error:ratio_rate$w\{$lab}",
 			$total > 0 ? ($total - $good) / $total : undef);
-		$exp->("round(slo:burn_rate:$w$sel, 0.001)", "{$lab}", round3(burn($s, $good, $total)));
+		my $b = burn($o, $good, $total);
+		$exp->("round(slo:burn_rate:$w$sel, 0.001)", "{$lab}", defined $b ? round3($b) : undef);
 		if ($budget && $w eq '30d')
 		{
-			my $b = burn($s, $good, $total);
-			$exp->("round(slo:error_budget_consumed:ratio30d$sel, 0.001)", "{$lab}", round3($b));
-			$exp->("round(slo:error_budget_remaining:ratio30d$sel, 0.001)", "{$lab}", round3(1 - $b));
+			$exp->("round(slo:error_budget_consumed:ratio30d$sel, 0.001)", "{$lab}", defined $b ? round3($b) : undef);
+			$exp->("round(slo:error_budget_remaining:ratio30d$sel, 0.001)", "{$lab}", defined $b ? round3(1 - $b) : undef);
 		}
 	}
 	return $y;
@@ -501,14 +574,15 @@ sub test_file
 	my $s = $f{slo};
 	my $y = test_head("# The $s->{title} SLO.\n#\n$f{comment}", $f{step}, $s);
 	{
-		my $n = 10 / (1 - $s->{objective});
+		my $n = 10 / (1 - $s->{default_objective});
 		$n = sprintf('%.0f', $n) + 0;
-		my @scenarios = $f{scenarios}->($n);
+		my @scenarios = $f{scenarios}->($n, $s);
 		my $checks = '';
 		my $records = '';
 		my %times;
 		foreach my $sc (@scenarios)
 		{
+			$sc->{objectives} //= [ [ 0, $s->{default_objective} ] ];
 			my ($cg, $cb) = cumulate($sc, $f{horizon});
 			my $fired = simulate($s, $sc, $cg, $cb, $f{horizon}, $f{step});
 			$sc->{fired} = $fired;
@@ -542,7 +616,7 @@ sub test_file
 					foreach my $a (@{ $sc->{fired}{$t} // [] })
 					{
 						next unless $BURNS[ $a->[0] ]{kind} eq $kind;
-						push @list, { job => $sc->{job}, i => $a->[0], value => $a->[1] };
+						push @list, { job => $sc->{job}, i => $a->[0], value => $a->[1], objective => $a->[2] };
 					}
 				}
 				$checks .= alert_yaml($s, $name, $t, \@list);
@@ -575,6 +649,12 @@ sub steady
 	};
 }
 
+# Objectives a DBA may set instead of the default: one with a budget ten
+# times as large (0.999 -> 0.99) and one with half the budget (0.999 ->
+# 0.9995), as the exporter prints them.
+sub looser { my ($s) = @_; return sprintf('%.6g', 1 - 10 * (1 - $s->{default_objective})); }
+sub stricter { my ($s) = @_; return sprintf('%.6g', 1 - (1 - $s->{default_objective}) / 2); }
+
 # ---- the page file: 1-minute samples over 12 hours ----
 
 my $ONSET = 360;    # six clean hours first, so every page window is full
@@ -599,13 +679,23 @@ $out{"tests/slo-$s->{slo}-page.test.yml"} = test_file(
 	  . "#                  failure never pages (at least $MIN_BAD bad events are needed)\n"
 	  . "#   trickle-burst   the same traffic and $MIN_BAD failures in one minute: pages, then\n"
 	  . "#                  resolves when they leave the 5m window\n"
+	  . "# The objective is c5metrics_slo_objective, " . $s->{default_objective} . " (the default) unless said otherwise.  The\n"
+	  . "# same errors page or not as the objective a DBA sets, without any change to the rules:\n"
+	  . "#   looser-objective    page-1h's errors with the objective " . looser($s) . " (ten times the budget):\n"
+	  . "#                       a 1.45x burn, never pages\n"
+	  . "#   stricter-objective  page-1h-below's errors with the objective " . stricter($s) . " (half the\n"
+	  . "#                       budget): a 28.6x burn, pages after about half an hour\n"
+	  . "#   loosened            page-1h's errors; pages, and the objective is loosened to " . looser($s) . "\n"
+	  . "#                       at minute " . ($ONSET + 90) . ": resolves at once\n"
+	  . "#   tightened           page-1h-below's errors, no page; the objective is tightened to\n"
+	  . "#                       " . stricter($s) . " at minute " . ($ONSET + 90) . ": pages two minutes later (for: 2m)\n"
 	  . "# Rejected events (and throttled leads, and the neighbouring histogram buckets) move in\n"
 	  . "# every scenario: they must not count.\n",
 	step => 1,
 	horizon => $ONSET + 380,
 	windows => \@SHORT,
 	scenarios => sub {
-		my ($n) = @_;
+		my ($n, $s) = @_;
 		my $trickle = sub {
 			my ($job, $fails) = @_;
 			return {
@@ -627,50 +717,71 @@ $out{"tests/slo-$s->{slo}-page.test.yml"} = test_file(
 			{ job => 'quiet', events => sub { (0, 0) }, record_at => $ONSET },
 			$trickle->('trickle', 1),
 			$trickle->('trickle-burst', $MIN_BAD),
+			steady('looser-objective', $n, $ONSET, 145, objectives => [ [ 0, looser($s) ] ],
+				record_at => $ONSET + 62),
+			steady('stricter-objective', $n, $ONSET, 143, objectives => [ [ 0, stricter($s) ] ]),
+			steady('loosened', $n, $ONSET, 145,
+				objectives => [ [ 0, $s->{default_objective} ], [ $ONSET + 90, looser($s) ] ],
+				record_at => $ONSET + 90),
+			steady('tightened', $n, $ONSET, 143,
+				objectives => [ [ 0, $s->{default_objective} ], [ $ONSET + 90, stricter($s) ] ],
+				check_at => [ $ONSET + 89 ], record_at => $ONSET + 91),
 		);
 	},
 );
 
 # Several nodes: a primary, a second primary (a shard) and a standby that
-# serves zeros.  The ratio is sum over sum, never an average of ratios.
+# serves zeros.  The ratio is sum over sum, never an average of ratios.  The
+# objective is the primaries' (the standby's setting may differ: it counts
+# nothing); a job of standbys only has theirs; a job whose nodes export no
+# objective has no burn rate where it had events.
 sub fleet_tests
 {
 	my $y = '';
 	foreach my $s (@SLOS)
 	{
+		my $d = $s->{default_objective};
 		my @nodes = (
-			[ 'db1', { job => 'fleet', rejected => 40, events => sub { (90, 10) } } ],
-			[ 'db2', { job => 'fleet', rejected => 40, events => sub { (900, 0) } } ],
-			[ 'db3', { job => 'fleet', events => sub { (0, 0) } } ],
+			[ 'db1', 0, { job => 'fleet', rejected => 40, events => sub { (90, 10) }, objectives => [ [ 0, $d ] ] } ],
+			[ 'db2', 0, { job => 'fleet', rejected => 40, events => sub { (900, 0) }, objectives => [ [ 0, $d ] ] } ],
+			[ 'db3', 1, { job => 'fleet', events => sub { (0, 0) }, objectives => [ [ 0, stricter($s) ] ] } ],
+			[ 'db4', 1, { job => 'standbys', events => sub { (0, 0) }, objectives => [ [ 0, looser($s) ] ] } ],
+			[ 'db5', 0, { job => 'no-objective', rejected => 40, events => sub { (90, 10) }, no_objective => 1 } ],
 		);
 		$y .= "  - name: '$s->{slo}: several nodes, one of them a standby'\n"
 		  . "    interval: 1m\n"
 		  . "    input_series:\n";
 		foreach my $node (@nodes)
 		{
-			$y .= input_series($s, $node->[1], 10, 1, $node->[0]);
+			my ($instance, $recovery, $sc) = @$node;
+			$y .= input_series($s, $sc, 10, 1, $instance)
+			  . "      - series: '" . labels_of('c5metrics_in_recovery', $instance, $sc->{job}) . "'\n"
+			  . "        values: '${recovery}x10'\n";
 		}
-		$y .= "      - series: 'c5metrics_in_recovery{instance=\"db1\",job=\"fleet\"}'\n        values: '0x10'\n"
-		  . "      - series: 'c5metrics_in_recovery{instance=\"db2\",job=\"fleet\"}'\n        values: '0x10'\n"
-		  . "      - series: 'c5metrics_in_recovery{instance=\"db3\",job=\"fleet\"}'\n        values: '1x10'\n";
-		my $b = burn($s, 990 * 5, 1000 * 5);
-		$y .= "    promql_expr_test:\n"
-		  . "      # 10 bad of 1000 events: 1%, not the mean of the nodes' ratios (10%, 0%, none)\n"
-		  . "      - expr: 'slo:sli_error:ratio_rate5m{slo=\"$s->{slo}\"}'\n"
-		  . "        eval_time: 10m\n"
-		  . "        exp_samples:\n"
-		  . "          - labels: 'slo:sli_error:ratio_rate5m{job=\"fleet\", slo=\"$s->{slo}\"}'\n"
-		  . "            value: 0.01\n"
-		  . "      - expr: 'round(slo:burn_rate:5m{slo=\"$s->{slo}\"}, 0.001)'\n"
-		  . "        eval_time: 10m\n"
-		  . "        exp_samples:\n"
-		  . "          - labels: '{job=\"fleet\", slo=\"$s->{slo}\"}'\n"
-		  . '            value: ' . num(round3($b)) . "\n"
-		  . "      - expr: 'slo:objective:ratio{slo=\"$s->{slo}\"}'\n"
-		  . "        eval_time: 10m\n"
-		  . "        exp_samples:\n"
-		  . "          - labels: 'slo:objective:ratio{slo=\"$s->{slo}\"}'\n"
-		  . "            value: $s->{objective}\n";
+		my $b = burn($d, 990 * 5, 1000 * 5);
+		my $exp = sub {
+			my ($comment, $expr, $labels, $value) = @_;
+			$y .= "      # $comment\n" if $comment;
+			$y .= "      - expr: '$expr'\n"
+			  . "        eval_time: 10m\n";
+			$y .= defined $value
+			  ? "        exp_samples:\n          - labels: '$labels'\n            value: $value\n"
+			  : "        exp_samples: []\n";
+		};
+		my $sel = sub { my ($job) = @_; return "{job=\"$job\", slo=\"$s->{slo}\"}"; };
+		$y .= "    promql_expr_test:\n";
+		$exp->("10 bad of 1000 events: 1%, not the mean of the nodes' ratios (10%, 0%, none)",
+			'slo:sli_error:ratio_rate5m' . $sel->('fleet'), 'slo:sli_error:ratio_rate5m' . $sel->('fleet'), '0.01');
+		$exp->("the primaries' objective, not the standby's " . stricter($s),
+			'slo:objective:ratio' . $sel->('fleet'), 'slo:objective:ratio' . $sel->('fleet'), $d);
+		$exp->(undef, 'round(slo:burn_rate:5m' . $sel->('fleet') . ', 0.001)', $sel->('fleet'), num(round3($b)));
+		$exp->('standbys only: theirs; no event, no burn',
+			'slo:objective:ratio' . $sel->('standbys'), 'slo:objective:ratio' . $sel->('standbys'), looser($s));
+		$exp->(undef, 'slo:burn_rate:5m' . $sel->('standbys'), 'slo:burn_rate:5m' . $sel->('standbys'), 0);
+		$exp->('no objective exported: the error ratio, but no objective and no burn rate',
+			'slo:sli_error:ratio_rate5m' . $sel->('no-objective'), 'slo:sli_error:ratio_rate5m' . $sel->('no-objective'), '0.1');
+		$exp->(undef, 'slo:objective:ratio' . $sel->('no-objective'), undef, undef);
+		$exp->(undef, 'slo:burn_rate:5m' . $sel->('no-objective'), undef, undef);
 	}
 	return $y;
 }
@@ -687,18 +798,25 @@ $out{"tests/slo-$s->{slo}-ticket.test.yml"} = test_file(
 	  . "#   ticket-1d-below  2.9x: 1d/2h never fires\n"
 	  . "#   ticket-3d        1.1x: 3d/6h fires after about 2.9 days\n"
 	  . "#   ticket-3d-below  0.9x: never fires\n"
+	  . "#   looser-objective    ticket-1d's errors with the objective " . looser($s) . " (ten times the budget):\n"
+	  . "#                       0.31x, never fires\n"
+	  . "#   stricter-objective  ticket-1d-below's errors with the objective " . stricter($s) . " (half the\n"
+	  . "#                       budget): 5.8x, both tickets fire\n"
 	  . "# (The 5m windows need more than one sample: with 10-minute samples they are absent.)\n",
 	step => 10,
 	horizon => $TONSET + 4150,
 	windows => \@LONG,
 	budget => 1,
 	scenarios => sub {
-		my ($n) = @_;
+		my ($n, $s) = @_;
 		return (
 			steady('ticket-1d', $n, $TONSET, 31, record_at => $TONSET + 1460),
 			steady('ticket-1d-below', $n, $TONSET, 29, check_at => [ $TONSET + 1460, $TONSET + 1580 ]),
 			steady('ticket-3d', $n, $TONSET, 11),
 			steady('ticket-3d-below', $n, $TONSET, 9),
+			steady('looser-objective', $n, $TONSET, 31, objectives => [ [ 0, looser($s) ] ],
+				record_at => $TONSET + 1460),
+			steady('stricter-objective', $n, $TONSET, 29, objectives => [ [ 0, stricter($s) ] ]),
 		);
 	},
 );
@@ -706,7 +824,10 @@ $out{ rules_file($s) } = rules_yaml($s);
 }
 $out{'tests/slo-fleet.test.yml'} = test_head("# Several PostgreSQL nodes behind one job: a primary with failures, a second primary\n"
 	  . "# (a shard) without, and a standby that serves zeros.  Every SLO's error ratio is the\n"
-	  . "# sum of bad events over the sum of events, never a mean of the nodes' ratios.\n", 1, @SLOS)
+	  . "# sum of bad events over the sum of events, never a mean of the nodes' ratios.  The\n"
+	  . "# objective is the primaries', whatever the standby says (job fleet); a job of standbys\n"
+	  . "# only has theirs (standbys); a job that exports no c5metrics_slo_objective has error\n"
+	  . "# ratios but no objective and no burn rate where it had events (no-objective).\n", 1, @SLOS)
   . fleet_tests();
 
 make_path("$outdir/tests");
