@@ -362,16 +362,25 @@ build_model(StatusModel *m, C5Snapshot *snap)
 
 /* ---- formatting ---- */
 
-/* A time as ISO 8601 in UTC, to the second. */
+/* A time as ISO 8601 in UTC, to the microsecond as the views keep it. */
 static void
 iso_time(TimestampTz t, char *buf, size_t len)
 {
 	time_t		secs = (time_t) timestamptz_to_time_t(t);
+	int			usecs = (int) (t - time_t_to_timestamptz((pg_time_t) secs));
 	struct tm	tm;
+	char		whole[32];
 
+	if (usecs < 0)
+	{
+		secs--;
+		usecs += 1000000;
+	}
 	if (gmtime_r(&secs, &tm) == NULL ||
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strftime(whole, sizeof(whole), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		strlcpy(buf, "", len);
+	else
+		snprintf(buf, len, "%s.%06dZ", whole, usecs);
 }
 
 /* A double, exactly and shortest (what float8out prints). */
@@ -586,7 +595,7 @@ static const char page_css[] =
 "#as-of{margin:0;flex:1;color:#d0d7de}"
 "main{padding:8px 24px 24px}h2{font-size:16px;margin:20px 0 8px}"
 "table{border-collapse:collapse;background:#fff;border:1px solid #d0d7de}"
-"th,td{padding:5px 10px;border-bottom:1px solid #eaeef2;text-align:right;white-space:nowrap}"
+"th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:right}td{white-space:nowrap}"
 "th{background:#f6f8fa;font-weight:600}th[scope],th.l,td.l{text-align:left}"
 "tr.a-page th[scope=row]{border-left:6px solid #cf222e}tr.a-ticket th[scope=row]{border-left:6px solid #bf8700}"
 "tr.a-none th[scope=row]{border-left:6px solid #1a7f37}tr.a-nodata th[scope=row]{border-left:6px solid #8c959f}"
@@ -650,7 +659,7 @@ static void
 html_spark(StringInfo out, const char *key, const char *what, const C5SliPoint *p,
 		   int n, int slo, double objective)
 {
-	const int	width = 120,
+	const int	width = 112,
 				height = 30;
 	double		lo = objective - 2 * (1 - objective);
 	int			k,
@@ -721,7 +730,7 @@ html_slos(StringInfo out, StatusModel *m)
 					 "<h2>Service level objectives</h2><table id=\"slos\"><thead><tr>"
 					 "<th scope=\"col\">SLO</th><th>Objective</th><th>SLI 5&#8201;m</th><th>1&#8201;h</th>"
 					 "<th>1&#8201;d</th><th>30&#8201;d</th><th>Burn rate 1&#8201;h</th>"
-					 "<th>Error budget left (%d&#8201;d)</th><th>Alert</th>"
+					 "<th>Budget left (%d&#8201;d)</th><th>Alert</th>"
 					 "<th class=\"l\">Last 24&#8201;h</th><th class=\"l\">Last 30&#8201;d</th></tr></thead><tbody>",
 					 c5m_budget_days);
 	for (slo = 0; slo < C5_NSLOS; slo++)
