@@ -54,7 +54,7 @@ done
 
 c5_ensure_packages make gcc libasan8 libubsan1 postgresql-15 postgresql-server-dev-15 \
 	libmicrohttpd-dev zlib1g-dev curl openssl libipc-run-perl prometheus prometheus-alertmanager \
-	python3-django python3-psycopg2
+	python3-django python3-psycopg2 chromium chromium-driver python3-selenium python3-pil
 c5_ensure_user
 
 # -fno-wrapv: PostgreSQL builds with -fwrapv, under which signed overflow is
