@@ -639,16 +639,21 @@ html_cell(StringInfo out, const char *key, double v, const char *text, const cha
 						 class ? "\"" : "", text);
 }
 
+/* A ratio as a percentage; `class` colours it (NULL: none). */
 static void
-html_pct_cell(StringInfo out, const char *key, double v, int decimals, double objective)
+html_pct_cell(StringInfo out, const char *key, double v, int decimals, const char *class)
 {
 	char		text[64];
-	const char *class = NULL;
 
 	snprintf(text, sizeof(text), "%.*f&#8201;%%", decimals, v * 100);
-	if (!isnan(objective) && !isnan(v))
-		class = v >= objective ? "good" : "bad";
 	html_cell(out, key, v, text, class);
+}
+
+/* An SLI: green when it meets the objective, red when it does not. */
+static const char *
+sli_class(double sli, double objective)
+{
+	return isnan(sli) ? NULL : sli >= objective ? "good" : "bad";
 }
 
 /*
@@ -743,15 +748,16 @@ html_slos(StringInfo out, StatusModel *m)
 		appendStringInfo(out, "<tr data-slo=\"%s\" data-alert=\"%s\" class=\"a-%s\">"
 						 "<th scope=\"row\">%s</th>",
 						 c5m_slo_names[slo], state, state, c5m_slo_names[slo]);
-		html_pct_cell(out, "objective", f->objective, 2, NAN);
+		html_pct_cell(out, "objective", f->objective, 2, NULL);
 		for (i = 0; i < (int) lengthof(sli_cells); i++)
-			html_pct_cell(out, sli_cells[i].key, f->sli[sli_cells[i].w], 3, f->objective);
+			html_pct_cell(out, sli_cells[i].key, f->sli[sli_cells[i].w], 3,
+						  sli_class(f->sli[sli_cells[i].w], f->objective));
 		snprintf(text, sizeof(text), "%.2f&#215;", f->burn[W_1H]);
 		html_cell(out, "burn-1h", m->r.w[W_1H].total[slo] > 0 ? f->burn[W_1H] : NAN, text,
 				  f->burn[W_1H] > 1 ? "bad" : NULL);
 		/* an overspent budget is negative, and shown red */
 		html_pct_cell(out, "budget-remaining", budget ? 1 - f->burn[W_BUDGET] : NAN, 1,
-					  budget && f->burn[W_BUDGET] > 1 ? INFINITY : NAN);
+					  budget && f->burn[W_BUDGET] > 1 ? "bad" : NULL);
 		if (m->r.as_of == 0)
 			appendStringInfo(out, "<td data-k=\"alert\" data-v=\"%s\" class=\"nodata\">no data</td>",
 							 f->alerting);
