@@ -30,6 +30,23 @@ int			c5m_max_series = 2000;
 bool		c5m_lead_throttle = false;
 bool		c5m_refund_guard = true;
 
+/* settings.c's readers of the objectives and lead limits, at their defaults */
+double
+c5m_objective_ratio(int slo)
+{
+	static const double objective[C5_NSLOS] = {0.999, 0.95, 0.995, 0.95, 0.99};
+
+	return objective[slo];
+}
+
+double
+c5m_lead_rate(C5Scope scope)
+{
+	static const double rate[C5_NSCOPES] = {5, 3, 600};
+
+	return rate[scope];
+}
+
 __attribute__((weak))
 const double c5m_render_bounds[C5M_RENDER_BUCKETS] = {
 	1e-06, 2.5e-05, 0.0001, 0.00025, 0.001, 0.0125, 0.1, 1, 100, 1000000
