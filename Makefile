@@ -33,7 +33,7 @@ OBJS = \
 
 EXTENSION = c5metrics
 DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.2.sql \
-	sql/c5metrics--1.2--1.3.sql sql/c5metrics--1.3--1.4.sql
+	sql/c5metrics--1.2--1.3.sql sql/c5metrics--1.3--1.4.sql sql/c5metrics--1.4--1.5.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales salesflow stock refunds leads rollback twophase \
