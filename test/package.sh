@@ -147,7 +147,8 @@ for m in $majors; do
 	check "$([ -z "$status" ] || [ "$status" = not-installed ]; echo $?)" "dpkg no longer knows $pkg (status: ${status:-none})"
 	left=()
 	while IFS= read -r f; do
-		# the shared directories (/usr, /usr/lib/postgresql/15/lib, ...) stay
+		# the shared directories (/, /usr, /usr/lib/postgresql/15/lib, ...) stay
+		[ "$f" = /. ] && continue
 		[ -d "$f" ] && dpkg -S "$f" >/dev/null 2>&1 && continue
 		[ -e "$f" ] || [ -L "$f" ] && left+=("$f")
 	done <"$work/files-$m"
