@@ -42,7 +42,7 @@ release=$(make -s --no-print-directory print-version PG_CONFIG="$PG_CONFIG" | cu
 ref=$(git stash create 2>/dev/null)
 ref=${ref:-HEAD}
 make -s --no-print-directory dist DIST_REF="$ref" DISTDIR="$tmp" PG_CONFIG="$PG_CONFIG" >"$tmp/dist.log" 2>&1
-check $? "make dist makes c5metrics-$release.zip" || true
+check $? "make dist makes c5metrics-$release.zip"
 zip=$tmp/c5metrics-$release.zip
 [ -f "$zip" ] || { check 1 "$zip exists"; finish; }
 

@@ -73,7 +73,11 @@ status=0
 # `make install` put there, and purges the package at the end); then the
 # suites below run on what c5_build_install installs.  Debian's PostgreSQL
 # only: pg_buildext does not see a major built by test/pg-build.sh.
-if [ "$mode" = package ] || { [ "$mode" != subset ] && [[ $PG_CONFIG == /usr/lib/postgresql/*/bin/pg_config ]]; }; then
+if [ "$mode" != package ] && [ "$mode" != subset ] && [ "$(id -u)" -ne 0 ]; then
+	say ""
+	say "=== package ==="
+	say "skipped: installing a package takes root (bash test/run-tests.sh --package as root)"
+elif [ "$mode" = package ] || { [ "$mode" != subset ] && [[ $PG_CONFIG == /usr/lib/postgresql/*/bin/pg_config ]]; }; then
 	say ""
 	say "=== package ==="
 	pkg_out=$(bash test/package.sh) || status=1
