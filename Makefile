@@ -33,7 +33,7 @@ OBJS = \
 
 EXTENSION = c5metrics
 DATA = sql/c5metrics--1.0.sql sql/c5metrics--1.0--1.1.sql sql/c5metrics--1.1--1.2.sql \
-	sql/c5metrics--1.2--1.3.sql sql/c5metrics--1.3--1.4.sql
+	sql/c5metrics--1.2--1.3.sql sql/c5metrics--1.3--1.4.sql sql/c5metrics--1.4--1.5.sql
 PGFILEDESC = "c5metrics - transactional business-flow metrics"
 
 REGRESS = preload attach sales salesflow stock refunds leads rollback twophase \
@@ -49,8 +49,11 @@ PROVE_TESTS = test/t/*.pl
 PROVE_FLAGS = -v
 
 # The library's version (c5metrics_build_info) is the control file's, so
-# the two cannot drift.
+# the two cannot drift.  The release is that version with ".0": 1.5 is the
+# release 1.5.0, the Debian package 1.5.0-N and the PGXN version 1.5.0
+# (docs/PACKAGING.md, "Versions"; test/check-version.sh checks them all).
 C5M_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))c5metrics.control)
+C5M_RELEASE = $(C5M_VERSION).0
 PG_CPPFLAGS = -DC5M_VERSION='"$(C5M_VERSION)"'
 
 PG_CFLAGS = -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
@@ -84,11 +87,15 @@ install: install-http
 install-http: c5metrics_http$(DLSUFFIX)
 	$(INSTALL_SHLIB) c5metrics_http$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/c5metrics_http$(DLSUFFIX)'
 
+uninstall: uninstall-http
+uninstall-http:
+	rm -f '$(DESTDIR)$(pkglibdir)/c5metrics_http$(DLSUFFIX)'
+
 clean: clean-http
 clean-http:
 	rm -f c5metrics_http$(DLSUFFIX) $(HTTP_OBJS)
 
-.PHONY: install-http clean-http
+.PHONY: install-http uninstall-http clean-http
 
 # c5load, the load generator with ground truth (test/c5load/).
 C5LOAD = test/c5load/c5load
@@ -117,3 +124,27 @@ valgrind-check:
 	bash test/valgrind-worker.sh
 
 .PHONY: sanitize-check valgrind-check
+
+# Releases (docs/PACKAGING.md).
+#   make dist    the PGXN distribution c5metrics-X.Y.0.zip, in DISTDIR
+#                (default here), of the commit DIST_REF (default HEAD):
+#                every file under c5metrics-X.Y.0/, as `pgxn install`
+#                unpacks and builds it
+#   make deb     the Debian packages postgresql-NN-c5metrics_X.Y.0-N_*.deb,
+#                one per installed major of debian/pgversions, built from
+#                the working tree by dpkg-buildpackage and checked by
+#                lintian, into build/deb/ (test/build-deb.sh)
+#   make print-version   the SQL version and the release
+DIST_REF ?= HEAD
+DISTDIR ?= .
+dist:
+	git archive --format=zip --prefix=c5metrics-$(C5M_RELEASE)/ \
+		-o $(DISTDIR)/c5metrics-$(C5M_RELEASE).zip $(DIST_REF)
+
+deb:
+	bash test/build-deb.sh build/deb
+
+print-version:
+	@echo $(C5M_VERSION) $(C5M_RELEASE)
+
+.PHONY: dist deb print-version

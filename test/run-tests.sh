@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Run every c5metrics test suite:
+#   - the Debian package, first (test/package.sh): built with
+#     dpkg-buildpackage and checked by lintian, installed with apt-get on a
+#     server without c5metrics, its autopkgtest (debian/tests), purged;
 #   - pg_regress suites (sql/, expected/) against a temporary instance
 #     started with the library preloaded (test/regress.conf);
 #   - the isolation suite (specs/) for what needs two sessions at once;
@@ -14,7 +17,9 @@
 #   - a short fuzzing pass (test/fuzz/) under ASan and UBSan;
 #   - the monitoring pack (monitoring/): promtool checks and unit tests of
 #     the rules, amtool checks of the Alertmanager configuration and its
-#     routes (test/check-monitoring.sh; the live alert drill is a TAP test).
+#     routes (test/check-monitoring.sh; the live alert drill is a TAP test);
+#   - the checks that keep code, docs and releases in step: module map,
+#     metric catalog, doc links, one version, META.json, the PGXN zip.
 # Run it as root on a fresh machine: it installs what is missing, builds,
 # installs, and runs the clusters as an unprivileged user.  The last line
 # is "tests: N passed, N failed"; the exit status is 0 only if all passed.
@@ -33,24 +38,61 @@
 #                                     TAP files; a major whose source cannot
 #                                     be had here is reported as skipped
 #   bash test/run-tests.sh --subset   that subset alone, on PG_CONFIG's server
+#   bash test/run-tests.sh --package  the Debian package alone (test/package.sh):
+#                                     built, lintian, `apt-get install ./...deb`,
+#                                     its autopkgtest (pg_regress, isolation,
+#                                     HTTP smoke test), `apt-get purge` leaves
+#                                     nothing; the whole suite runs it first,
+#                                     on Debian's PostgreSQL
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 mode=full
 case ${1:-} in
 	--matrix) mode=matrix ;;
 	--subset) mode=subset ;;
+	--package) mode=package ;;
 	"") ;;
-	*) printf 'usage: %s [--matrix | --subset]\n' "$0" >&2; exit 2 ;;
+	*) printf 'usage: %s [--matrix | --subset | --package]\n' "$0" >&2; exit 2 ;;
 esac
 . test/lib.sh
 
 c5_ensure_packages make gcc postgresql-15 postgresql-server-dev-15 libmicrohttpd-dev zlib1g-dev curl openssl \
 	libipc-run-perl prometheus prometheus-alertmanager python3-django python3-psycopg2 \
-	chromium chromium-driver python3-selenium python3-pil
+	chromium chromium-driver python3-selenium python3-pil unzip
 c5_ensure_user
 export PATH="$PGBIN:$PATH"
 major=$(c5_pg_major)
 say "PostgreSQL $major: $PG_CONFIG"
+
+passed=0
+failed=0
+status=0
+
+# The Debian package first, as a DBA installs it, on a server where nothing
+# of c5metrics is installed (test/package.sh removes what an earlier
+# `make install` put there, and purges the package at the end); then the
+# suites below run on what c5_build_install installs.  Debian's PostgreSQL
+# only: pg_buildext does not see a major built by test/pg-build.sh.
+if [ "$mode" != package ] && [ "$mode" != subset ] && [ "$(id -u)" -ne 0 ]; then
+	say ""
+	say "=== package ==="
+	say "skipped: installing a package takes root (bash test/run-tests.sh --package as root)"
+elif [ "$mode" = package ] || { [ "$mode" != subset ] && [[ $PG_CONFIG == /usr/lib/postgresql/*/bin/pg_config ]]; }; then
+	say ""
+	say "=== package ==="
+	pkg_out=$(bash test/package.sh) || status=1
+	say "$(grep -v '^ok ' <<<"$pkg_out")"
+	p=$(sed -n 's/^package: \([0-9]*\) passed.*/\1/p' <<<"$pkg_out")
+	f=$(sed -n 's/^package: .*, \([0-9]*\) failed$/\1/p' <<<"$pkg_out")
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-1}))
+	if [ "$mode" = package ]; then
+		say ""
+		echo "tests: $passed passed, $failed failed"
+		exit $status
+	fi
+fi
+
 c5_build_install
 
 # The suites write results next to the sources: work on a copy the
@@ -61,10 +103,6 @@ tar --exclude=.git --exclude=tmp_check --exclude=tmp_check_iso \
 	--exclude=results --exclude=output_iso -cf - . | tar -xf - -C "$work"
 chown -R "$C5_USER" "$work" 2>/dev/null || true
 chmod 755 "$work"
-
-passed=0
-failed=0
-status=0
 
 # suite NAME MAKE-ARGS...: run one kind of suite, count its tests.
 suite() {
@@ -176,10 +214,14 @@ failed=$((failed + ${f:-1}))
 # The project explains itself, and cannot drift: the module map of
 # docs/DESIGN.md (layers, no include or call circle, hooks installed in one
 # place; on the objects c5_build_install left in the checkout), one metric
-# catalog (src/catalog.h against docs/METRICS.md), and
-# every relative link between the markdown files.
+# catalog (src/catalog.h against docs/METRICS.md),
+# every relative link between the markdown files, one version
+# (test/check-version.pl: control file, SQL scripts, build_info, META.json,
+# debian/changelog, CHANGELOG.md), META.json against the PGXN meta spec, and
+# the PGXN zip of `make dist` building as `pgxn install` builds it.
 for check in "structure:perl test/check-structure.pl ." "catalog:perl test/check-catalog.pl" \
-	"doc links:bash test/check-doc-links.sh"; do
+	"doc links:bash test/check-doc-links.sh" "version:perl test/check-version.pl" \
+	"pgxn:perl test/check-meta.pl" "dist:bash test/check-dist.sh"; do
 	name=${check%%:*}
 	say ""
 	say "=== $name ==="

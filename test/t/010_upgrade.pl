@@ -46,7 +46,7 @@ is(value('stock_refund_in_mismatch_total', '{"type": "no_refund"}'), '1',
 
 $node->safe_psql('postgres', 'ALTER EXTENSION c5metrics UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'c5metrics'}),
-	'1.4', 'updated to 1.4, through 1.1, 1.2 and 1.3');
+	'1.5', 'updated to 1.5, through 1.1, 1.2, 1.3 and 1.4');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'zz_c5metrics_stock_refund_in_check'}),
 	'0', 'the update dropped the constraint trigger');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = '_refund_in_check'}),
@@ -81,13 +81,13 @@ $node->safe_psql('postgres', q{UPDATE shop.sales SET status = 'paid' WHERE id = 
 $node->safe_psql('postgres', q{UPDATE shop.sales SET total = total WHERE id = 3});
 is(value('flow_transactions_total', '{"flow": "sales"}'), '1', 'the sales flow counts statements that set the status');
 
-# A fresh install gets 1.4 directly, identical to an updated one.
+# A fresh install gets 1.5 directly, identical to an updated one.
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION c5metrics');
 my $objects = q{SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY 1)
 	FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'c5metrics') AND deptype = 'e'};
 is($node->safe_psql('fresh', $objects), $node->safe_psql('postgres', $objects),
-	'a fresh 1.4 install has the same objects as an updated one');
+	'a fresh 1.5 install has the same objects as an updated one');
 
 $node->stop;
 done_testing();
