@@ -1,4 +1,4 @@
-/* c5metrics 1.4 -> 1.5: the status page (issue 19); the first packaged release (issue 20) */
+/* c5metrics 1.4 -> 1.5: the status page; the first packaged release */
 \echo Use "ALTER EXTENSION c5metrics UPDATE TO '1.5'" to load this file. \quit
 
 -- Nothing in the SQL surface changes.  What 1.5 adds is in the library:

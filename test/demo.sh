@@ -79,6 +79,11 @@ say ""
 say "=== GET /readyz ==="
 curl -s --max-time 5 "http://127.0.0.1:$http_port/readyz"
 say ""
+say "=== GET / : the status page for a browser (its headers; the SLO rows and alerts it shows) ==="
+curl -s -D "$dir/status-headers" -o "$dir/status.html" --max-time 5 "http://127.0.0.1:$http_port/"
+grep -iE '^(HTTP|content-type|content-security-policy|server-timing)' "$dir/status-headers"
+grep -o '<tr data-slo="[^"]*" data-alert="[^"]*"' "$dir/status.html" | sed 's/<tr /  /'
+say "(its data as JSON: GET /slo.json; the page is $dir/status.html)"
 sleep 2	# one more SLI sample after the last transaction
 say ""
 say "=== c5metrics.sli: the SLOs over the last 5 minutes and 1 hour (history started with this cluster) ==="
@@ -100,6 +105,8 @@ if $keep; then
 	say "The cluster keeps running. Connect with:"
 	say "  runuser -u $C5_USER -- psql -h $dir -p $port -U postgres"
 	say "  curl http://127.0.0.1:$http_port/metrics"
+	say "  http://127.0.0.1:$http_port/ in a browser: the status page (from another machine:"
+	say "  ssh -L $http_port:127.0.0.1:$http_port <this host>, then the same address there)"
 	say "Stop it with:"
 	say "  runuser -u $C5_USER -- $PGBIN/pg_ctl -D $dir/data stop && rm -rf $dir"
 fi
