@@ -69,6 +69,28 @@ qualified_name(Oid relid)
 }
 
 /*
+ * In the PG_CATCH of a check run in an internal subtransaction: drop the
+ * error and roll the subtransaction back, returning to `context` and
+ * `owner` -- unless the error is a cancel or a shutdown, which must win
+ * and is thrown on.
+ */
+static void
+drop_check_error(MemoryContext context, ResourceOwner owner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(context);
+	edata = CopyErrorData();
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+		PG_RE_THROW();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
+	FreeErrorData(edata);
+}
+
+/*
  * Check one sale's refund-in movements, inserted through stock trigger
  * `tgoid`, before its transaction commits (capture.c runs this for every
  * such sale at PRE_COMMIT, when the whole transaction is visible): more put
@@ -220,17 +242,7 @@ check_by_query(Oid tgoid, Datum sale, Oid saletype, bool *over, bool *norefund)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
+		drop_check_error(oldcontext, oldowner);
 		c5m_count_lost(1);
 		return;
 	}
@@ -716,17 +728,7 @@ c5m_refund_in_check(const C5Check *checks, int n, int64 *over, int64 *norefund)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		FreeErrorData(edata);
+		drop_check_error(oldcontext, oldowner);
 		/* nothing of this commit's checks is known */
 		o = r = nquery = 0;
 		lost = n;
