@@ -1112,7 +1112,7 @@ report_tx()
 	fi
 	blank
 	say "D writes as A does (no triggers) and is not run."
-	has_flow lead && say "lead, refused: every lead refused at the global bucket (B+T with \\`c5metrics.lead_global_per_minute = 0.01\\`, A+T with its site bucket emptied), the ratios to A's created lead."
+	has_flow lead && say "lead, refused: every lead refused at the global bucket (B+T with \`c5metrics.lead_global_per_minute = 0.01\`, A+T with its site bucket emptied), the ratios to A's created lead."
 	if has_flow restock; then
 		say "restock refund: B' (c5metrics' capture and refund-in check, no guard) against A+R (the same check"
 		say "hand-written): $(per_tx_ir restock shopng) against $(per_tx_ir restock barer) instructions per transaction,"
@@ -2025,7 +2025,7 @@ report_lead_refused()
 	say "the client), so psql runs $LEAD_REFUSED_N leads one after the other, each its own transaction, and goes on"
 	say "after an error as an application answering 429 would.  A and B create theirs; B+T and A+T"
 	say "refuse every one at the global bucket after taking a token from the address's and the email's"
-	say "(B+T: \\`c5metrics.lead_global_per_minute = 0.01\\`; A+T: its site bucket emptied).  $ROUNDS rounds after"
+	say "(B+T: \`c5metrics.lead_global_per_minute = 0.01\`; A+T: its site bucket emptied).  $ROUNDS rounds after"
 	say "a warm-up, the cases alternating; time per lead (psql's own work and the round trip included),"
 	say "median (min-max), ratio to A's created lead."
 	blank
@@ -2129,11 +2129,11 @@ report_tps()
 	say "put back, a refund_in movement, the sale's status); B checks the refund-in at commit (and guards the"
 	say "refund), B' checks it without the guard, A+R checks it by hand (a deferred PL/pgSQL constraint"
 	say "trigger: the sale's consume and refund_in sums, its refund) without a guard: B' and A+R do the same"
-	say "work.  lead: one \\`INSERT INTO <schema>.public_leads (email, source_ip, name, message)\\`, a fresh email"
+	say "work.  lead: one \`INSERT INTO <schema>.public_leads (email, source_ip, name, message)\`, a fresh email"
 	say "each and one of 65536 addresses (10.0.0.0/16, each again every 65536 leads); B+T is B with"
-	say "\\`c5metrics.lead_throttle\\` on at limits the rounds never reach ($LEAD_RATE_IP per address and per email,"
+	say "\`c5metrics.lead_throttle\` on at limits the rounds never reach ($LEAD_RATE_IP per address and per email,"
 	say "$LEAD_RATE_GLOBAL in all, a minute): the check's cost, nothing refused; A+T is A with the same token buckets"
-	say "hand-written (PL/pgSQL, a row per bucket taken with \\`INSERT ... ON CONFLICT DO UPDATE\\`, locked to commit)."
+	say "hand-written (PL/pgSQL, a row per bucket taken with \`INSERT ... ON CONFLICT DO UPDATE\`, locked to commit)."
 	say "Per flow and client count: $ROUNDS rounds of"
 	say "every variant in turn (ABCD, DCBA, ...).  Ratio to A: of the medians; per round: X/A within each"
 	say "round (variants of a round run back to back, so drift cancels), median and min-max.  In each round of B, B', C"
