@@ -213,6 +213,7 @@ Usage: $0 [options]
                       consume statement (about 15 minutes)
   --only-lead         the lead flow only: --flows lead --no-bulk --no-scrape
                       --no-restock-bulk, and no callgrind of the consume statement
+                      (about 12 minutes)
   --lead-refused-n N  refused leads per timed psql run (default $LEAD_REFUSED_N)
   --keep-data         keep the data directories under OUT
   -h, --help          this help
@@ -220,8 +221,8 @@ Usage: $0 [options]
 Environment: PG_CONFIG (default pg_config) selects the PostgreSQL install.
 Results: the tables on stdout, also in OUT/results.txt; a markdown report
 in OUT/report.md; logs, callgrind files and raw pgbench output in OUT/log
-and OUT/callgrind.  About 39 minutes with the defaults on 2 CPUs (--only-restock: 15;
-the lead flow is not in the defaults: --flows "... lead" or --only-lead).
+and OUT/callgrind.  About 50 minutes with the defaults on 2 CPUs (--only-restock: 15,
+--only-lead: 12).
 EOF
 }
 
