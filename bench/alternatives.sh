@@ -66,6 +66,10 @@
 #     shared machine.  Beside them, deterministically: instructions
 #     per transaction of both flows under callgrind (single-user backend,
 #     the difference of two runs).
+#     The lead flow also measures a lead the throttle refuses (at the
+#     global bucket), which pgbench cannot run: its instructions under
+#     callgrind, and its time through psql, one client (1d); and where a
+#     lead's instructions go, by function (1e).
 #  2. Per-row capture cost of a bulk INSERT ... SELECT of consume
 #     movements: instructions per row with callgrind, the method of
 #     bench/capture_cost.sh ((Ir(N rows) - Ir(0 rows)) / N in a single-user
