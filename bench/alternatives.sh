@@ -32,6 +32,15 @@
 #                 refund and counts over_restock / no_refund in a table
 #                 (never raises); restock refund flow and bulk refund-in
 #                 only.  The baseline that does the work of B's check
+#   B+T shopt     B for the lead flow, run with c5metrics.lead_throttle
+#                 on (per session) at limits it never reaches: the cost of
+#                 the throttle's check
+#   A+T barel     A with the lead throttle a user would write without
+#                 c5metrics: a PL/pgSQL BEFORE INSERT trigger on
+#                 public_leads keeping token buckets (per address, per
+#                 email, one global) as rows of a table, each taken with
+#                 INSERT ... ON CONFLICT DO UPDATE (the row locked to the
+#                 end of the transaction) and raising 53M01 when empty
 #
 # Measurements, every one beside A in the same run:
 #
@@ -41,7 +50,8 @@
 #     a unique idempotency key each) and the restock refund flow
 #     (refund_sale(..., true) on a fresh paid and consumed sale: the
 #     refund row, the lot's quantity put back, a refund_in movement, the
-#     sale's status), at 1 and 4 clients, with
+#     sale's status) and the lead flow (one INSERT into public_leads, a
+#     fresh email each and one of 65536 addresses), at 1 and 4 clients, with
 #     synchronous_commit = off.  Short rounds, the variants in turn,
 #     ABCD then DCBA (a linear drift cancels over each pair of rounds);
 #     median, min and max tps, and the ratio to A.  In each round of B, C
@@ -56,6 +66,10 @@
 #     shared machine.  Beside them, deterministically: instructions
 #     per transaction of both flows under callgrind (single-user backend,
 #     the difference of two runs).
+#     The lead flow also measures a lead the throttle refuses (at the
+#     global bucket), which pgbench cannot run: its instructions under
+#     callgrind, and its time through psql, one client (1d); and where a
+#     lead's instructions go, by function (1e).
 #  2. Per-row capture cost of a bulk INSERT ... SELECT of consume
 #     movements: instructions per row with callgrind, the method of
 #     bench/capture_cost.sh ((Ir(N rows) - Ir(0 rows)) / N in a single-user
@@ -119,7 +133,15 @@ RESTOCK_PLPG_MAX_ROWS=${RESTOCK_PLPG_MAX_ROWS:-100000}	# A+R's largest bulk refu
 RESTOCK_LIMIT=${RESTOCK_LIMIT:-60}	# seconds a bulk refund-in may take before it is cancelled,
 RESTOCK_LIMIT_X=4					# or this many times A's time at that size if longer
 RCG_ROWS=${RCG_ROWS:-2000}			# callgrind bulk refund-in rows
-FLOWS=${FLOWS:-"pay refund restock"}
+FLOWS=${FLOWS:-"pay refund restock lead"}
+LEAD_REFUSED_N=${LEAD_REFUSED_N:-5000}	# refused leads per psql run (1d)
+# The lead throttle's limits in B+T's rounds (and A+T's constants): far
+# above the rounds' rate even for one bucket, so that nothing is refused
+# and what is measured is the check (the defaults, 5 / 3 / 600 a minute,
+# would refuse almost every lead at thousands a second)
+LEAD_RATE_IP=1000000
+LEAD_RATE_EMAIL=1000000
+LEAD_RATE_GLOBAL=10000000
 PRODUCTS=1000
 REF_BASE=100000000					# ids of the paid sales refunded by the refund flow
 RST_BASE=200000000					# ids of the paid, consumed sales of the restock flow
@@ -174,7 +196,7 @@ Usage: $0 [options]
   --scrape-sizes "N ..."  sales in the tables when scraping (default "$SCRAPE_SIZES")
   --scrapes N         timed scrapes per endpoint and size (default $SCRAPES)
   --flows "F ..."     flows of the rate rounds, interleaved rounds and instructions per
-                      transaction, among pay, refund and restock (default "$FLOWS")
+                      transaction, among pay, refund, restock and lead (default "$FLOWS")
   --restock-sizes "N ..."  rows of the timed bulk refund-in statements (default
                       "$RESTOCK_SIZES")
   --restock-rounds N  rounds of the timed bulk refund-in, after a warm-up at the
@@ -193,13 +215,18 @@ Usage: $0 [options]
   --only-restock      the restock refund flow and the bulk refund-in series only:
                       --flows restock --no-bulk --no-scrape, and no callgrind of the
                       consume statement (about 15 minutes)
+  --only-lead         the lead flow only: --flows lead --no-bulk --no-scrape
+                      --no-restock-bulk, and no callgrind of the consume statement
+                      (about 12 minutes)
+  --lead-refused-n N  refused leads per timed psql run (default $LEAD_REFUSED_N)
   --keep-data         keep the data directories under OUT
   -h, --help          this help
 
 Environment: PG_CONFIG (default pg_config) selects the PostgreSQL install.
 Results: the tables on stdout, also in OUT/results.txt; a markdown report
 in OUT/report.md; logs, callgrind files and raw pgbench output in OUT/log
-and OUT/callgrind.  About 39 minutes with the defaults on 2 CPUs (--only-restock: 15).
+and OUT/callgrind.  About 50 minutes with the defaults on 2 CPUs (--only-restock: 15,
+--only-lead: 12).
 EOF
 }
 
@@ -231,6 +258,8 @@ while [[ $# -gt 0 ]]; do
 			RESTOCK_SIZES="1000 10000"; RESTOCK_ROUNDS=1; RESTOCK_LIMIT=30; RCG_ROWS=500 ;;
 		--no-restock-bulk) do_restock_bulk=0 ;;
 		--only-restock) FLOWS=restock; do_bulk=0; do_scrape=0; do_cg_consume=0 ;;
+		--only-lead) FLOWS=lead; do_bulk=0; do_scrape=0; do_cg_consume=0; do_restock_bulk=0 ;;
+		--lead-refused-n) LEAD_REFUSED_N=$2; shift ;;
 		--no-callgrind) do_callgrind=0 ;;
 		--cg-plpg-full) cg_plpg_full=1 ;;
 		--no-tps) do_tps=0 ;;
@@ -246,13 +275,13 @@ HTTP_PORT=${HTTP_PORT:-$((PORT + 1))}
 EXPORTER_PORT=${EXPORTER_PORT:-$((PORT + 2))}
 
 for v in PORT HTTP_PORT EXPORTER_PORT ROUNDS ROUND_SECONDS CG_ROWS CG_SMALL WALL_ROUNDS PLPG_MAX_ROWS SCRAPES \
-	RESTOCK_ROUNDS RESTOCK_PLPG_MAX_ROWS RESTOCK_LIMIT RCG_ROWS; do
+	RESTOCK_ROUNDS RESTOCK_PLPG_MAX_ROWS RESTOCK_LIMIT RCG_ROWS LEAD_REFUSED_N; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number"
 done
 for v in CLIENT_COUNTS WALL_SIZES SCRAPE_SIZES RESTOCK_SIZES; do
 	[[ ${!v} =~ ^[0-9]+( [0-9]+)*$ ]] || die "$v must be a list of numbers"
 done
-[[ $FLOWS =~ ^(pay|refund|restock)( (pay|refund|restock))*$ ]] || die "--flows: a list of pay, refund and restock"
+[[ $FLOWS =~ ^(pay|refund|restock|lead)( (pay|refund|restock|lead))*$ ]] || die "--flows: a list of pay, refund, restock and lead"
 ((ROUNDS > 0 && ROUND_SECONDS > 1 && CG_ROWS > CG_SMALL && CG_SMALL > 0 && WALL_ROUNDS > 0 && SCRAPES > 0)) ||
 	die "rounds, durations and row counts must be positive (and --round-seconds at least 2)"
 ((RESTOCK_ROUNDS > 0 && RESTOCK_LIMIT > 0 && RCG_ROWS > 0)) ||
@@ -266,7 +295,7 @@ read -r -a wall_sizes <<<"$WALL_SIZES"
 read -r -a scrape_sizes <<<"$SCRAPE_SIZES"
 read -r -a restock_sizes <<<"$RESTOCK_SIZES"
 flows=()						# the selected flows, in their fixed order
-for f in pay refund restock; do
+for f in pay refund restock lead; do
 	[[ " $FLOWS " == *" $f "* ]] && flows+=("$f")
 done
 has_flow() { [[ " ${flows[*]} " == *" $1 "* ]]; }
@@ -380,17 +409,28 @@ calc() { awk "BEGIN { printf ${1}${2:+, $2} }"; }	# calc '"%.2f", 1 / 3' or calc
 
 variants=(bare shop plpg exp)			# A B C D, as schemas
 schemas=(bare shop shopng bareg barer plpg exp)	# and B', A+G, A+R (some flows only)
-declare -A LETTER=([bare]=A [shop]=B [shopng]="B'" [bareg]="A+G" [barer]="A+R" [plpg]=C [exp]=D)
+# the lead flow's own variants: empty reference schemas, their leads only
+lead_schemas=(shopt barel)
+declare -A LETTER=([bare]=A [shop]=B [shopng]="B'" [bareg]="A+G" [barer]="A+R" [plpg]=C [exp]=D
+	[shopt]="B+T" [barel]="A+T")
 declare -A LABEL=([bare]="A no triggers" [shop]="B c5metrics" [shopng]="B' c5m. no guard"
 	[bareg]="A+G A + PL/pgSQL guard" [barer]="A+R A + PL/pgSQL check"
-	[plpg]="C PL/pgSQL counters" [exp]="D exporter")
+	[plpg]="C PL/pgSQL counters" [exp]="D exporter"
+	[shopt]="B+T c5m. throttle on" [barel]="A+T PL/pgSQL throttle")
+# Settings of a variant's sessions (PGOPTIONS; -c for the single-user
+# backend under callgrind): B+T is B's trigger with the throttle on, at
+# limits the rounds never reach.
+declare -A VOPTS=([shopt]="-c c5metrics.lead_throttle=on -c c5metrics.lead_ip_per_minute=$LEAD_RATE_IP -c c5metrics.lead_email_per_minute=$LEAD_RATE_EMAIL -c c5metrics.lead_global_per_minute=$LEAD_RATE_GLOBAL")
+# and refusing every lead at the global bucket, after the address's and the
+# email's (part 1d and its callgrind runs): a lead of a spam wave
+VOPTS_REFUSE="-c c5metrics.lead_throttle=on -c c5metrics.lead_ip_per_minute=$LEAD_RATE_IP -c c5metrics.lead_email_per_minute=$LEAD_RATE_EMAIL -c c5metrics.lead_global_per_minute=0.01"
 # The variants of each flow's rate rounds.  B' is B without the over-refund
 # guard (refunds attached without sales_table): it shows what the guard,
 # which A, C and D do not have, costs in the refund flows.  A+R makes the
 # refund-in check by hand, without the guard: its match is B'.
 declare -A FLOW_VARIANTS=([pay]="bare shop plpg exp" [refund]="bare bareg shop shopng plpg exp"
-	[restock]="bare shop shopng barer")
-declare -A FLOW_NAME=([pay]="sale -> paid" [refund]="refund" [restock]="restock refund")
+	[restock]="bare shop shopng barer" [lead]="bare shop shopt barel")
+declare -A FLOW_NAME=([pay]="sale -> paid" [refund]="refund" [restock]="restock refund" [lead]="lead")
 # the variants of the bulk refund-in series
 rb_variants=(bare shop barer)
 reversed()					# "x y z" -> "z y x"
@@ -515,6 +555,67 @@ BEGIN
 END $$;
 CREATE TRIGGER count_refund AFTER INSERT ON plpg.refunds
   FOR EACH ROW EXECUTE FUNCTION plpg.count_refund();
+
+-- The lead flow.  (B+T) shop again, run with c5metrics.lead_throttle on.
+SELECT c5metrics.create_reference_schema('shopt');
+
+-- (A+T) A with the lead throttle a user would write without c5metrics: the
+-- same three token buckets (source address, email in lower case, one for
+-- the site; a NULL skips its scope), each a row of a table, refilled at
+-- its rate per minute up to as many tokens.  A lead takes one token from
+-- each in turn with INSERT ... ON CONFLICT DO UPDATE, which locks the
+-- bucket's row to the end of the transaction; the first bucket left below
+-- zero raises 53M01, and the rollback returns the tokens taken.  The
+-- rates are constants, c5metrics' limits of B+T.  One row per address and
+-- per email ever seen: nothing removes them.
+SELECT c5metrics.create_reference_schema('barel', track => false);
+CREATE TABLE barel.lead_buckets (
+  scope text NOT NULL,
+  key text NOT NULL,
+  tokens float8 NOT NULL,
+  updated timestamptz NOT NULL,
+  PRIMARY KEY (scope, key));
+CREATE FUNCTION barel.lead_throttle() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_left float8;
+BEGIN
+  IF NEW.source_ip IS NOT NULL THEN
+    INSERT INTO barel.lead_buckets AS b VALUES ('source address', host(NEW.source_ip), @RATE_IP@ - 1, v_now)
+    ON CONFLICT (scope, key) DO UPDATE
+      SET tokens = least(@RATE_IP@, b.tokens + greatest(date_part('epoch', v_now - b.updated), 0) * @RATE_IP@ / 60) - 1,
+          updated = v_now
+    RETURNING tokens INTO v_left;
+    IF v_left < 0 THEN
+      RAISE EXCEPTION 'lead throttled' USING ERRCODE = '53M01',
+        DETAIL = 'Too many leads from this source address; retry later.';
+    END IF;
+  END IF;
+  IF NEW.email IS NOT NULL THEN
+    INSERT INTO barel.lead_buckets AS b VALUES ('email', lower(NEW.email), @RATE_EMAIL@ - 1, v_now)
+    ON CONFLICT (scope, key) DO UPDATE
+      SET tokens = least(@RATE_EMAIL@, b.tokens + greatest(date_part('epoch', v_now - b.updated), 0) * @RATE_EMAIL@ / 60) - 1,
+          updated = v_now
+    RETURNING tokens INTO v_left;
+    IF v_left < 0 THEN
+      RAISE EXCEPTION 'lead throttled' USING ERRCODE = '53M01',
+        DETAIL = 'Too many leads from this email; retry later.';
+    END IF;
+  END IF;
+  INSERT INTO barel.lead_buckets AS b VALUES ('site', '', @RATE_GLOBAL@ - 1, v_now)
+  ON CONFLICT (scope, key) DO UPDATE
+    SET tokens = least(@RATE_GLOBAL@, b.tokens + greatest(date_part('epoch', v_now - b.updated), 0) * @RATE_GLOBAL@ / 60) - 1,
+        updated = v_now
+  RETURNING tokens INTO v_left;
+  IF v_left < 0 THEN
+    RAISE EXCEPTION 'lead throttled' USING ERRCODE = '53M01',
+      DETAIL = 'Too many leads from this site; retry later.';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER lead_throttle BEFORE INSERT ON barel.public_leads
+  FOR EACH ROW EXECUTE FUNCTION barel.lead_throttle();
 EOF
 	local s
 	for s in "${schemas[@]}"; do
@@ -527,7 +628,11 @@ SELECT g, g, '2099-12-31', 2000000000 FROM generate_series(1, $PRODUCTS) g;
 CREATE SEQUENCE $s.bench_pay;
 CREATE SEQUENCE $s.bench_refund START $REF_BASE;
 CREATE SEQUENCE $s.bench_restock START $RST_BASE;
+CREATE SEQUENCE $s.bench_lead;
 EOF
+	done
+	for s in "${lead_schemas[@]}"; do
+		echo "CREATE SEQUENCE $s.bench_lead;"
 	done
 }
 
@@ -680,7 +785,8 @@ lc_messages = 'C'
 EOF
 	bench_start "$dir" "$OUT/log/server.log" "$HTTP_PORT"
 	DB=postgres psql_ -c "CREATE DATABASE bench" >/dev/null
-	setup_sql | psql_ >"$OUT/log/setup.log"
+	setup_sql | sed -e "s/@RATE_IP@/$LEAD_RATE_IP/g; s/@RATE_EMAIL@/$LEAD_RATE_EMAIL/g; s/@RATE_GLOBAL@/$LEAD_RATE_GLOBAL/g" |
+		psql_ >"$OUT/log/setup.log"
 	for s in "${schemas[@]}"; do
 		reload_sql "$s" "$CG_ROWS" | psql_ >/dev/null
 		# for the per-transaction runs: an item for each sale, paid sales to
@@ -764,20 +870,32 @@ declare -A ir				# [variant.rows] = total Ir of the run
 
 # Run the statements of OUT/log/cg.<name>.sql under callgrind in a
 # single-user backend on a fresh copy of the template (left in OUT/run for
-# the caller's checks); record the total instructions in ir[name].
-cg_exec()					# name
+# the caller's checks); record the total instructions in ir[name].  With
+# settings (-c name=value ...), the backend runs with them; with errors =
+# N, exactly N statements must fail with the lead throttle's 53M01 (the
+# refused leads), otherwise none may fail.
+cg_exec()					# name [settings [errors]]
 {
-	local name=$1 run=$OUT/run
+	local name=$1 run=$OUT/run got
+	local -a opts
+	read -r -a opts <<<"${2:-}"
 
 	rm -rf "$run"
 	as_pg cp -a "$OUT/template" "$run"
 	"${pg_prefix[@]}" valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind/$name.out" \
-		"$BINDIR/postgres" --single -D "$run" "${single_opts[@]}" bench \
+		"$BINDIR/postgres" --single -D "$run" "${single_opts[@]}" "${opts[@]}" bench \
 		<"$OUT/log/cg.$name.sql" >"$OUT/log/cg.$name.log" 2>&1 &
 	child=$!
 	wait "$child" || die "callgrind run $name failed, see $OUT/log/cg.$name.log"
 	child=""
-	if grep -qE '^(ERROR|FATAL|PANIC)|^[[:space:]]*(ERROR|FATAL|PANIC):' "$OUT/log/cg.$name.log"; then
+	if [[ -n ${3:-} ]]; then
+		# (the backend's stderr has its log_line_prefix)
+		got=$(grep -cE 'ERROR:[[:space:]]+(53M01: )?lead throttled' "$OUT/log/cg.$name.log" || true)
+		[[ $got == "$3" ]] || die "callgrind run $name: $got leads refused, expected $3, see $OUT/log/cg.$name.log"
+		if grep -E '(ERROR|FATAL|PANIC):' "$OUT/log/cg.$name.log" | grep -vqE 'ERROR:[[:space:]]+(53M01: )?lead throttled'; then
+			die "callgrind run $name reported another error, see $OUT/log/cg.$name.log"
+		fi
+	elif grep -qE '^(ERROR|FATAL|PANIC)|^[[:space:]]*(ERROR|FATAL|PANIC):' "$OUT/log/cg.$name.log"; then
 		die "callgrind run $name reported an error, see $OUT/log/cg.$name.log"
 	fi
 	ir[$name]=$(awk '/^(summary|totals):/ { print $2; exit }' "$OUT/callgrind/$name.out")
@@ -818,24 +936,56 @@ tx_sql()					# flow schema n
 			pay) echo "SELECT $2.pay_sale($i);" ;;
 			refund) echo "SELECT $2.refund_sale($((REF_BASE + i)), 5, 'partial', 'rf-$((REF_BASE + i))');" ;;
 			restock) echo "SELECT $2.refund_sale($((RST_BASE + i)), 5, 'partial', 'rs-$((RST_BASE + i))', true);" ;;
+			lead|leadr) lead_sql "$2" "$i" ;;
 		esac
 	done
+}
+
+# One lead, number n (an expression): a fresh email each, from one of 65536
+# addresses of 10.0.0.0/16 (n * 40503 mod 65536: consecutive leads far
+# apart, each address again every 65536 leads), as a contact form sends it.
+lead_sql()					# schema n
+{
+	echo "INSERT INTO $1.public_leads (email, source_ip, name, message) SELECT 'lead-' || n || '@example.com', '10.0.0.0'::inet + (n * 40503 % 65536), 'Lead ' || n, 'Please call me back about an order.' FROM (SELECT $2 AS n) x;"
 }
 
 cg_tx()						# flow variant n
 {
 	local f=$1 v=$2 n=$3 name=tx.$1.$2.$3 run=$OUT/run got check
 
+	if [[ $f == leadr ]]; then
+		# every lead refused: c5metrics' throttle by its settings, A+T's by
+		# its site bucket emptied first (one statement, in both runs alike)
+		{
+			[[ $v == barel ]] && echo "INSERT INTO barel.lead_buckets VALUES ('site', '', -1e15, now()) ON CONFLICT (scope, key) DO UPDATE SET tokens = -1e15;"
+			tx_sql "$f" "$v" "$n"
+		} >"$OUT/log/cg.$name.sql"
+		cg_exec "$name" "$([[ $v == shopt ]] && echo "$VOPTS_REFUSE")" "$n"
+		got=$(single_value "$run" "SELECT count(*) AS v FROM $v.public_leads")
+		[[ $got == 0 ]] || die "callgrind $name: $got leads inserted, expected none"
+		if [[ $v == shopt ]]; then
+			got=$(single_value "$run" "SELECT sum(value)::bigint AS v FROM c5metrics.metrics WHERE metric = 'public_leads_requests_total' AND labels->>'result' = 'throttled'")
+			[[ $got == "$n" ]] || die "callgrind $name: c5metrics counted '$got' throttled leads, expected $n"
+		fi
+		rm -rf "$run"
+		return 0
+	fi
 	tx_sql "$f" "$v" "$n" >"$OUT/log/cg.$name.sql"
-	cg_exec "$name"
+	cg_exec "$name" "${VOPTS[$v]:-}"
 	case $f in
 		pay) check="SELECT count(*) AS v FROM $v.sales WHERE status = 'paid' AND id < $REF_BASE" ;;
 		refund) check="SELECT count(*) AS v FROM $v.refunds WHERE sale_id BETWEEN $REF_BASE AND $((REF_BASE + TX_N2))" ;;
 		restock) check="SELECT count(*) AS v FROM $v.stock_movements WHERE movement_type = 'refund_in' AND sale_id BETWEEN $RST_BASE AND $((RST_BASE + TX_N2))" ;;
+		lead) check="SELECT count(*) AS v FROM $v.public_leads" ;;
 	esac
 	got=$(single_value "$run" "$check")
 	[[ $got == "$n" ]] || die "callgrind $name: expected $n, found '$got' ($check)"
 	[[ $f == restock ]] && rb_check_single "$v" "$n" "callgrind $name"
+	if [[ $f == lead && ( $v == shop || $v == shopt ) ]]; then
+		# c5metrics counted each lead created, none throttled
+		got=$(single_value "$run" "SELECT (sum(value) FILTER (WHERE labels->>'result' = 'created'))::bigint || '/' || coalesce(sum(value) FILTER (WHERE labels->>'result' <> 'created'), 0)::bigint AS v FROM c5metrics.metrics WHERE metric = 'public_leads_requests_total'")
+		[[ $got == "$n/0" ]] || die "callgrind $name: c5metrics counted created/other leads '$got', expected $n/0"
+	fi
 	rm -rf "$run"
 }
 
@@ -902,6 +1052,12 @@ run_callgrind()
 			cases+=("tx $f $v $TX_N1" "tx $f $v $TX_N2")
 		done
 	done
+	if has_flow lead; then
+		# refused leads: c5metrics' throttle and the hand-written one
+		for v in shopt barel; do
+			cases+=("tx leadr $v $TX_N1" "tx leadr $v $TX_N2")
+		done
+	fi
 	if ((do_restock_bulk)); then
 		for v in "${rb_variants[@]}"; do
 			cases+=("rb $v 0" "rb $v $RCG_ROWS")
@@ -951,8 +1107,17 @@ report_tx()
 			txr[$f.$v]=$(calc '"%.3f"' "$a / $p")
 		done
 	done
+	if has_flow lead; then
+		a=$(per_tx_ir lead bare)
+		for v in shopt barel; do
+			p=$(per_tx_ir leadr "$v")
+			trow "lead, refused" "${LABEL[$v]}" "$p" "$(calc '"%.4f"' "$p / $a")" "$(calc '"%+d"' "$p - $a")" \
+				"$(calc '"%.3f"' "$a / $p")"
+		done
+	fi
 	blank
 	say "D writes as A does (no triggers) and is not run."
+	has_flow lead && say "lead, refused: every lead refused at the global bucket (B+T with \`c5metrics.lead_global_per_minute = 0.01\`, A+T with its site bucket emptied), the ratios to A's created lead."
 	if has_flow restock; then
 		say "restock refund: B' (c5metrics' capture and refund-in check, no guard) against A+R (the same check"
 		say "hand-written): $(per_tx_ir restock shopng) against $(per_tx_ir restock barer) instructions per transaction,"
@@ -964,10 +1129,10 @@ report_tx()
 # c5m_refund_in_check in B's per-transaction runs (callgrind_annotate
 # --tree=calling), per transaction as in 1b.  Sets chk[part].
 declare -A chk
-check_callees()				# callgrind file -> "callee Ir" lines, and "= total"
+check_callees()				# callgrind file [function] -> "callee Ir" lines, and "= total"
 {
 	callgrind_annotate --inclusive=yes --auto=no --tree=calling --threshold=100 "$1" 2>/dev/null |
-		awk '/^ *[0-9,]+ +\([ 0-9.%]+\) +\* .*:c5m_refund_in_check \[/ { p = 1; v = $1; gsub(",", "", v); print "= " v; next }
+		awk -v fn="${2:-c5m_refund_in_check}" '$0 ~ "^ *[0-9,]+ +\\([ 0-9.%]+\\) +\\* .*:" fn " \\[" { p = 1; v = $1; gsub(",", "", v); print "= " v; next }
 			p && /^$/ { exit }
 			p { v = $1; gsub(",", "", v); f = $0; sub(/ \([0-9,]+x\).*/, "", f); sub(/.*:/, "", f); print f, v }'
 }
@@ -1022,6 +1187,65 @@ report_check_breakdown()
 	say "alone, A/X = $floor (with the probes' set-up, which any index probe needs: ${chk[floor_setup]}); B' is at"
 	say "${txr[restock.shopng]}.  The probes read what the check must read -- the sale's movements and its refund --"
 	say "and nothing cheaper answers the question exactly: this is what it costs in the business transaction."
+}
+
+# Inclusive instructions per transaction of one function in the runs of a
+# flow and variant (callgrind_annotate --inclusive=yes), as in 1b
+fn_ir()						# callgrind file function
+{
+	callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$1" 2>/dev/null |
+		awk -v f="$2" '{ l = $0; sub(/ \[.*$/, "", l); n = split(l, a, ":"); if (a[n] == f) { v = $1; gsub(",", "", v); print v; found = 1; exit } }
+			END { if (!found) print 0 }'
+}
+fn_tx_ir()					# flow variant function
+{
+	calc "\"%.0f\", ($(fn_ir "$OUT/callgrind/tx.$1.$2.$TX_N2.out" "$3") - $(fn_ir "$OUT/callgrind/tx.$1.$2.$TX_N1.out" "$3")) / ($TX_N2 - $TX_N1)"
+}
+
+report_lead_breakdown()
+{
+	local a b t r ra trig chkt f v n1 n2
+	local -A one two
+	a=$(per_tx_ir lead bare); b=$(per_tx_ir lead shop); t=$(per_tx_ir lead shopt)
+	r=$(per_tx_ir leadr shopt); ra=$(per_tx_ir leadr barel)
+	pct() { calc '"%.1f %%"' "100 * $1 / $a"; }
+	section "1e. Where a lead's instructions go (callgrind)"
+	say "The lead runs of 1b split by function (callgrind_annotate, inclusive: a function with all it"
+	say "calls), per transaction, (Ir($TX_N2) - Ir($TX_N1)) / $((TX_N2 - TX_N1))."
+	blank
+	T_W=(66 12 10); T_A=lrr
+	thead part "instr/tx" "of A"
+	trow "A, the bare lead" "$a" "100 %"
+	trig=$(fn_tx_ir lead shop c5metrics_leads_trigger)
+	trow "B adds, in all" "$((b - a))" "$(pct "$((b - a))")"
+	trow "  c5metrics_leads_trigger (throttle off)" "$trig" "$(pct "$trig")"
+	trow "  the rest: PostgreSQL's trigger call, c5metrics' count at commit" "$((b - a - trig))" "$(pct "$((b - a - trig))")"
+	chkt=$(fn_tx_ir lead shopt c5m_lead_throttle_check)
+	trow "B+T adds to B, in all" "$((t - b))" "$(pct "$((t - b))")"
+	trow "  c5m_lead_throttle_check" "$chkt" "$(pct "$chkt")"
+	n1=$OUT/callgrind/tx.lead.shopt.$TX_N1.out
+	n2=$OUT/callgrind/tx.lead.shopt.$TX_N2.out
+	while read -r f v; do one[$f]=$v; done < <(check_callees "$n1" c5m_lead_throttle_check)
+	while read -r f v; do two[$f]=$v; done < <(check_callees "$n2" c5m_lead_throttle_check)
+	for f in "${!two[@]}"; do
+		[[ $f == = ]] && continue
+		v=$(calc "\"%.0f\", (${two[$f]} - ${one[$f]:-0}) / ($TX_N2 - $TX_N1)")
+		echo "$v $f"
+	done | sort -rn | while read -r v f; do
+		((v >= 10)) && trow "    $f" "$v" "$(pct "$v")"
+	done
+	trow "A+T adds to A, in all (the throttle hand-written)" "$(($(per_tx_ir lead barel) - a))" "$(pct "$(($(per_tx_ir lead barel) - a))")"
+	trow "B+T, a refused lead, in all" "$r" "$(pct "$r")"
+	for f in c5m_lead_throttle_check errfinish AbortCurrentTransaction; do
+		v=$(fn_tx_ir leadr shopt "$f")
+		trow "  $f" "$v" "$(pct "$v")"
+	done
+	trow "A+T, a refused lead, in all" "$ra" "$(pct "$ra")"
+	blank
+	say "The callees of c5m_lead_throttle_check are listed down to 10 instructions; what is left of it"
+	say "is its own code (the buckets' arithmetic, take_token inlined).  A refused lead's error goes through"
+	say "errfinish (the message built and sent) and the abort of its transaction; a single-user backend"
+	say "writes the message to its stderr where a server sends it to the client."
 }
 
 per_rb_ir() { calc "\"%.0f\", (${ir[rb.$1.$RCG_ROWS]} - ${ir[rb.$1.0]}) / $RCG_ROWS"; }	# variant
@@ -1422,6 +1646,7 @@ declare -A tps_list			# [flow.clients.variant] = "tps tps ..."
 declare -A round_ratio		# [flow.clients.variant] = "x/A per round ..."
 declare -A round_ratio_g	# [flow.clients] = "B/(A+G) per round ..."
 declare -A round_ratio_r	# [clients.variant] = "X/(A+R) per round ...": restock, B and B'
+declare -A round_ratio_t	# [clients] = "(B+T)/(A+T) per round ...": lead
 declare -A mid_ms			# [flow.clients.variant] = "ms ms ...": the half-way reads
 declare -A pool_base=([pay]=0 [refund]=$((REF_BASE - 1)) [restock]=$((RST_BASE - 1)))
 
@@ -1456,6 +1681,7 @@ EOF
 ensure_pools()				# flow seconds
 {
 	local f=$1 s used need
+	[[ $f == lead ]] && return 0		# a lead needs no row before it
 	for s in ${FLOW_VARIANTS[$f]}; do
 		used=$(psql_ -At -c "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM $s.bench_$f")
 		need=$(calc "\"%d\", 1.5 * ${tps_max[$f]:-10000} * $2 + 1000")
@@ -1480,6 +1706,11 @@ write_scripts()
 			>"$OUT/log/restock.$s.sql"
 		chmod 644 "$OUT/log/pay.$s.sql" "$OUT/log/refund.$s.sql" "$OUT/log/restock.$s.sql"
 	done
+	# a lead: a fresh email each, one of 65536 addresses (lead_sql)
+	for s in bare shop "${lead_schemas[@]}"; do
+		lead_sql "$s" "nextval('$s.bench_lead')" >"$OUT/log/lead.$s.sql"
+		chmod 644 "$OUT/log/lead.$s.sql"
+	done
 }
 
 # Half-way through a round of B, C or D: read its metrics once, as a scrape
@@ -1488,7 +1719,7 @@ mid_read()					# variant
 {
 	local t0 t1
 	case $1 in
-		shop|shopng) awk -v s="$(scrape_time "$c5_url" "$OUT/log/mid.c5.txt")" 'BEGIN { printf "%.3f", 1000 * s }' ;;
+		shop|shopng|shopt) awk -v s="$(scrape_time "$c5_url" "$OUT/log/mid.c5.txt")" 'BEGIN { printf "%.3f", 1000 * s }' ;;
 		exp) awk -v s="$(scrape_time "$exp_url" "$OUT/log/mid.exp.txt")" 'BEGIN { printf "%.3f", 1000 * s }' ;;
 		plpg)
 			t0=$(date +%s%N)
@@ -1508,12 +1739,13 @@ pgbench_round()				# flow clients variant name seconds
 	# refunds and movements start empty, and a plan made for an empty table
 	# scans it sequentially (c5metrics' over-refund guard does, in B)
 	psql_ -c "ANALYZE $v.refunds, $v.stock_movements" -c CHECKPOINT >/dev/null
-	if [[ $v != bare && $v != bareg && $v != barer ]]; then
+	if [[ $v != bare && $v != bareg && $v != barer && $v != barel ]]; then
 		( sleep "$(calc '"%.1f"' "$secs / 2")"; mid_read "$v" >"$OUT/log/mid.$name" ) &
 		mpid=$!
 		bg_pids+=("$mpid")
 	fi
-	as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c "$c" -j "$j" \
+	# the variant's settings (B+T: the lead throttle on)
+	as_pg env PGOPTIONS="${VOPTS[$v]:-}" "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c "$c" -j "$j" \
 		-T "$secs" -f "$OUT/log/$f.$v.sql" bench >"$OUT/log/pgbench.$name.log" 2>&1 ||
 		die "pgbench $name failed, see $OUT/log/pgbench.$name.log"
 	if [[ -n $mpid ]]; then
@@ -1541,8 +1773,11 @@ run_tps()
 			-c "ALTER SEQUENCE $s.bench_pay RESTART" -c "ALTER SEQUENCE $s.bench_refund RESTART" \
 			-c "ALTER SEQUENCE $s.bench_restock RESTART" >/dev/null
 	done
+	for s in bare shop "${lead_schemas[@]}"; do
+		psql_ -c "TRUNCATE $s.public_leads" -c "ALTER SEQUENCE $s.bench_lead RESTART" >/dev/null
+	done
 	psql_ -c "TRUNCATE plpg.counters" -c "UPDATE barer.refund_in_mismatches SET value = 0" \
-		-c "SELECT c5metrics.reset()" >/dev/null
+		-c "TRUNCATE barel.lead_buckets" -c "SELECT c5metrics.reset()" >/dev/null
 	# warm-up: every variant and flow once, not counted
 	for f in "${flows[@]}"; do
 		ensure_pools "$f" "$warm"
@@ -1574,12 +1809,15 @@ run_tps()
 					round_ratio_r[$c.shop]+="$(calc "\"%.4f\", ${this[shop]} / ${this[barer]}") "
 					round_ratio_r[$c.shopng]+="$(calc "\"%.4f\", ${this[shopng]} / ${this[barer]}") "
 				fi
+				# the throttle against the same throttle hand-written
+				[[ $f == lead ]] && round_ratio_t[$c]+="$(calc "\"%.4f\", ${this[shopt]} / ${this[barel]}") "
 			done
 		done
 	done
 	((MIX_ROUNDS > 0)) && run_mix
 	check_counted
 	has_flow restock && check_restock_live
+	has_flow lead && run_lead_refused
 	counters_size=$(psql_ -At -c "SELECT pg_size_pretty(pg_total_relation_size('plpg.counters')) || ' (' || (SELECT count(*) FROM plpg.counters) || ' rows)'")
 }
 
@@ -1597,6 +1835,9 @@ MIX_PAIRS=()
 has_flow pay && MIX_PAIRS+=("pay bare shop")
 has_flow refund && MIX_PAIRS+=("refund bare shopng" "refund bare shop" "refund bareg shop")
 has_flow restock && MIX_PAIRS+=("restock bare shopng" "restock bare shop" "restock bare barer")
+# B against A, B+T against A and against A+T (both sessions with the
+# throttle on: A+T has no c5metrics trigger), A+T against A
+has_flow lead && MIX_PAIRS+=("lead bare shop" "lead bare shopt" "lead barel shopt" "lead bare barel")
 MIX_PAIRS+=("${flows[0]} bare bare")
 declare -A mix_ratio		# [flow.a.b] = "latency a / latency b per round ..."
 declare -A mix_lat			# [flow.a.b.which] = "us us ...": mean latency per round (which = a, b)
@@ -1634,7 +1875,8 @@ run_mix()
 			prefix=$OUT/log/mix/$k.r$r
 			log=$OUT/log/pgbench.mix.$k.r$r.log
 			note "interleaved: $f flow, $c clients, round $r/$MIX_ROUNDS, ${LETTER[$a]} and ${LETTER[$b]} mixed 1:1, ${MIX_SECONDS} s"
-			as_pg "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c "$c" -j "$j" \
+			# the settings of either (never two variants that both have some)
+			as_pg env PGOPTIONS="${VOPTS[$a]:-}${VOPTS[$b]:-}" "$BINDIR/pgbench" -h "$SOCK" -p "$PORT" -U "$dbuser" -n -c "$c" -j "$j" \
 				-T "$MIX_SECONDS" -l --log-prefix="$prefix" \
 				-f "$OUT/log/$f.$a.sql@1" -f "$OUT/log/$f.$b.sql@1" bench >"$log" 2>&1 ||
 				die "pgbench (interleaved $k round $r) failed, see $log"
@@ -1687,6 +1929,27 @@ report_mix()
 		read -r med min max <<<"$(stats "${mix_ratio_r[shop]}" %.3f)"
 		say "$med ($min-$max)."
 	fi
+	if has_flow lead; then
+		blank
+		mix_ratio_sub lead.bare.shop lead.bare.shopt
+		read -r med min max <<<"$(stats "$sub_ratio" %.3f)"
+		say "lead, what the throttle's check adds to B's capture: latency B+T / latency B = (A / B) / (A / B+T)"
+		say "of the same round: $med ($min-$max)."
+	fi
+}
+
+# Per round, the ratio of two pairs' ratios of the same round: sub_ratio
+sub_ratio=""
+mix_ratio_sub()				# key1 key2: (ratio1 / ratio2) per round
+{
+	local -a x y
+	local i
+	sub_ratio=""
+	read -r -a x <<<"${mix_ratio[$1]}"
+	read -r -a y <<<"${mix_ratio[$2]}"
+	for ((i = 0; i < ${#x[@]} && i < ${#y[@]}; i++)); do
+		sub_ratio+="$(calc "\"%.4f\", ${x[i]} / ${y[i]}") "
+	done
 }
 
 # Per round, the rate of B or B' over A+R's in the restock flow: latency
@@ -1701,6 +1964,83 @@ mix_vs_r()					# variant
 	read -r -a r <<<"${mix_ratio[restock.bare.barer]}"
 	for ((i = 0; i < ${#x[@]} && i < ${#r[@]}; i++)); do
 		mix_ratio_r[$1]+="$(calc "\"%.4f\", ${x[i]} / ${r[i]}") "
+	done
+}
+
+# ---------------------------------------------------------------------------
+# 1d. Refused leads, wall time
+# ---------------------------------------------------------------------------
+
+declare -A lref				# [variant] = "us per lead, per round ..."
+
+# A lead that the throttle refuses cannot run in pgbench (an error other
+# than a serialization failure or deadlock aborts its client), so psql runs
+# LEAD_REFUSED_N leads one after the other, each its own transaction, and
+# goes on after an error, as an application answering 429 would: A and B
+# creating them, B+T and A+T refusing every one at the global bucket (B+T
+# with c5metrics.lead_global_per_minute = 0.01, A+T with its site bucket
+# emptied), after taking a token from the address's and the email's.
+run_lead_refused()
+{
+	local r k v f n=$LEAD_REFUSED_N t0 t1 rows0 rows1 thr0 thr1
+	local -a order cases=(bare shop shopt barel)
+	local thr_q="SELECT coalesce(sum(value), 0)::bigint FROM c5metrics.metrics WHERE metric = 'public_leads_requests_total' AND labels->>'result' = 'throttled'"
+
+	for v in "${cases[@]}"; do
+		f=$OUT/log/leadr.$v.sql
+		{
+			[[ $v == shopt ]] && for k in $VOPTS_REFUSE; do
+				[[ $k == -c ]] || echo "SET ${k%%=*} = '${k#*=}';"
+			done
+			for ((k = 0; k < n; k++)); do lead_sql "$v" "nextval('$v.bench_lead')"; done
+		} >"$f"
+		chmod 644 "$f"
+	done
+	psql_ -c "INSERT INTO barel.lead_buckets VALUES ('site', '', -1e15, now()) ON CONFLICT (scope, key) DO UPDATE SET tokens = -1e15" >/dev/null
+	for ((r = 0; r <= ROUNDS; r++)); do
+		order=("${cases[@]}")
+		((r % 2)) || read -r -a order <<<"$(reversed "${cases[*]}")"
+		for v in "${order[@]}"; do
+			note "refused leads, round $r/$ROUNDS$( ((r == 0)) && echo ' (warm-up)'): ${LABEL[$v]}, $n leads through psql"
+			psql_ -c CHECKPOINT >/dev/null
+			rows0=$(psql_ -At -c "SELECT count(*) FROM $v.public_leads")
+			thr0=$(psql_ -At -c "$thr_q")
+			t0=${EPOCHREALTIME/[.,]/}
+			psql_ -v ON_ERROR_STOP=0 -f "$OUT/log/leadr.$v.sql" >/dev/null 2>"$OUT/log/leadr.$v.err" || true
+			t1=${EPOCHREALTIME/[.,]/}
+			rows1=$(psql_ -At -c "SELECT count(*) FROM $v.public_leads")
+			thr1=$(psql_ -At -c "$thr_q")
+			case $v in
+				bare|shop) [[ $((rows1 - rows0)) == "$n" ]] || die "refused leads: $v created $((rows1 - rows0)) of $n, see $OUT/log/leadr.$v.err" ;;
+				*) [[ $rows1 == "$rows0" ]] || die "refused leads: $v created $((rows1 - rows0)), expected none"
+					k=$(grep -c 'ERROR:  lead throttled' "$OUT/log/leadr.$v.err" || true)
+					[[ $k == "$n" ]] || die "refused leads: $v: $k refused with 'lead throttled', expected $n, see $OUT/log/leadr.$v.err" ;;
+			esac
+			[[ $v != shopt || $((thr1 - thr0)) == "$n" ]] || die "refused leads: c5metrics counted $((thr1 - thr0)) throttled, expected $n"
+			((r == 0)) || lref[$v]+="$(calc '"%.1f"' "($t1 - $t0) / $n") "
+		done
+	done
+}
+
+report_lead_refused()
+{
+	local v med min max base
+	section "1d. Refused leads, one client, wall time"
+	say "A refused lead cannot run in pgbench (any error but a serialization failure or deadlock aborts"
+	say "the client), so psql runs $LEAD_REFUSED_N leads one after the other, each its own transaction, and goes on"
+	say "after an error as an application answering 429 would.  A and B create theirs; B+T and A+T"
+	say "refuse every one at the global bucket after taking a token from the address's and the email's"
+	say "(B+T: \`c5metrics.lead_global_per_minute = 0.01\`; A+T: its site bucket emptied).  $ROUNDS rounds after"
+	say "a warm-up, the cases alternating; time per lead (psql's own work and the round trip included),"
+	say "median (min-max), ratio to A's created lead."
+	blank
+	T_W=(30 10 16 10); T_A=lrrr
+	thead case "us/lead" "min-max" "ratio to A"
+	base=$(median "${lref[bare]}")
+	for v in bare shop shopt barel; do
+		read -r med min max <<<"$(stats "${lref[$v]}" %.1f)"
+		trow "${LABEL[$v]}, $(case $v in bare|shop) echo created ;; *) echo refused ;; esac)" "$med" "$min-$max" \
+			"$(calc "\"%.3f\", $med / $base")"
 	done
 }
 
@@ -1725,6 +2065,15 @@ check_counted()
 	c=$(psql_ -At -c "SELECT coalesce(sum(value), 0) FROM plpg.counters WHERE metric = 'sale_refunds_total'")
 	[[ $refunds == "$c" ]] || die "C's counters say $c refunds, plpg.refunds has $refunds"
 	counted_note="B's and C's counts equal their tables' rows ($paid payments and $refunds refunds in C's)"
+	if has_flow lead; then
+		# every lead of B and B+T counted created (one registry), none refused
+		refunds=$(psql_ -At -c "SELECT (SELECT count(*) FROM shop.public_leads) + (SELECT count(*) FROM shopt.public_leads)")
+		b=$(psql_ -At -c "SELECT coalesce(sum(value) FILTER (WHERE labels->>'result' = 'created'), 0)::bigint || '/'
+			|| coalesce(sum(value) FILTER (WHERE labels->>'result' <> 'created'), 0)::bigint
+			FROM c5metrics.metrics WHERE metric = 'public_leads_requests_total'")
+		[[ $b == "$refunds/0" ]] || die "c5metrics counted created/other leads $b; shop and shopt have $refunds leads"
+		counted_note+="; B counted every lead of B and B+T created ($refunds), none throttled"
+	fi
 	if has_flow restock; then
 		# every refund-in counted, and nothing is wrong with any of them
 		refunds=$(psql_ -At -c "SELECT (SELECT count(*) FROM shop.stock_movements WHERE movement_type = 'refund_in')
@@ -1785,7 +2134,12 @@ report_tps()
 	say "put back, a refund_in movement, the sale's status); B checks the refund-in at commit (and guards the"
 	say "refund), B' checks it without the guard, A+R checks it by hand (a deferred PL/pgSQL constraint"
 	say "trigger: the sale's consume and refund_in sums, its refund) without a guard: B' and A+R do the same"
-	say "work.  Per flow and client count: $ROUNDS rounds of"
+	say "work.  lead: one \`INSERT INTO <schema>.public_leads (email, source_ip, name, message)\`, a fresh email"
+	say "each and one of 65536 addresses (10.0.0.0/16, each again every 65536 leads); B+T is B with"
+	say "\`c5metrics.lead_throttle\` on at limits the rounds never reach ($LEAD_RATE_IP per address and per email,"
+	say "$LEAD_RATE_GLOBAL in all, a minute): the check's cost, nothing refused; A+T is A with the same token buckets"
+	say "hand-written (PL/pgSQL, a row per bucket taken with \`INSERT ... ON CONFLICT DO UPDATE\`, locked to commit)."
+	say "Per flow and client count: $ROUNDS rounds of"
 	say "every variant in turn (ABCD, DCBA, ...).  Ratio to A: of the medians; per round: X/A within each"
 	say "round (variants of a round run back to back, so drift cancels), median and min-max.  In each round of B, B', C"
 	say "and D their metrics are read once, half-way: c5metrics' /metrics, \`SELECT * FROM plpg.counters\`"
@@ -1819,6 +2173,11 @@ report_tps()
 		say "restock refund, $c client(s), against the refund-in check hand-written (A+R) per round: B' / (A+R)"
 		read -r med min max <<<"$(stats "${round_ratio_r[$c.shop]}" %.3f)"
 		say "$rmed ($rmin-$rmax), B / (A+R) $med ($min-$max)."
+	done
+	for c in "${clients_list[@]}"; do
+		has_flow lead || break
+		read -r rmed rmin rmax <<<"$(stats "${round_ratio_t[$c]}" %.3f)"
+		say "lead, $c client(s): B+T / (A+T) per round (the throttle against the same throttle hand-written): $rmed ($rmin-$rmax)."
 	done
 	mids=""
 	for f in "${flows[@]}"; do
@@ -2108,6 +2467,12 @@ report_targets()
 			"$( ((do_callgrind)) && echo "CPU: (A+R)/B' $(calc '"%.3f"' "$(per_tx_ir restock barer) / $(per_tx_ir restock shopng)")")" \
 			"$TARGET_R_X"
 	fi
+	if ((do_tps)) && has_flow lead; then
+		tps_verdict "B (capture) >= $TARGET_TPS x A, lead, $c clients" "${round_ratio[lead.$c.shop]}" \
+			"$( ((do_callgrind)) && echo "CPU: A/B ${txr[lead.shop]}")"
+		tps_verdict "B+T (capture + throttle check) >= $TARGET_TPS x A, lead, $c clients" "${round_ratio[lead.$c.shopt]}" \
+			"$( ((do_callgrind)) && echo "CPU: A/(B+T) ${txr[lead.shopt]}")"
+	fi
 	if ((do_callgrind)) && has_flow restock && [[ -n ${chk[floor_setup]:-} ]]; then
 		# issue 16: no exact check inside the transaction reaches 0.97; B'
 		# must be at the floor of one (1c), its index probes and their set-up
@@ -2129,6 +2494,10 @@ report_targets()
 			tps_verdict "interleaved: B (with the guard) >= $TARGET_TPS x A, restock refund, $c clients" \
 				"${mix_ratio[restock.bare.shop]}"
 			tps_verdict "interleaved: B' >= $TARGET_R_X x A+R, restock refund, $c clients" "${mix_ratio_r[shopng]}" "" "$TARGET_R_X"
+		fi
+		if has_flow lead; then
+			tps_verdict "interleaved: B (capture) >= $TARGET_TPS x A, lead, $c clients" "${mix_ratio[lead.bare.shop]}"
+			tps_verdict "interleaved: B+T (capture + throttle check) >= $TARGET_TPS x A, lead, $c clients" "${mix_ratio[lead.bare.shopt]}"
 		fi
 	fi
 	if ((do_restock_bulk)); then
@@ -2192,6 +2561,8 @@ md "| B | \`shop\` | \`create_reference_schema('shop')\`: tracked by c5metrics, 
 md "| B' | \`shopng\` | B with its refunds attached without \`sales_table\`: no over-refund guard (refund and restock refund rate rounds only) |"
 md "| A+G | \`bareg\` | A with the over-refund check written by hand: a PL/pgSQL BEFORE INSERT trigger on refunds locking the sale (\`SELECT ... FOR NO KEY UPDATE\`), summing its refunds and raising (refund rate rounds only) |"
 md "| A+R | \`barer\` | A with the refund-in check written by hand: a PL/pgSQL constraint trigger on stock_movements, AFTER INSERT, DEFERRABLE INITIALLY DEFERRED, for each refund_in row: at commit it sums the sale's consume and refund_in movements, looks for its refund and counts over_restock / no_refund in a table, never raising (restock refund and bulk refund-in only) |"
+md "| B+T | \`shopt\` | B for the lead flow, its sessions with \`c5metrics.lead_throttle\` on at limits the rounds never reach ($LEAD_RATE_IP a minute per address and per email, $LEAD_RATE_GLOBAL in all): the throttle's check, nothing refused (lead flow only) |"
+md "| A+T | \`barel\` | A with the lead throttle written by hand: a PL/pgSQL BEFORE INSERT trigger on public_leads taking a token from three buckets (address, lower-case email, site), each a row of \`barel.lead_buckets\` refilled at the same rates, with \`INSERT ... ON CONFLICT DO UPDATE ... RETURNING\` (the row locked to the end of the transaction), raising 53M01 when one is empty (lead flow only) |"
 md "| C | \`plpg\` | untracked; PL/pgSQL AFTER ROW triggers on the sales status change, stock movements and refunds, each \`INSERT INTO plpg.counters ... ON CONFLICT (metric, labels) DO UPDATE SET value = value + 1\` |"
 md "| D | \`exp\` | untracked, no triggers; prometheus-postgres-exporter with \`--extend.query-path\` queries that compute the business figures with \`count(*) ... GROUP BY\` at every scrape, default metrics and collectors off |"
 
@@ -2228,6 +2599,8 @@ bench_stop
 ((do_tps && MIX_ROUNDS > 0)) && report_mix
 ((do_callgrind)) && report_tx
 ((do_callgrind)) && has_flow restock && report_check_breakdown
+((do_tps)) && has_flow lead && report_lead_refused
+((do_callgrind)) && has_flow lead && report_lead_breakdown
 ((do_callgrind && do_cg_consume)) && report_callgrind
 ((do_bulk)) && report_bulk
 ((do_callgrind && do_restock_bulk)) && report_rb_callgrind
